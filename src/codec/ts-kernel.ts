@@ -1,0 +1,241 @@
+/**
+ * The pure TypeScript kernel: word-at-a-time XBZRLE and XBRLE encoders, zero and
+ * duplicate page tests. It is the reference the WebAssembly kernel must match byte for
+ * byte, and the kernel used when WebAssembly SIMD is unavailable or the buffers are not
+ * word aligned. Encoders take two passes: a cheap density scan that gives up on pages
+ * whose encoding must overflow (a lower bound on its size passes the budget), then the
+ * exact QEMU emission loop, which starts at the first change and stops after the last.
+ */
+import { LITTLE_ENDIAN, POPCOUNT4, lowestNonZeroByte, nonZeroByteMask, wordView } from './word-view.js';
+
+/** Result of the density scan. */
+const enum Scan { Overflow = -1, Unchanged = 0, Changed = 1 }
+
+export class TsKernel {
+  /** First and last changed byte found by the last density scan. */
+  private first = 0;
+  private last = 0;
+
+  /** XBZRLE encode, QEMU's exact result: bytes written, 0 when unchanged, -1 on overflow. */
+  xbzrleEncode(old: Uint8Array, cur: Uint8Array, out: Uint8Array): number {
+    const slen = cur.length;
+    const dlen = out.length;
+    const ow = wordView(old);
+    const cw = ow === undefined ? undefined : wordView(cur);
+    const scan = cw === undefined ? this.scanBytes(old, cur, dlen, 0) : this.scanWords(ow!, cw, dlen, 0);
+    if (scan !== Scan.Changed) return scan;
+    const end = this.last + 1; // nothing changes at or after `end`
+    let d = 0;
+    let i = 0;
+    while (i < slen) {
+      if (d + 2 > dlen) return -1;
+      const j = i === 0 ? this.first : i >= end ? slen : nextDiff(old, cur, ow, cw, i, end);
+      if (j >= end) return d; // only the trailing zero run is left, and it is not written
+      d = writeUleb(out, d, j - i);
+      if (d + 2 > dlen) return -1;
+      const k = nextEqual(old, cur, ow, cw, j, end);
+      const n = k - j;
+      d = writeUleb(out, d, n);
+      if (d + n > dlen) return -1;
+      copyBytes(cur, j, out, d, n);
+      d += n;
+      i = k;
+    }
+    return d;
+  }
+
+  /**
+   * XBRLE encode (the seed's format): run-length (count, byte) pairs of old XOR cur over
+   * the whole page, runs maximal and split at 255. 0 when unchanged, -1 when the pairs
+   * would not fit in `out`.
+   */
+  xbrleEncode(old: Uint8Array, cur: Uint8Array, out: Uint8Array): number {
+    const slen = cur.length;
+    const budget = out.length;
+    const ow = wordView(old);
+    const cw = ow === undefined ? undefined : wordView(cur);
+    // Each changed run and each gap between two of them is at least one pair.
+    const scan = cw === undefined ? this.scanBytes(old, cur, budget, 1) : this.scanWords(ow!, cw, budget, 1);
+    if (scan !== Scan.Changed) return scan;
+    const end = this.last + 1;
+    let d = 0;
+    let i = 0;
+    while (i < slen) {
+      const v = old[i]! ^ cur[i]!;
+      let j: number;
+      if (v === 0) {
+        j = i >= end ? slen : nextDiff(old, cur, ow, cw, i, end);
+        if (j >= end) j = slen;
+      } else {
+        j = i + 1;
+        while (j < slen && (old[j]! ^ cur[j]!) === v) j++;
+      }
+      let run = j - i;
+      while (run > 0) {
+        if (d + 2 > budget) return -1;
+        const count = run > 255 ? 255 : run;
+        out[d] = count;
+        out[d + 1] = v;
+        d += 2;
+        run -= count;
+      }
+      i = j;
+    }
+    return d;
+  }
+
+  isZeroPage(page: Uint8Array): boolean {
+    return this.isFilled(page, 0);
+  }
+
+  dupPageByte(page: Uint8Array): number {
+    if (page.length === 0) return -1;
+    const b = page[0]!;
+    return this.isFilled(page, b) ? b : -1;
+  }
+
+  private isFilled(page: Uint8Array, b: number): boolean {
+    const w = wordView(page);
+    if (w === undefined) {
+      for (let i = 0; i < page.length; i++) if (page[i] !== b) return false;
+      return true;
+    }
+    const fill = Math.imul(b, 0x01010101);
+    const n = w.length;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      if (((w[i]! ^ fill) | (w[i + 1]! ^ fill) | (w[i + 2]! ^ fill) | (w[i + 3]! ^ fill)) !== 0) return false;
+    }
+    for (; i < n; i++) if (w[i] !== fill) return false;
+    return true;
+  }
+
+  /**
+   * Density scan over words. `mode` 0 (XBZRLE): size >= changed bytes + 2 per changed run;
+   * mode 1 (XBRLE): size >= 2 * (2 * runs - 1). Returns Overflow as soon as the bound
+   * passes `budget` (exact: the full encoding is at least the bound of any prefix).
+   */
+  private scanWords(ow: Int32Array, cw: Int32Array, budget: number, mode: 0 | 1): Scan {
+    const n = cw.length;
+    let changed = 0;
+    let runs = 0;
+    let carry = 0;
+    let prev = -2;
+    let first = -1;
+    let last = -1;
+    for (let w = 0; w < n; w++) {
+      if (w + 4 <= n && ((ow[w]! ^ cw[w]!) | (ow[w + 1]! ^ cw[w + 1]!) | (ow[w + 2]! ^ cw[w + 2]!) | (ow[w + 3]! ^ cw[w + 3]!)) === 0) {
+        w += 3;
+        continue;
+      }
+      const x = ow[w]! ^ cw[w]!;
+      if (x === 0) continue;
+      const m = nonZeroByteMask(x);
+      if (w !== prev + 1) carry = 0;
+      changed += POPCOUNT4[m]!;
+      runs += POPCOUNT4[m & ~((m << 1) | carry)]!;
+      carry = m >>> 3;
+      prev = w;
+      if (first < 0) first = (w << 2) + lowestNonZeroByte(x);
+      last = (w << 2) + 3 - (Math.clz32(x) >>> 3);
+      if ((mode === 0 ? changed + 2 * runs : 4 * runs - 2) > budget) return Scan.Overflow;
+    }
+    if (first < 0) return Scan.Unchanged;
+    this.first = first;
+    this.last = last;
+    return Scan.Changed;
+  }
+
+  /** The same scan a byte at a time, for buffers that are not word aligned. */
+  private scanBytes(old: Uint8Array, cur: Uint8Array, budget: number, mode: 0 | 1): Scan {
+    let changed = 0;
+    let runs = 0;
+    let inRun = false;
+    let first = -1;
+    let last = -1;
+    for (let i = 0; i < cur.length; i++) {
+      if (old[i] === cur[i]) {
+        inRun = false;
+        continue;
+      }
+      changed++;
+      if (!inRun) runs++;
+      inRun = true;
+      if (first < 0) first = i;
+      last = i;
+      if ((mode === 0 ? changed + 2 * runs : 4 * runs - 2) > budget) return Scan.Overflow;
+    }
+    if (first < 0) return Scan.Unchanged;
+    this.first = first;
+    this.last = last;
+    return Scan.Changed;
+  }
+}
+
+function writeUleb(out: Uint8Array, d: number, v: number): number {
+  if (v < 0x80) {
+    out[d] = v;
+    return d + 1;
+  }
+  out[d] = (v & 0x7f) | 0x80;
+  out[d + 1] = v >>> 7;
+  return d + 2;
+}
+
+function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, n: number): void {
+  if (n <= 32) {
+    for (let k = 0; k < n; k++) dst[to + k] = src[from + k]!;
+  } else {
+    dst.set(src.subarray(from, from + n), to);
+  }
+}
+
+/** Index of the first byte in [i, end) where old and cur differ, or `end`. */
+function nextDiff(old: Uint8Array, cur: Uint8Array, ow: Int32Array | undefined, cw: Int32Array | undefined, i: number, end: number): number {
+  if (cw !== undefined) {
+    while (i < end && (i & 3) !== 0) {
+      if (old[i] !== cur[i]) return i;
+      i++;
+    }
+    if (i >= end) return end;
+    let w = i >>> 2;
+    const we = end >>> 2;
+    while (w < we) {
+      const x = ow![w]! ^ cw[w]!;
+      if (x !== 0) return (w << 2) + lowestNonZeroByte(x);
+      w++;
+    }
+    i = w << 2;
+  }
+  while (i < end) {
+    if (old[i] !== cur[i]) return i;
+    i++;
+  }
+  return end;
+}
+
+/** Index of the first byte in [j, end) where old and cur are equal, or `end`. */
+function nextEqual(old: Uint8Array, cur: Uint8Array, ow: Int32Array | undefined, cw: Int32Array | undefined, j: number, end: number): number {
+  if (cw !== undefined) {
+    while (j < end && (j & 3) !== 0) {
+      if (old[j] === cur[j]) return j;
+      j++;
+    }
+    if (j >= end) return end;
+    let w = j >>> 2;
+    const we = end >>> 2;
+    while (w < we) {
+      const m = nonZeroByteMask(ow![w]! ^ cw[w]!);
+      if (m !== 15) return (w << 2) + (31 - Math.clz32((m + 1) & ~m));
+      w++;
+    }
+    j = w << 2;
+  }
+  while (j < end) {
+    if (old[j] === cur[j]) return j;
+    j++;
+  }
+  return end;
+}
+
+export { LITTLE_ENDIAN };
