@@ -92,6 +92,7 @@ function writeUleb(out: usize, d: i32, v: i32): i32 {
 }
 
 export function xbzrleEncode(o: usize, c: usize, slen: i32, out: usize, dlen: i32): i32 {
+  if (dlen < 2) return -1; // QEMU tests for room before it looks at the page
   const s = scan(o, c, slen, dlen, 0);
   if (s != 1) return s;
   const end = scanLast + 1;

@@ -20,6 +20,7 @@ export class TsKernel {
   xbzrleEncode(old: Uint8Array, cur: Uint8Array, out: Uint8Array): number {
     const slen = cur.length;
     const dlen = out.length;
+    if (dlen < 2) return -1; // QEMU tests for room before it looks at the page, even an unchanged one
     const ow = wordView(old);
     const cw = ow === undefined ? undefined : wordView(cur);
     const scan = cw === undefined ? this.scanBytes(old, cur, dlen, 0) : this.scanWords(ow!, cw, dlen, 0);

@@ -1,0 +1,113 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { getKernel, xbrleDecode, xbrleEncode, DeltaError, XBRLE_BUDGET_BYTES, InvalidArgumentError } from '../../src/index.js';
+import type { DeltaKernel } from '../../src/index.js';
+import { PAGE, buildPair, fromHex, hex, pagePairSpec, randomPage } from '../helpers/pages.js';
+import { referenceXbrleEncode } from './reference.js';
+
+const kernels = [getKernel('ts')!, getKernel('wasm-simd')].filter((k): k is DeltaKernel => k !== undefined);
+
+const asHex = (r: number[] | number): string | number => (Array.isArray(r) ? hex(Uint8Array.from(r)) : r);
+
+for (const k of kernels) {
+  describe(`xbrle encode (${k.name} kernel)`, () => {
+    test('one changed 32-bit word: XOR runs as (count, byte) pairs over the whole page', () => {
+      const old = new Uint8Array(PAGE);
+      const cur = new Uint8Array(PAGE);
+      cur.set([1, 2, 3, 4], 1000);
+      const out = new Uint8Array(XBRLE_BUDGET_BYTES);
+      const n = k.xbrleEncode(old, cur, out);
+      // 1000 zeros = 255*3 + 235, the four bytes, then 3092 zeros = 255*12 + 32
+      assert.equal(hex(out.subarray(0, n)), 'ff00'.repeat(3) + 'eb00' + '0101010201030104' + 'ff00'.repeat(12) + '2000');
+    });
+
+    test('unchanged pages encode to 0; a dense page overflows the third-of-a-page budget', () => {
+      const p = randomPage(5);
+      assert.equal(k.xbrleEncode(p, p.slice(), new Uint8Array(XBRLE_BUDGET_BYTES)), 0);
+      const cur = p.slice();
+      for (let i = 0; i < PAGE; i += 2) cur[i] ^= 0x11;
+      assert.equal(k.xbrleEncode(p, cur, new Uint8Array(XBRLE_BUDGET_BYTES)), -1);
+    });
+
+    test('property: same bytes as the byte-at-a-time model, for any budget', () => {
+      fc.assert(
+        fc.property(pagePairSpec, fc.oneof(fc.constant(XBRLE_BUDGET_BYTES), fc.integer({ min: 0, max: PAGE * 2 })), (spec, budget) => {
+          const [old, cur] = buildPair(spec);
+          const out = new Uint8Array(budget);
+          const n = k.xbrleEncode(old, cur, out);
+          assert.equal(n > 0 ? hex(out.subarray(0, n)) : n, asHex(referenceXbrleEncode(old, cur, budget)));
+        }),
+        { numRuns: 1500 },
+      );
+    });
+
+    test('property: round trip', () => {
+      fc.assert(
+        fc.property(pagePairSpec, (spec) => {
+          const [old, cur] = buildPair(spec);
+          const out = new Uint8Array(PAGE * 2);
+          const n = k.xbrleEncode(old, cur, out);
+          const page = old.slice();
+          if (n > 0) xbrleDecode(out.subarray(0, n), page);
+          assert.deepEqual(page, cur);
+        }),
+        { numRuns: 1000 },
+      );
+    });
+  });
+}
+
+test('xbrle: wasm-simd and ts kernels give identical bytes (differential)', () => {
+  const [ts, wasm] = [getKernel('ts')!, getKernel('wasm-simd')!];
+  fc.assert(
+    fc.property(pagePairSpec, fc.integer({ min: 1, max: PAGE }), (spec, budget) => {
+      const [old, cur] = buildPair(spec);
+      const a = new Uint8Array(budget);
+      const b = new Uint8Array(budget);
+      const na = ts.xbrleEncode(old, cur, a);
+      assert.equal(wasm.xbrleEncode(old, cur, b), na);
+      if (na > 0) assert.deepEqual(a.subarray(0, na), b.subarray(0, na));
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+describe('xbrle decode', () => {
+  const full = (pairs: string) => fromHex(pairs);
+  const rejects: [string, Uint8Array, number, RegExp][] = [
+    ['an odd length', fromHex('ff00ff'), 2, /odd delta length 3/],
+    ['a run count of 0', fromHex('0000'), 0, /run count of 0/],
+    ['runs that expand past the page', full('ff00'.repeat(17)), 32, /expand past the 4096-byte page/],
+    ['runs that stop short of the page', full('ff00'.repeat(16)), 32, /expand to 4080 bytes, not the 4096-byte page/],
+  ];
+  for (const [what, delta, offset, message] of rejects) {
+    test(`rejects ${what} at offset ${offset}, page unchanged`, () => {
+      const p = randomPage(9);
+      const before = p.slice();
+      assert.throws(() => xbrleDecode(delta, p), (e: unknown) => e instanceof DeltaError && e.offset === offset && message.test(e.message));
+      assert.deepEqual(p, before);
+    });
+  }
+
+  test('property: arbitrary pairs either decode or throw DeltaError with the page untouched', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })), { maxLength: 40 }), (pairs) => {
+        const delta = Uint8Array.from(pairs.flat());
+        const p = randomPage(13);
+        const before = p.slice();
+        try {
+          xbrleDecode(delta, p);
+        } catch (e) {
+          assert.ok(e instanceof DeltaError);
+          assert.deepEqual(p, before);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('argument checks match xbzrleEncode', () => {
+    assert.throws(() => xbrleEncode(new Uint8Array(8), new Uint8Array(16), new Uint8Array(8)), InvalidArgumentError);
+  });
+});

@@ -1,0 +1,61 @@
+/** Page-pair generators shared by codec and cache tests. */
+import fc from 'fast-check';
+
+export const PAGE = 4096;
+
+/** xorshift32: small, deterministic, good enough to fill test pages. */
+export function prng(seed: number): () => number {
+  let s = seed | 0 || 0x9e3779b9;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return s >>> 0;
+  };
+}
+
+export function randomPage(seed: number, size = PAGE): Uint8Array {
+  const next = prng(seed);
+  const p = new Uint8Array(size);
+  for (let i = 0; i < size; i++) p[i] = next() & 0xff;
+  return p;
+}
+
+export interface PagePairSpec {
+  base: 'zero' | 'random' | 'ones';
+  seed: number;
+  edits: { off: number; len: number; mode: 'random' | 'fill' | 'alternate' | 'xor1' }[];
+}
+
+/** Builds (old, cur) from a spec: cur = old with the edits applied. */
+export function buildPair(spec: PagePairSpec, size = PAGE): [Uint8Array, Uint8Array] {
+  const old = spec.base === 'zero' ? new Uint8Array(size) : spec.base === 'ones' ? new Uint8Array(size).fill(0xff) : randomPage(spec.seed, size);
+  const cur = old.slice();
+  const next = prng(spec.seed ^ 0x5bd1e995);
+  for (const e of spec.edits) {
+    const end = Math.min(size, e.off + e.len);
+    for (let i = e.off; i < end; i++) {
+      if (e.mode === 'random') cur[i] = next() & 0xff;
+      else if (e.mode === 'fill') cur[i] = 0xa5;
+      else if (e.mode === 'xor1') cur[i] = old[i]! ^ 1;
+      else if ((i & 1) === 0) cur[i] = old[i]! ^ 0x80;
+    }
+  }
+  return [old, cur];
+}
+
+export const pagePairSpec: fc.Arbitrary<PagePairSpec> = fc.record({
+  base: fc.constantFrom('zero' as const, 'random' as const, 'ones' as const),
+  seed: fc.integer({ min: 1, max: 0x7fffffff }),
+  edits: fc.array(
+    fc.record({
+      off: fc.oneof(fc.nat(PAGE - 1), fc.constantFrom(0, 1, 3, 4, 15, 16, 63, 64, 127, 128, 4094, 4095)),
+      len: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: PAGE })),
+      mode: fc.constantFrom('random' as const, 'fill' as const, 'alternate' as const, 'xor1' as const),
+    }),
+    { maxLength: 40 },
+  ),
+});
+
+export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+export const fromHex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
