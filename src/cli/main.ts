@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/** The `livemig` command. */
+import { Command, Option } from 'commander';
+import { LivemigError } from '../errors.js';
+import { WORKLOAD_NAMES } from '../guest/index.js';
+import type { WorkloadName } from '../guest/index.js';
+import { DEFAULT_MAX_RAM_BYTES } from '../migration/index.js';
+import { choiceOption, intOption, sizeOption } from './options.js';
+import { runCommand } from './run-command.js';
+import { incomingCommand } from './incoming-command.js';
+
+const program = new Command();
+program
+  .name('livemig')
+  .description('Live migration of large, write-hot memory between processes, with QEMU\'s XBZRLE delta compression and stream format')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (s, write) => write(s) });
+
+program
+  .command('run')
+  .description('start a guest (RAM plus a workload in worker threads) and its monitor; migrate it with the monitor\'s `migrate` command')
+  .addOption(new Option('--ram <size>', 'guest RAM, with k/m/g/t suffixes (one block, pc.ram)').default(64 * 1024 * 1024, '64M').argParser(sizeOption('--ram')))
+  .addOption(new Option('--workload <name>', 'what the guest does').choices(WORKLOAD_NAMES).default('idle'))
+  .addOption(new Option('--vcpus <n>', 'worker threads running the workload').default(1).argParser(intOption('--vcpus', 1, 64)))
+  .addOption(new Option('--seed <n>', 'seed of the workload\'s random numbers').default(1).argParser(intOption('--seed', 0, 2 ** 31 - 1)))
+  .addOption(new Option('--dirty-log <kind>', 'explicit (workloads mark pages) or scan (compare page contents)').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
+  .addOption(new Option('--monitor <where>', 'the human monitor: stdio').default('stdio'))
+  .option('--name <name>', 'a name for this guest')
+  .action(async (o: { ram: number; workload: WorkloadName; vcpus: number; seed: number; dirtyLog: 'explicit' | 'scan'; monitor: string; name?: string }) => {
+    process.exitCode = await runCommand(o);
+  });
+
+program
+  .command('incoming')
+  .description('wait for a migration on URI (tcp:HOST:PORT, unix:PATH, exec:CMD, fd:N, file:PATH), verify it and resume the guest')
+  .argument('<uri>', 'where the migration comes from')
+  .addOption(new Option('--max-ram <size>', 'most RAM an incoming stream may make us allocate').default(DEFAULT_MAX_RAM_BYTES, '4G').argParser(sizeOption('--max-ram')))
+  .addOption(new Option('--monitor <where>', 'the human monitor: stdio or none').default('stdio').argParser(choiceOption('--monitor', ['stdio', 'none'] as const)))
+  .option('--json', 'print events as JSON lines on standard output', false)
+  .option('--exit', 'exit when the migration has ended (status 0 if completed)', false)
+  .addOption(new Option('--exit-after <ms>', 'with --exit: let the resumed guest run this long, then report its work and RAM').default(0).argParser(intOption('--exit-after', 0, 3_600_000)))
+  .addOption(new Option('--dirty-log <kind>', 'dirty log of the resumed guest').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
+  .action(async (uri: string, o: { maxRam: number; monitor: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
+    process.exitCode = await incomingCommand(uri, o);
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  const msg = e instanceof LivemigError ? `${e.message}` : e instanceof Error ? e.message : String(e);
+  process.stderr.write(`livemig: ${msg}\n`);
+  process.exitCode = e instanceof LivemigError && e.code === 'INVALID_ARGUMENT' ? 2 : 1;
+});

@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import { InvalidArgumentError } from '../errors.js';
+import { MAX_GUEST_PAGES, PAGE_SHIFT, PAGE_SIZE } from './page.js';
+import { RamBlock, checkBlockSize, checkIdstr } from './ram-block.js';
+import type { RamBlockSpec } from './ram-block.js';
+
+/** Existing memory to attach as blocks (no allocation, no copy). Internal to this file. */
+class AttachedViews {
+  constructor(readonly views: readonly { idstr: string; bytes: Uint8Array }[]) {}
+}
+
+/**
+ * A guest's RAM: named blocks of 4 KiB pages, numbered globally in block order.
+ *
+ * `new GuestMemory(specs)` allocates each block as a zeroed `SharedArrayBuffer`, so the
+ * workload workers and the migration (main thread) see the same bytes. A worker re-attaches
+ * with {@link GuestMemory.fromShared}. Memory that was not allocated here (a `WebAssembly.Memory`,
+ * any `Uint8Array`) can be described with {@link GuestMemory.wrap} and tracked by the scanning
+ * dirty log.
+ */
+export class GuestMemory {
+  /** The blocks in global page order. */
+  readonly blocks: readonly RamBlock[];
+  /** Sum of all block sizes. */
+  readonly totalBytes: number;
+  /** Sum of all block page counts: global page indices are `0 .. pageCount - 1`. */
+  readonly pageCount: number;
+  private readonly firstPages: Int32Array;
+  private readonly byName: ReadonlyMap<string, RamBlock>;
+
+  /**
+   * Allocates zeroed shared RAM for each block.
+   * @throws InvalidArgumentError for an empty list, a bad or duplicate idstr, a size that is
+   *   not a positive multiple of 4096, more than 2^31 - 1 pages in all, or memory that cannot be
+   *   allocated.
+   */
+  constructor(blocks: readonly RamBlockSpec[]) {
+    const views = blocks instanceof AttachedViews ? blocks.views : allocate(blocks);
+    if (views.length === 0) throw new InvalidArgumentError('a guest needs at least one RAM block');
+    const list: RamBlock[] = [];
+    const byName = new Map<string, RamBlock>();
+    const firstPages = new Int32Array(views.length);
+    let page = 0;
+    views.forEach((v, i) => {
+      const idstr = checkIdstr(v.idstr, i);
+      if (byName.has(idstr)) throw new InvalidArgumentError(`RAM block ${i}: duplicate idstr ${JSON.stringify(idstr)}`);
+      checkBlockSize(v.bytes.length, idstr);
+      if (v.bytes.byteOffset % 8 !== 0) {
+        throw new InvalidArgumentError(`RAM block ${JSON.stringify(idstr)}: byteOffset ${v.bytes.byteOffset} is not 8-byte aligned`);
+      }
+      const pages = v.bytes.length >>> PAGE_SHIFT;
+      if (page + pages > MAX_GUEST_PAGES) {
+        throw new InvalidArgumentError(`guest RAM exceeds ${MAX_GUEST_PAGES} pages at block ${JSON.stringify(idstr)}`);
+      }
+      const block = new RamBlock(idstr, v.bytes, page);
+      list.push(block);
+      byName.set(idstr, block);
+      firstPages[i] = page;
+      page += pages;
+    });
+    this.blocks = list;
+    this.byName = byName;
+    this.firstPages = firstPages;
+    this.pageCount = page;
+    this.totalBytes = page * PAGE_SIZE;
+  }
+
+  /**
+   * Re-attaches to RAM allocated elsewhere (inside a workload worker, or on a destination that
+   * received the buffers). No copy: the blocks alias the given buffers.
+   * @throws InvalidArgumentError as the constructor does.
+   */
+  static fromShared(blocks: readonly { idstr: string; sab: SharedArrayBuffer }[]): GuestMemory {
+    if (!Array.isArray(blocks)) throw new InvalidArgumentError('fromShared expects an array of { idstr, sab }');
+    const views = blocks.map((b, i) => {
+      if (!(b.sab instanceof SharedArrayBuffer)) throw new InvalidArgumentError(`RAM block ${i}: sab is not a SharedArrayBuffer`);
+      return { idstr: b.idstr, bytes: new Uint8Array(b.sab) };
+    });
+    return new GuestMemory(new AttachedViews(views) as unknown as RamBlockSpec[]);
+  }
+
+  /**
+   * Describes existing memory as RAM blocks without copying: e.g. `new Uint8Array(wasmMemory.buffer)`
+   * for a `WebAssembly.Memory`, which cannot be instrumented and is tracked with the scanning
+   * log. Non-shared memory cannot run workloads (`Guest.start` refuses it). If the underlying
+   * buffer is replaced (a non-shared `WebAssembly.Memory` grows), wrap it again.
+   * @throws InvalidArgumentError as the constructor does, or for a view not 8-byte aligned.
+   */
+  static wrap(blocks: readonly { idstr: string; bytes: Uint8Array }[]): GuestMemory {
+    if (!Array.isArray(blocks)) throw new InvalidArgumentError('wrap expects an array of { idstr, bytes }');
+    blocks.forEach((b, i) => {
+      if (!(b.bytes instanceof Uint8Array)) throw new InvalidArgumentError(`RAM block ${i}: bytes is not a Uint8Array`);
+    });
+    return new GuestMemory(new AttachedViews(blocks) as unknown as RamBlockSpec[]);
+  }
+
+  /** The block named `idstr`, as the stream names it. */
+  block(idstr: string): RamBlock | undefined {
+    return this.byName.get(idstr);
+  }
+
+  /**
+   * The block that holds a global page (binary search; no allocation, safe on per-page paths).
+   * @throws InvalidArgumentError if the page is outside the guest.
+   */
+  blockOfPage(globalPage: number): RamBlock {
+    return this.blocks[this.blockIndexOfPage(globalPage)]!;
+  }
+
+  /**
+   * Index in {@link GuestMemory.blocks} of the block that holds a global page; for callers that
+   * keep per-block arrays beside the blocks.
+   * @throws InvalidArgumentError if the page is outside the guest.
+   */
+  blockIndexOfPage(globalPage: number): number {
+    if (!(globalPage >= 0 && globalPage < this.pageCount) || !Number.isInteger(globalPage)) {
+      throw new InvalidArgumentError(`page ${globalPage} is outside the guest (0..${this.pageCount - 1})`);
+    }
+    const firsts = this.firstPages;
+    let lo = 0;
+    let hi = firsts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (firsts[mid]! <= globalPage) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /**
+   * SHA-256 (hex) of every block's bytes in block order: how a source and a destination prove
+   * they hold the same RAM. Pause the guest first, or the digest mixes two moments.
+   */
+  digest(): string {
+    const h = createHash('sha256');
+    for (const b of this.blocks) h.update(b.bytes);
+    return h.digest('hex');
+  }
+}
+
+function allocate(specs: readonly RamBlockSpec[]): { idstr: string; bytes: Uint8Array }[] {
+  if (!Array.isArray(specs)) throw new InvalidArgumentError('GuestMemory expects an array of RAM block specs');
+  // Validate everything before allocating anything: a bad last block must not cost gigabytes first.
+  specs.forEach((s, i) => {
+    if (typeof s !== 'object' || s === null) throw new InvalidArgumentError(`RAM block ${i}: expected { idstr, sizeBytes }`);
+    checkBlockSize(s.sizeBytes, checkIdstr(s.idstr, i));
+  });
+  return specs.map((s) => {
+    let sab: SharedArrayBuffer;
+    try {
+      sab = new SharedArrayBuffer(s.sizeBytes);
+    } catch (e) {
+      throw new InvalidArgumentError(`RAM block ${JSON.stringify(s.idstr)}: cannot allocate ${s.sizeBytes} bytes`, { cause: e });
+    }
+    return { idstr: s.idstr, bytes: new Uint8Array(sab) };
+  });
+}

@@ -1,0 +1,21 @@
+/**
+ * The guest layer: RAM in named blocks of 4 KiB pages, the two dirty logs (explicit marks and
+ * content scanning), and a guest whose vCPUs are worker threads running synthetic workloads on
+ * shared RAM, with pause/resume/throttle and a device state to continue it on a destination.
+ */
+export { PAGE_SIZE } from './page.js';
+export { RamBlock } from './ram-block.js';
+export type { RamBlockSpec } from './ram-block.js';
+export { GuestMemory } from './guest-memory.js';
+export type { RegionSpec, ResolvedRegion } from './region.js';
+export { dirtyBitmapWords } from './dirty-log.js';
+export type { DirtyLog } from './dirty-log.js';
+export { ExplicitDirtyLog } from './explicit-dirty-log.js';
+export { ScanningDirtyLog } from './scanning-dirty-log.js';
+export type { ScanMethod, ScanningDirtyLogOptions } from './scanning-dirty-log.js';
+export { WORKLOAD_NAMES, MAX_VCPUS } from './workload-plan.js';
+export type { WorkloadName } from './workload-plan.js';
+export { Guest } from './guest.js';
+export type { GuestOptions, GuestStatus, DirtyLogKind } from './guest.js';
+export { checkStride } from './check-stride.js';
+export type { StrideCheck } from './check-stride.js';

@@ -1,0 +1,145 @@
+/**
+ * One incoming migration (the destination): load the stream into freshly allocated guest
+ * RAM (never more than `maxRamBytes`), check the source's RAM digest against the loaded
+ * memory, and only then resume the guest from its device state and confirm to the source.
+ * A guest that was not fully received and verified is never resumed.
+ */
+import { EventEmitter } from 'node:events';
+import { LivemigError } from '../errors.js';
+import { Guest, GuestMemory, checkStride } from '../guest/index.js';
+import { loadMigrationStream } from '../stream/index.js';
+import type { LoadTarget } from '../stream/index.js';
+import { readChunks } from '../transport/index.js';
+import type { Channel } from '../transport/index.js';
+import { encodeReply } from './return-path.js';
+import type { MigrationInfo } from './stats.js';
+
+export type IncomingStatus = 'none' | 'active' | 'completed' | 'failed';
+
+export interface IncomingOptions {
+  /** Most RAM the stream may make us allocate (default 4 GiB). */
+  maxRamBytes?: number;
+  /** Resume the guest's workload after a verified load (default true). */
+  resume?: boolean;
+  dirtyLog?: 'explicit' | 'scan';
+}
+
+export interface IncomingEvents {
+  status: [IncomingStatus];
+}
+
+export const DEFAULT_MAX_RAM_BYTES = 4 * 1024 ** 3;
+
+export class IncomingMigration extends EventEmitter<IncomingEvents> {
+  status: IncomingStatus = 'none';
+  error: Error | undefined;
+  memory: GuestMemory | undefined;
+  guest: Guest | undefined;
+  sourceDigest: string | undefined;
+  ramDigest: string | undefined;
+  /** The stride check on the loaded memory, when the workload is stride. */
+  strideCheck: { ok: boolean; message: string } | undefined;
+  bytesRead = 0;
+  readonly recordCounts = { zero: 0, page: 0, xbzrle: 0, xbrle: 0 };
+  private deviceState: Uint8Array | undefined;
+  private startTime = 0;
+  private endTime = 0;
+  private readonly maxRamBytes: number;
+
+  constructor(private readonly options: IncomingOptions = {}) {
+    super();
+    this.maxRamBytes = options.maxRamBytes ?? DEFAULT_MAX_RAM_BYTES;
+  }
+
+  /** Loads one migration from the channel. Never rejects: the outcome is in `status`. */
+  async run(channel: Channel): Promise<IncomingStatus> {
+    this.setStatus('active');
+    this.startTime = performance.now();
+    try {
+      if (!channel.input) throw new LivemigError('TRANSPORT_CLOSED', `${channel.description} has no input to read a migration from`);
+      const target: LoadTarget = {
+        setupRam: (blocks) => {
+          if (this.memory) throw new LivemigError('STREAM_INVALID', 'a second RAM block list in one stream');
+          const total = blocks.reduce((n, b) => n + b.lengthBytes, 0);
+          if (total > this.maxRamBytes) throw new LivemigError('STREAM_LIMIT', `the stream's RAM (${total} bytes) exceeds --max-ram (${this.maxRamBytes} bytes)`);
+          this.memory = new GuestMemory(blocks.map((b) => ({ idstr: b.idstr, sizeBytes: b.lengthBytes })));
+          return new Map(this.memory.blocks.map((b) => [b.idstr, b.bytes]));
+        },
+        onDeviceState: (bytes) => {
+          this.deviceState = bytes.slice();
+        },
+        onDigest: (algorithm, digest) => {
+          if (algorithm !== 'sha256') throw new LivemigError('STREAM_INVALID', `unsupported RAM digest algorithm '${algorithm}'`);
+          this.sourceDigest = Buffer.from(digest).toString('hex');
+        },
+        onRecord: (kind) => {
+          if (kind === 'zero' || kind === 'page' || kind === 'xbzrle' || kind === 'xbrle') this.recordCounts[kind]++;
+        },
+      };
+      // readChunks: stopping at EOF must not destroy the socket, whose write side carries the reply
+      const result = await loadMigrationStream(readChunks(channel), target, { maxRamBytes: this.maxRamBytes });
+      this.bytesRead = result.bytesRead;
+      if (!this.memory) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM');
+      if (!this.sourceDigest) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM digest (livemig-digest section); refusing to resume an unverified guest');
+      this.ramDigest = this.memory.digest();
+      if (this.ramDigest !== this.sourceDigest) {
+        throw new LivemigError('DIGEST_MISMATCH', `RAM digest mismatch: loaded ${this.ramDigest}, source sent ${this.sourceDigest}`);
+      }
+      if (this.deviceState && workloadOf(this.deviceState) === 'stride') this.strideCheck = checkStride(this.memory);
+      if (this.options.resume !== false && this.deviceState) {
+        this.guest = await Guest.resumeFrom(this.memory, this.deviceState, this.options.dirtyLog ? { dirtyLog: this.options.dirtyLog } : {});
+      }
+      this.endTime = performance.now();
+      this.setStatus('completed');
+      await this.reply(channel, { status: 'completed', digest: this.ramDigest });
+    } catch (e) {
+      this.endTime = performance.now();
+      this.error = e instanceof Error ? e : new Error(String(e));
+      this.setStatus('failed');
+      await this.reply(channel, { status: 'failed', error: this.error.message }).catch(() => undefined);
+      channel.destroy();
+    }
+    return this.status;
+  }
+
+  private async reply(channel: Channel, r: { status: 'completed' | 'failed'; digest?: string; error?: string }): Promise<void> {
+    if (!channel.hasReturnPath || !channel.output) {
+      await channel.end().catch(() => undefined);
+      return;
+    }
+    await channel.write(encodeReply(r));
+    await channel.end();
+  }
+
+  private setStatus(s: IncomingStatus): void {
+    this.status = s;
+    this.emit('status', s);
+  }
+
+  /** QEMU-shaped status for `info migrate` / query-migrate on the destination. */
+  info(): MigrationInfo & { incoming: Record<string, unknown> } {
+    const ended = this.status === 'completed' || this.status === 'failed';
+    const info: MigrationInfo & { incoming: Record<string, unknown> } = { incoming: {} };
+    if (this.status === 'none') return info;
+    info.status = this.status;
+    info['total-time'] = Math.round((ended ? this.endTime : performance.now()) - this.startTime);
+    if (this.error) info['error-desc'] = this.error.message;
+    info.incoming = {
+      'bytes-read': this.bytesRead,
+      records: { ...this.recordCounts },
+      ...(this.sourceDigest ? { 'source-digest': this.sourceDigest } : {}),
+      ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
+      ...(this.strideCheck ? { 'stride-check': this.strideCheck } : {}),
+    };
+    return info;
+  }
+}
+
+function workloadOf(deviceState: Uint8Array): string | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(deviceState).toString('utf8')) as { workload?: unknown };
+    return typeof v.workload === 'string' ? v.workload : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,11 @@
+export { OutgoingMigration } from './source.js';
+export type { OutgoingMigrationOptions, MigrationEvents } from './source.js';
+export { IncomingMigration, DEFAULT_MAX_RAM_BYTES } from './incoming.js';
+export type { IncomingOptions, IncomingStatus } from './incoming.js';
+export { SourceManager } from './manager.js';
+export type { MigrateOptions } from './manager.js';
+export { DEFAULT_PARAMETERS, DEFAULT_CAPABILITIES, checkParameter, isParameterName, isCapabilityName } from './parameters.js';
+export type { MigrationParameters, MigrationCapabilities, DeltaCodec } from './parameters.js';
+export type { MigrationStatus } from './state.js';
+export type { MigrationInfo, RamStats, XbzrleCacheStats, LivemigStats } from './stats.js';
+export { RateLimiter } from './rate-limiter.js';

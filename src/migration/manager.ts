@@ -1,0 +1,82 @@
+/**
+ * The source side's migration settings and its current (or last) migration: what QEMU
+ * keeps in its MigrationState and what the monitors drive. Parameters and capabilities
+ * persist across migrations; capabilities cannot change while one runs.
+ */
+import { LivemigError } from '../errors.js';
+import type { Guest } from '../guest/index.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS, checkParameter } from './parameters.js';
+import type { MigrationCapabilities, MigrationParameters } from './parameters.js';
+import { OutgoingMigration } from './source.js';
+import type { MigrationStatus } from './state.js';
+import type { MigrationInfo } from './stats.js';
+
+export interface MigrateOptions {
+  /** Turn delta compression on for this and later migrations (the seed's `migrate -x`). */
+  xbzrle?: boolean;
+  /** Force a switchover after this many passes (0 = never). */
+  maxPasses?: number;
+}
+
+export class SourceManager {
+  readonly parameters: MigrationParameters = { ...DEFAULT_PARAMETERS };
+  readonly capabilities: MigrationCapabilities = { ...DEFAULT_CAPABILITIES };
+  current: OutgoingMigration | undefined;
+  private readonly listeners: ((m: OutgoingMigration) => void)[] = [];
+
+  constructor(readonly guest: Guest) {}
+
+  get running(): boolean {
+    return this.current?.active ?? false;
+  }
+
+  /** Called with each new migration (monitors subscribe to its events). */
+  onMigration(fn: (m: OutgoingMigration) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /**
+   * Starts a migration. Resolves with the final status when it ends (never rejects for a
+   * migration failure); throws at once if one is already running or the URI is bad.
+   */
+  migrate(uri: string, options: MigrateOptions = {}): { migration: OutgoingMigration; done: Promise<MigrationStatus> } {
+    if (this.running) throw new LivemigError('MIGRATION_STATE', "There's a migration process in progress");
+    if (this.guest.status === 'stopped') throw new LivemigError('GUEST_STATE', 'the guest has been stopped');
+    if (options.xbzrle) this.capabilities.xbzrle = true;
+    const m = new OutgoingMigration({
+      guest: this.guest,
+      parameters: { ...this.parameters },
+      capabilities: { ...this.capabilities },
+      ...(options.maxPasses !== undefined ? { maxPasses: options.maxPasses } : {}),
+    });
+    this.current = m;
+    for (const fn of this.listeners) fn(m);
+    return { migration: m, done: m.run(uri) };
+  }
+
+  cancel(): void {
+    this.current?.cancel();
+  }
+
+  setCapability(name: keyof MigrationCapabilities, on: boolean): void {
+    if (this.running) throw new LivemigError('MIGRATION_STATE', "There's a migration process in progress");
+    this.capabilities[name] = on;
+  }
+
+  /** Sets a parameter; bandwidth and downtime also apply to a running migration. */
+  setParameter<K extends keyof MigrationParameters>(name: K, value: unknown): void {
+    const v = checkParameter(name, value);
+    if (this.running && (name === 'cache-ways' || name === 'delta-codec')) {
+      throw new LivemigError('MIGRATION_STATE', `'${name}' cannot change while a migration is running`);
+    }
+    this.parameters[name] = v;
+    if (this.running) {
+      if (name === 'max-bandwidth') this.current!.setMaxBandwidth(v as number);
+      if (name === 'downtime-limit') this.current!.setDowntimeLimit(v as number);
+    }
+  }
+
+  info(): MigrationInfo {
+    return this.current?.info() ?? {};
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The source's view of the stream: the stream layer's writer, fed to the transport with
+ * back-pressure, with the section ids livemig uses.
+ */
+import { ByteWriter, LivemigSectionId, MigrationStreamWriter } from '../stream/index.js';
+import type { ChunkSink, RamRecordWriter } from '../stream/index.js';
+import type { GuestMemory } from '../guest/index.js';
+
+export const RAM_SECTION_ID = LivemigSectionId.Ram;
+
+export class OutgoingStream {
+  private readonly bytes: ByteWriter;
+  private readonly stream: MigrationStreamWriter;
+  readonly ram: RamRecordWriter;
+
+  constructor(sink: ChunkSink) {
+    this.bytes = new ByteWriter(sink);
+    this.stream = new MigrationStreamWriter(this.bytes);
+    this.ram = this.stream.ram;
+  }
+
+  /** Every byte written so far (QEMU's `transferred`). */
+  get bytesWritten(): number {
+    return this.bytes.bytesWritten;
+  }
+
+  /** Bytes written but not yet accepted by the transport. */
+  get buffered(): number {
+    return this.bytes.pendingBytes;
+  }
+
+  header(): void {
+    this.stream.header();
+  }
+
+  ramSetup(memory: GuestMemory): void {
+    this.stream.ramSetup(RAM_SECTION_ID, memory.blocks.map((b) => ({ idstr: b.idstr, lengthBytes: b.sizeBytes })));
+  }
+
+  sectionPart(id: number): void {
+    this.stream.sectionPart(id);
+  }
+
+  sectionEnd(id: number): void {
+    this.stream.sectionEnd(id);
+  }
+
+  footer(id: number): void {
+    this.stream.footer(id);
+  }
+
+  ramEos(): void {
+    this.ram.eos();
+  }
+
+  deviceState(state: Uint8Array): void {
+    this.stream.deviceState(LivemigSectionId.Device, state);
+  }
+
+  digest(algorithm: string, digest: Uint8Array): void {
+    this.stream.digest(LivemigSectionId.Digest, algorithm, digest);
+  }
+
+  eof(): void {
+    this.stream.eof();
+  }
+
+  vmdesc(): void {
+    this.stream.vmdesc();
+  }
+
+  /** Hands everything written to the transport and waits until it took it. */
+  flush(): Promise<void> {
+    return this.bytes.flush();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Migration parameters and capabilities, with QEMU's names, defaults and checks
+ * (qemu-reference 7.4), plus livemig's own (cache ways, delta codec).
+ */
+import { InvalidArgumentError } from '../errors.js';
+
+export type DeltaCodec = 'xbzrle' | 'xbrle';
+
+export interface MigrationParameters {
+  /** Bytes of page cache for delta compression (QEMU default 64 MiB). */
+  'xbzrle-cache-size': number;
+  /** Bytes per second for the iterate stage; 0 = unlimited (QEMU default 128 MiB/s). */
+  'max-bandwidth': number;
+  /** Milliseconds the guest may stay paused at switchover (QEMU default 300). */
+  'downtime-limit': number;
+  /** Ways of the page cache: 2 is the seed's cache, 1 QEMU's direct-mapped one. */
+  'cache-ways': number;
+  /** Which delta codec the `xbzrle` capability uses: QEMU's XBZRLE or the seed's XBRLE. */
+  'delta-codec': DeltaCodec;
+}
+
+export interface MigrationCapabilities {
+  /** Page-delta compression (QEMU's `xbzrle`; with delta-codec xbrle, the seed's codec). */
+  xbzrle: boolean;
+  /** MIGRATION status events. */
+  events: boolean;
+}
+
+export const DEFAULT_PARAMETERS: Readonly<MigrationParameters> = Object.freeze({
+  'xbzrle-cache-size': 64 * 1024 * 1024,
+  'max-bandwidth': 128 * 1024 * 1024,
+  'downtime-limit': 300,
+  'cache-ways': 2,
+  'delta-codec': 'xbzrle' as DeltaCodec,
+});
+
+export const DEFAULT_CAPABILITIES: Readonly<MigrationCapabilities> = Object.freeze({ xbzrle: false, events: false });
+
+const MAX_DOWNTIME_MS = 2000 * 1000;
+
+/** Validates one parameter value; returns it normalised. Messages follow QEMU's where QEMU has one. */
+export function checkParameter<K extends keyof MigrationParameters>(name: K, value: unknown): MigrationParameters[K] {
+  switch (name) {
+    case 'xbzrle-cache-size': {
+      const v = wholeNumber(name, value);
+      if (v < 4096 || !isPow2(v)) {
+        throw new InvalidArgumentError("Parameter 'xbzrle_cache_size' expects a power of two no less than the target page size");
+      }
+      return v as MigrationParameters[K];
+    }
+    case 'max-bandwidth':
+      return wholeNumber(name, value) as MigrationParameters[K];
+    case 'downtime-limit': {
+      const v = wholeNumber(name, value);
+      if (v > MAX_DOWNTIME_MS) throw new InvalidArgumentError("Parameter 'downtime_limit' expects an integer in the range of 0 to (2000 * 1000) ms");
+      return v as MigrationParameters[K];
+    }
+    case 'cache-ways': {
+      const v = wholeNumber(name, value);
+      if (v < 1 || v > 64) throw new InvalidArgumentError(`Parameter 'cache-ways' expects a whole number from 1 to 64, got ${v}`);
+      return v as MigrationParameters[K];
+    }
+    case 'delta-codec':
+      if (value !== 'xbzrle' && value !== 'xbrle') throw new InvalidArgumentError(`Parameter 'delta-codec' expects xbzrle or xbrle, got ${String(value)}`);
+      return value as MigrationParameters[K];
+    default:
+      throw new InvalidArgumentError(`unknown migration parameter '${String(name)}'`);
+  }
+}
+
+export function isParameterName(name: string): name is keyof MigrationParameters {
+  return Object.prototype.hasOwnProperty.call(DEFAULT_PARAMETERS, name);
+}
+
+export function isCapabilityName(name: string): name is keyof MigrationCapabilities {
+  return Object.prototype.hasOwnProperty.call(DEFAULT_CAPABILITIES, name);
+}
+
+function isPow2(v: number): boolean {
+  return v > 0 && Number.isInteger(Math.log2(v));
+}
+
+function wholeNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`Parameter '${name}' expects a whole number of ${name === 'downtime-limit' ? 'milliseconds' : 'bytes'} ≥ 0, got ${String(value)}`);
+  }
+  return value;
+}

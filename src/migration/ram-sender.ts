@@ -1,0 +1,261 @@
+/**
+ * The source's RAM engine: the migration bitmap, the walk over dirty pages, and the choice
+ * of encoding for each page (design.md 2, qemu-reference 3.6):
+ *   1. a page whose bytes are all equal goes as a ZERO record with its fill byte;
+ *   2. with delta compression on and past the first full pass, a cached page goes as an
+ *      XBZRLE (or XBRLE) delta, nothing when unchanged, whole on overflow;
+ *   3. anything else goes whole.
+ * The cache invariant: the cached copy of a page always equals what the destination holds.
+ * Misses are inserted and sent whole, deltas and overflows update the cache, zero pages
+ * overwrite it, the last stage (guest stopped) writes nothing to it, and every page is
+ * encoded from a private snapshot taken after its dirty bit was cleared, never from live RAM.
+ */
+import { PageCache } from '../cache/index.js';
+import { selectedKernel, XBRLE_BUDGET_BYTES } from '../codec/index.js';
+import type { DeltaKernel } from '../codec/index.js';
+import type { DirtyLog, GuestMemory, RamBlock } from '../guest/index.js';
+import type { DeltaCodec } from './parameters.js';
+import type { MigrationCounters } from './stats.js';
+
+const PAGE = 4096;
+/** Contiguous dirty pages snapshotted with one copy. */
+const BATCH_PAGES = 64;
+/** Pages over which the wire cost of a dirty page is measured. */
+const COST_WINDOW_PAGES = 256;
+
+/** Where RAM records go (the stream layer's RAM record writer). Each call returns bytes written. */
+export interface RamRecordSink {
+  zero(idstr: string, offsetInBlock: number, fill: number): number;
+  page(idstr: string, offsetInBlock: number, bytes: Uint8Array): number;
+  xbzrle(idstr: string, offsetInBlock: number, encoding: number, delta: Uint8Array): number;
+}
+
+export interface RamSenderOptions {
+  /** Delta codec, or null for none. */
+  delta: DeltaCodec | null;
+  cacheSizeBytes: number;
+  cacheWays: number;
+}
+
+export const ENCODING_XBZRLE = 1;
+/** livemig's extension: the seed's XBRLE travels in an XBZRLE-flagged record with encoding byte 2. */
+export const ENCODING_XBRLE = 2;
+
+export class RamSender {
+  readonly bitmap: Uint32Array;
+  /** Dirty pages not yet sent. */
+  remaining = 0;
+  /** True once the walk has wrapped past the last block: delta compression starts then. */
+  deltaStarted = false;
+  readonly cache: PageCache | undefined;
+  private cursor = 0;
+  private readonly kernel: DeltaKernel;
+  private readonly snapshot: Uint8Array;
+  private readonly snapViews: Uint8Array[];
+  private readonly encoded: Uint8Array;
+  private readonly encodedView: Uint8Array;
+  private costBytes = 0;
+  private costPages = 0;
+  private periodStart = performance.now();
+  private periodDirty = 0;
+  private periodMisses = 0;
+  private periodPagesSent = 0;
+  private periodHits = 0;
+  private periodXbzrleBytes = 0;
+
+  constructor(
+    readonly memory: GuestMemory,
+    readonly dirtyLog: DirtyLog,
+    readonly options: RamSenderOptions,
+    readonly counters: MigrationCounters,
+  ) {
+    this.kernel = selectedKernel();
+    this.bitmap = new Uint32Array((memory.pageCount + 31) >>> 5);
+    this.snapshot = this.kernel.allocBuffer(BATCH_PAGES * PAGE);
+    this.snapViews = [];
+    for (let i = 0; i < BATCH_PAGES; i++) this.snapViews.push(this.snapshot.subarray(i * PAGE, (i + 1) * PAGE));
+    this.encoded = this.kernel.allocBuffer(PAGE);
+    this.encodedView = options.delta === 'xbrle' ? this.encoded.subarray(0, XBRLE_BUDGET_BYTES) : this.encoded;
+    this.cache = options.delta ? new PageCache({ sizeBytes: options.cacheSizeBytes, ways: options.cacheWays }) : undefined;
+  }
+
+  /** Setup: every page is dirty (nothing sent yet), and the first sync empties the guest's log. */
+  setup(): void {
+    const n = this.memory.pageCount;
+    this.bitmap.fill(0xffffffff);
+    const r = n & 31;
+    if (r !== 0) this.bitmap[this.bitmap.length - 1] = (1 << r) - 1;
+    this.remaining = n;
+    this.dirtyLog.reset();
+    this.sync();
+  }
+
+  /** Merges the guest's dirty log into the bitmap: a new pass. Returns pages newly dirty. */
+  sync(): number {
+    const added = this.dirtyLog.sync(this.bitmap);
+    this.remaining += added;
+    this.periodDirty += added;
+    this.counters.dirtySyncCount++;
+    this.cache?.nextGeneration();
+    const now = performance.now();
+    const elapsed = now - this.periodStart;
+    if (elapsed >= 1000) this.updateRates(elapsed, now);
+    return added;
+  }
+
+  /** Wire bytes a dirty page has cost recently: what the remaining pages will cost. */
+  get bytesPerDirtyPage(): number {
+    return this.counters.bytesPerDirtyPage;
+  }
+
+  /**
+   * Sends dirty pages in address order from where the last call stopped, until none is left
+   * or `stop()` is true (checked between batches). `lastStage`: the guest is stopped.
+   * Returns the pages handled.
+   */
+  sendPages(sink: RamRecordSink, stop: () => boolean, lastStage: boolean): number {
+    const memory = this.memory;
+    const bitmap = this.bitmap;
+    const total = memory.pageCount;
+    let handled = 0;
+    while (this.remaining > 0 && !stop()) {
+      let p = this.findDirty(this.cursor);
+      if (p < 0) {
+        // wrapped past the last block: the first full pass is over
+        this.deltaStarted = this.options.delta !== null;
+        p = this.findDirty(0);
+        if (p < 0) {
+          this.remaining = 0;
+          break;
+        }
+      }
+      const block = memory.blockOfPage(p);
+      const blockEnd = block.firstPage + block.pageCount;
+      // a run of contiguous dirty pages in this block, cleared before it is copied
+      let n = 0;
+      while (n < BATCH_PAGES && p + n < blockEnd && (bitmap[(p + n) >>> 5]! & (1 << ((p + n) & 31))) !== 0) {
+        bitmap[(p + n) >>> 5]! &= ~(1 << ((p + n) & 31));
+        n++;
+      }
+      this.remaining -= n;
+      const off = (p - block.firstPage) * PAGE;
+      this.snapshot.set(block.bytes.subarray(off, off + n * PAGE));
+      let bytes = 0;
+      for (let k = 0; k < n; k++) bytes += this.sendPage(sink, block, p + k, off + k * PAGE, this.snapViews[k]!, lastStage);
+      handled += n;
+      this.cursor = p + n >= total ? total : p + n;
+      this.noteCost(bytes, n);
+    }
+    return handled;
+  }
+
+  /** Frees the cache and buffers. */
+  dispose(): void {
+    this.cache?.dispose();
+    this.kernel.freeBuffer(this.snapshot);
+    this.kernel.freeBuffer(this.encoded);
+  }
+
+  private sendPage(sink: RamRecordSink, block: RamBlock, globalPage: number, offset: number, snap: Uint8Array, lastStage: boolean): number {
+    const c = this.counters;
+    const kernel = this.kernel;
+    const cache = this.cache;
+    const addr = globalPage * PAGE;
+    this.dirtyLog.noteSent(globalPage, snap);
+    this.periodPagesSent++;
+    c.pagesSent++;
+    const fill = kernel.dupPageByte(snap);
+    if (fill >= 0) {
+      const b = sink.zero(block.idstr, offset, fill);
+      c.duplicate++;
+      c.duplicateBytes += b;
+      if (cache && this.deltaStarted && !lastStage) cache.insert(addr, snap); // refused is fine: no stale copy of this address survives
+      return b;
+    }
+    if (cache && this.deltaStarted) {
+      const cached = cache.lookup(addr);
+      if (cached === undefined) {
+        c.cacheMiss++;
+        this.periodMisses++;
+        if (!lastStage) cache.insert(addr, snap);
+        return this.normal(sink, block, offset, snap);
+      }
+      c.xbzrlePages++;
+      this.periodHits++;
+      const xbrle = this.options.delta === 'xbrle';
+      const len = xbrle ? kernel.xbrleEncode(cached, snap, this.encodedView) : kernel.xbzrleEncode(cached, snap, this.encodedView);
+      if (len === 0) {
+        c.skipped++;
+        return 0;
+      }
+      if (!lastStage) cached.set(snap);
+      if (len < 0) {
+        c.overflow++;
+        c.xbzrleBytes += PAGE;
+        this.periodXbzrleBytes += PAGE;
+        return this.normal(sink, block, offset, snap);
+      }
+      const b = sink.xbzrle(block.idstr, offset, xbrle ? ENCODING_XBRLE : ENCODING_XBZRLE, this.encoded.subarray(0, len));
+      c.xbzrleRecords++;
+      c.xbzrleRecordBytes += b;
+      c.xbzrleBytes += b - 8;
+      this.periodXbzrleBytes += b - 8;
+      return b;
+    }
+    return this.normal(sink, block, offset, snap);
+  }
+
+  private normal(sink: RamRecordSink, block: RamBlock, offset: number, snap: Uint8Array): number {
+    const b = sink.page(block.idstr, offset, snap);
+    this.counters.normal++;
+    this.counters.normalBytes += PAGE;
+    return b;
+  }
+
+  private noteCost(bytes: number, pages: number): void {
+    this.costBytes += bytes;
+    this.costPages += pages;
+    if (this.costPages >= COST_WINDOW_PAGES) {
+      this.counters.bytesPerDirtyPage = this.costBytes / this.costPages;
+      this.costBytes = 0;
+      this.costPages = 0;
+    }
+  }
+
+  /** Flushes a partial cost window (e.g. after a pass with few dirty pages). */
+  settleCost(): void {
+    if (this.costPages > 0 && this.costPages >= 16) {
+      this.counters.bytesPerDirtyPage = this.costBytes / this.costPages;
+      this.costBytes = 0;
+      this.costPages = 0;
+    }
+  }
+
+  private updateRates(elapsedMs: number, now: number): void {
+    const c = this.counters;
+    c.dirtyPagesRate = Math.round((this.periodDirty * 1000) / elapsedMs);
+    if (this.periodPagesSent > 0) c.cacheMissRate = this.periodMisses / this.periodPagesSent;
+    c.encodingRate = this.periodHits > 0 && this.periodXbzrleBytes > 0 ? (this.periodHits * PAGE) / this.periodXbzrleBytes : 0;
+    this.periodStart = now;
+    this.periodDirty = 0;
+    this.periodMisses = 0;
+    this.periodPagesSent = 0;
+    this.periodHits = 0;
+    this.periodXbzrleBytes = 0;
+  }
+
+  /** First dirty page at or after `from`, or -1. */
+  private findDirty(from: number): number {
+    const bitmap = this.bitmap;
+    const total = this.memory.pageCount;
+    if (from >= total) return -1;
+    let w = from >>> 5;
+    let word = bitmap[w]! & (0xffffffff << (from & 31));
+    while (word === 0) {
+      if (++w >= bitmap.length) return -1;
+      word = bitmap[w]!;
+    }
+    const p = (w << 5) + (31 - Math.clz32(word & -word));
+    return p < total ? p : -1;
+  }
+}

@@ -1,0 +1,337 @@
+/**
+ * One outgoing migration (QEMU's migration thread, in the event loop): setup, iterate under
+ * a rate limit until what is left fits the downtime limit, stop-and-copy, and completion,
+ * failure or cancel. On failure or cancel the source guest runs on with its memory intact.
+ *
+ * Convergence uses what the remaining pages will really cost on the wire (the measured
+ * bytes per dirty page of recent pages, which delta compression makes small), not
+ * pages × 4 KiB as QEMU does.
+ */
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LivemigError } from '../errors.js';
+import { selectedKernel } from '../codec/index.js';
+import type { Guest } from '../guest/index.js';
+import { openOutgoing } from '../transport/index.js';
+import type { Channel } from '../transport/index.js';
+import { OutgoingStream, RAM_SECTION_ID } from './outgoing-stream.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS } from './parameters.js';
+import type { MigrationCapabilities, MigrationParameters } from './parameters.js';
+import { RateLimiter } from './rate-limiter.js';
+import { RamSender } from './ram-sender.js';
+import { readReply } from './return-path.js';
+import { assertTransition, isActive } from './state.js';
+import type { MigrationStatus } from './state.js';
+import { MigrationCounters, finite } from './stats.js';
+import type { MigrationInfo } from './stats.js';
+
+/** QEMU's ram_save_iterate stops a batch after 50 ms. */
+const MAX_BATCH_MS = 50;
+/** Flush to the transport once this much is buffered, so memory stays bounded. */
+const FLUSH_BYTES = 1 << 20;
+const UPDATE_MS = 100;
+
+export interface OutgoingMigrationOptions {
+  guest: Guest;
+  parameters?: Partial<MigrationParameters>;
+  capabilities?: Partial<MigrationCapabilities>;
+  /** Milliseconds to wait for the destination's confirmation (default 60 s). */
+  replyTimeoutMs?: number;
+  /** Passes after which the migration switches over anyway (0 = never; livemig's stall guard). */
+  maxPasses?: number;
+}
+
+export interface MigrationEvents {
+  status: [MigrationStatus];
+  pass: [number];
+  progress: [MigrationInfo];
+}
+
+export class OutgoingMigration extends EventEmitter<MigrationEvents> {
+  status: MigrationStatus = 'none';
+  readonly counters = new MigrationCounters();
+  readonly parameters: MigrationParameters;
+  readonly capabilities: MigrationCapabilities;
+  error: Error | undefined;
+  ramDigest: string | undefined;
+  destinationDigest: string | undefined;
+  private readonly guest: Guest;
+  private readonly abort = new AbortController();
+  private ram: RamSender | undefined;
+  private channel: Channel | undefined;
+  private startTime = 0;
+  private endTime = 0;
+  private setupTime = 0;
+  private downtime = 0;
+  private pausedByUs = false;
+  private thresholdBytes = 0;
+  private windowStart = 0;
+  private windowBytes = 0;
+  private windowPages = 0;
+  private readonly maxPasses: number;
+  private readonly replyTimeoutMs: number;
+  private readonly limiter: RateLimiter;
+
+  constructor(options: OutgoingMigrationOptions) {
+    super();
+    this.guest = options.guest;
+    this.parameters = { ...DEFAULT_PARAMETERS, ...options.parameters };
+    this.capabilities = { ...DEFAULT_CAPABILITIES, ...options.capabilities };
+    this.maxPasses = options.maxPasses ?? 0;
+    this.replyTimeoutMs = options.replyTimeoutMs ?? 60_000;
+    this.limiter = new RateLimiter(this.parameters['max-bandwidth']);
+  }
+
+  /** Changes the bandwidth limit of a running migration (takes effect at the next window). */
+  setMaxBandwidth(bytesPerSecond: number): void {
+    this.parameters['max-bandwidth'] = bytesPerSecond;
+    this.limiter.setRate(bytesPerSecond);
+  }
+
+  setDowntimeLimit(ms: number): void {
+    this.parameters['downtime-limit'] = ms;
+  }
+
+  get active(): boolean {
+    return isActive(this.status);
+  }
+
+  /** Stops the migration; the source guest keeps running. */
+  cancel(): void {
+    if (!this.active || this.status === 'cancelling') return;
+    this.transition('cancelling');
+    this.abort.abort();
+    this.channel?.destroy(new LivemigError('MIGRATION_STATE', 'migration cancelled'));
+  }
+
+  /** Runs the migration to its end. Never rejects: the outcome is in `status` and `error`. */
+  async run(uri: string): Promise<MigrationStatus> {
+    this.transition('setup');
+    this.startTime = performance.now();
+    const delta = this.capabilities.xbzrle ? this.parameters['delta-codec'] : null;
+    try {
+      this.ram = new RamSender(this.guest.memory, this.guest.dirtyLog, {
+        delta,
+        cacheSizeBytes: this.parameters['xbzrle-cache-size'],
+        cacheWays: this.parameters['cache-ways'],
+      }, this.counters);
+      const channel = (this.channel = await openOutgoing(uri, { signal: this.abort.signal }));
+      this.checkCancelled();
+      const reply = channel.hasReturnPath && channel.input ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal) : undefined;
+      reply?.catch(() => undefined); // observed below; a cancel must not leave it unhandled
+      const out = new OutgoingStream((chunk) => channel.write(chunk));
+      out.header();
+      this.ram.setup();
+      out.ramSetup(this.guest.memory);
+      await out.flush();
+      this.account(out);
+      this.setupTime = performance.now() - this.startTime;
+      this.transition('active');
+      this.emit('pass', this.counters.dirtySyncCount);
+      await this.iterate(out);
+      await this.complete(out, channel, reply);
+    } catch (e) {
+      await this.fail(e);
+    } finally {
+      this.ram?.dispose();
+      this.ram = undefined;
+    }
+    return this.status;
+  }
+
+  private async iterate(out: OutgoingStream): Promise<void> {
+    const ram = this.ram!;
+    this.windowStart = performance.now();
+    for (;;) {
+      this.checkCancelled();
+      this.updateWindow(false);
+      let pending = ram.remaining * ram.bytesPerDirtyPage;
+      if (pending < this.thresholdBytes || ram.remaining === 0) {
+        ram.sync();
+        ram.settleCost();
+        this.emit('pass', this.counters.dirtySyncCount);
+        pending = ram.remaining * ram.bytesPerDirtyPage;
+        this.counters.expectedDowntimeMs = this.expectedDowntime(pending);
+        if (pending <= this.thresholdBytes) return;
+        if (this.maxPasses > 0 && this.counters.dirtySyncCount >= this.maxPasses) return;
+      }
+      if (this.limiter.exceeded()) {
+        await sleep(Math.max(1, this.limiter.msUntilNextWindow()), undefined, { signal: this.abort.signal }).catch(() => undefined);
+        continue;
+      }
+      const start = performance.now();
+      out.sectionPart(RAM_SECTION_ID);
+      const before = out.bytesWritten;
+      const pages = ram.sendPages(out.ram, () => this.limiter.exceeded() || out.buffered >= FLUSH_BYTES || performance.now() - start > MAX_BATCH_MS || this.abort.signal.aborted, false);
+      out.ramEos();
+      out.footer(RAM_SECTION_ID);
+      this.limiter.account(out.bytesWritten - before);
+      this.windowPages += pages;
+      await out.flush();
+      this.account(out);
+    }
+  }
+
+  private async complete(out: OutgoingStream, channel: Channel, reply: Promise<{ status: string; digest?: string; error?: string }> | undefined): Promise<void> {
+    const ram = this.ram!;
+    this.transition('device');
+    const downtimeStart = performance.now();
+    this.pausedByUs = this.guest.status === 'running';
+    if (this.pausedByUs) await this.guest.pause();
+    this.checkCancelled();
+    ram.sync();
+    this.emit('pass', this.counters.dirtySyncCount);
+    out.sectionEnd(RAM_SECTION_ID);
+    const before = out.bytesWritten;
+    while (ram.remaining > 0) {
+      this.checkCancelled();
+      ram.sendPages(out.ram, () => out.buffered >= FLUSH_BYTES || this.abort.signal.aborted, true);
+      await out.flush();
+    }
+    out.ramEos();
+    out.footer(RAM_SECTION_ID);
+    out.deviceState(this.guest.deviceState());
+    this.ramDigest = this.guest.memory.digest();
+    out.digest('sha256', Buffer.from(this.ramDigest, 'hex'));
+    out.eof();
+    out.vmdesc();
+    await out.flush();
+    this.counters.downtimeBytes += out.bytesWritten - before;
+    this.account(out);
+    await channel.end();
+    if (reply) {
+      const r = await withTimeout(reply, this.replyTimeoutMs);
+      if (r.status !== 'completed') throw new LivemigError('MIGRATION_FAILED', `destination failed: ${r.error ?? 'no reason given'}`);
+      this.destinationDigest = r.digest;
+      if (r.digest !== this.ramDigest) throw new LivemigError('DIGEST_MISMATCH', `destination RAM digest ${r.digest} differs from the source's ${this.ramDigest}`);
+    }
+    this.endTime = performance.now();
+    this.downtime = this.endTime - downtimeStart;
+    this.counters.expectedDowntimeMs = 0;
+    this.transition('completed');
+    this.pausedByUs = false; // the guest now runs on the destination; the source stays paused (QEMU's postmigrate)
+  }
+
+  private async fail(e: unknown): Promise<void> {
+    this.endTime = performance.now();
+    this.channel?.destroy();
+    const cancelled = this.status === 'cancelling';
+    this.error = e instanceof Error ? e : new Error(String(e));
+    if (this.pausedByUs) {
+      this.guest.resume();
+      this.pausedByUs = false;
+    }
+    if (cancelled) this.transition('cancelled');
+    else if (this.status !== 'failed') this.transition('failed');
+  }
+
+  private checkCancelled(): void {
+    if (this.abort.signal.aborted) throw new LivemigError('MIGRATION_STATE', 'migration cancelled');
+  }
+
+  private transition(to: MigrationStatus): void {
+    assertTransition(this.status, to);
+    this.status = to;
+    this.emit('status', to);
+  }
+
+  private account(out: OutgoingStream): void {
+    const delta = out.bytesWritten - this.counters.transferred;
+    this.counters.transferred = out.bytesWritten;
+    if (this.status !== 'device') this.counters.precopyBytes += delta;
+    this.windowBytes += delta;
+  }
+
+  /** QEMU's migration_update_counters: bandwidth and threshold every >= 100 ms. */
+  private updateWindow(force: boolean): void {
+    const now = performance.now();
+    const ms = now - this.windowStart;
+    if (ms < UPDATE_MS && !force) return;
+    const c = this.counters;
+    const bw = this.windowBytes / ms; // bytes per ms
+    if (this.windowBytes > 0) c.bandwidthBytesPerMs = bw;
+    this.thresholdBytes = c.bandwidthBytesPerMs * this.parameters['downtime-limit'];
+    c.mbps = finite((this.windowBytes * 8) / (ms / 1000) / 1e6);
+    c.pagesPerSecond = Math.round(this.windowPages / (ms / 1000));
+    if (this.ram && this.windowBytes > 10000) c.expectedDowntimeMs = this.expectedDowntime(this.ram.remaining * this.ram.bytesPerDirtyPage);
+    this.windowStart = now;
+    this.windowBytes = 0;
+    this.windowPages = 0;
+    this.emit('progress', this.info());
+  }
+
+  private expectedDowntime(pendingBytes: number): number {
+    const bw = this.counters.bandwidthBytesPerMs;
+    return bw > 0 ? Math.round(pendingBytes / bw) : 0;
+  }
+
+  /** The migration in QEMU's query-migrate shape, plus livemig's fields. No NaN, ever. */
+  info(): MigrationInfo {
+    const c = this.counters;
+    const now = performance.now();
+    const ended = this.status === 'completed' || this.status === 'failed' || this.status === 'cancelled';
+    const info: MigrationInfo = { status: this.status };
+    if (this.status === 'none') return {};
+    info['total-time'] = Math.round((ended ? this.endTime : now) - this.startTime);
+    info['setup-time'] = Math.round(this.setupTime);
+    if (this.status === 'completed') info.downtime = Math.round(this.downtime);
+    else if (!ended) info['expected-downtime'] = Math.round(c.expectedDowntimeMs);
+    if (this.status === 'failed' && this.error) info['error-desc'] = this.error.message;
+    const remaining = this.status === 'completed' ? 0 : (this.ram?.remaining ?? 0) * 4096;
+    info.ram = {
+      transferred: c.transferred,
+      remaining,
+      total: this.guest.memory.totalBytes,
+      duplicate: c.duplicate,
+      skipped: 0,
+      normal: c.normal,
+      'normal-bytes': c.normalBytes,
+      'dirty-pages-rate': this.status === 'completed' ? 0 : c.dirtyPagesRate,
+      mbps: this.status === 'completed' ? finite((c.transferred * 8) / Math.max(1, (this.endTime - this.startTime - this.setupTime) * 1000)) : c.mbps,
+      'dirty-sync-count': c.dirtySyncCount,
+      'postcopy-requests': 0,
+      'page-size': 4096,
+      'multifd-bytes': 0,
+      'pages-per-second': c.pagesPerSecond,
+      'precopy-bytes': c.precopyBytes,
+      'downtime-bytes': c.downtimeBytes,
+      'postcopy-bytes': 0,
+    };
+    if (this.capabilities.xbzrle) {
+      info['xbzrle-cache'] = {
+        'cache-size': this.parameters['xbzrle-cache-size'],
+        bytes: c.xbzrleBytes,
+        pages: c.xbzrlePages,
+        'cache-miss': c.cacheMiss,
+        'cache-miss-rate': finite(c.cacheMissRate),
+        'encoding-rate': finite(c.encodingRate),
+        overflow: c.overflow,
+      };
+    }
+    info.livemig = {
+      codec: this.capabilities.xbzrle ? this.parameters['delta-codec'] : 'none',
+      'delta-records': c.xbzrleRecords,
+      'delta-record-bytes': c.xbzrleRecordBytes,
+      'duplicate-bytes': c.duplicateBytes,
+      'unchanged-skipped': c.skipped,
+      'bytes-per-dirty-page': finite(c.bytesPerDirtyPage),
+      kernel: selectedKernel().name,
+      ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
+      ...(this.destinationDigest ? { 'destination-digest': this.destinationDigest } : {}),
+    };
+    return info;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new LivemigError('MIGRATION_FAILED', `no reply from the destination within ${ms} ms`)), ms);
+    p.then((v) => {
+      clearTimeout(t);
+      resolve(v);
+    }, (e: unknown) => {
+      clearTimeout(t);
+      reject(e instanceof Error ? e : new Error(String(e)));
+    });
+  });
+}

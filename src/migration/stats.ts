@@ -1,0 +1,99 @@
+/**
+ * Counters of one migration and their snapshot in QEMU's query-migrate shape
+ * (qemu-reference 6.1), plus the seed's per-kind counters. Snapshots never hold NaN or
+ * Infinity: rates without a denominator are 0.
+ */
+import type { MigrationStatus } from './state.js';
+
+export class MigrationCounters {
+  // ram
+  transferred = 0; // every byte written to the stream
+  duplicate = 0; // zero / duplicate pages
+  duplicateBytes = 0;
+  normal = 0; // whole pages (including misses and overflows)
+  normalBytes = 0;
+  xbzrlePages = 0; // cache hits (encoded, unchanged or overflowed), as QEMU counts them
+  xbzrleBytes = 0; // QEMU's xbzrle `bytes`: record bytes minus the 8-byte header, plus a page per overflow
+  xbzrleRecords = 0; // delta records actually sent
+  xbzrleRecordBytes = 0; // their bytes on the wire
+  skipped = 0; // hits that had not changed: nothing sent
+  overflow = 0;
+  cacheMiss = 0;
+  dirtySyncCount = 0;
+  precopyBytes = 0;
+  downtimeBytes = 0;
+  pagesSent = 0; // pages handled (sent or skipped) by the sender
+  // rates (updated per >= 1 s period)
+  dirtyPagesRate = 0;
+  cacheMissRate = 0;
+  encodingRate = 0;
+  // per 100 ms window
+  mbps = 0;
+  pagesPerSecond = 0;
+  bandwidthBytesPerMs = 0;
+  expectedDowntimeMs = 0;
+  /** Measured wire bytes per dirty page handled recently (EWMA); what convergence uses. */
+  bytesPerDirtyPage = 4096 + 8;
+}
+
+export interface RamStats {
+  transferred: number;
+  remaining: number;
+  total: number;
+  duplicate: number;
+  skipped: number;
+  normal: number;
+  'normal-bytes': number;
+  'dirty-pages-rate': number;
+  mbps: number;
+  'dirty-sync-count': number;
+  'postcopy-requests': number;
+  'page-size': number;
+  'multifd-bytes': number;
+  'pages-per-second': number;
+  'precopy-bytes': number;
+  'downtime-bytes': number;
+  'postcopy-bytes': number;
+}
+
+export interface XbzrleCacheStats {
+  'cache-size': number;
+  bytes: number;
+  pages: number;
+  'cache-miss': number;
+  'cache-miss-rate': number;
+  'encoding-rate': number;
+  overflow: number;
+}
+
+/** livemig's additions: the seed's counters, the codec and the RAM digest. */
+export interface LivemigStats {
+  codec: 'none' | 'xbzrle' | 'xbrle';
+  'delta-records': number;
+  'delta-record-bytes': number;
+  'duplicate-bytes': number;
+  'unchanged-skipped': number;
+  'bytes-per-dirty-page': number;
+  'ram-digest'?: string;
+  'destination-digest'?: string;
+  kernel: string;
+}
+
+export interface MigrationInfo {
+  status?: MigrationStatus;
+  'total-time'?: number;
+  'setup-time'?: number;
+  'expected-downtime'?: number;
+  downtime?: number;
+  'error-desc'?: string;
+  ram?: RamStats;
+  'xbzrle-cache'?: XbzrleCacheStats;
+  livemig?: LivemigStats;
+}
+
+/** Replaces a non-finite number by 0 and rounds to a few decimals, for JSON. */
+export function finite(v: number, decimals = 2): number {
+  if (!Number.isFinite(v)) return 0;
+  const f = 10 ** decimals;
+  return Math.round(v * f) / f;
+}

@@ -1,0 +1,178 @@
+/**
+ * A big-endian byte writer that fills fixed-size chunks and hands each full chunk to an
+ * async sink, one call at a time, in order. A chunk handed over is never touched again (the
+ * transport may keep it), so the writer allocates a fresh chunk after each hand-over: one
+ * allocation per chunk, none per page.
+ *
+ * The first sink failure is sticky (QEMU's qemu_file_set_error): later writes are no-ops and
+ * `flush()`/`drain()` reject with it.
+ */
+import { InvalidArgumentError } from '../errors.js';
+
+/** Receives a chunk of stream bytes; the chunk is the sink's to keep. */
+export type ChunkSink = (chunk: Uint8Array) => Promise<void>;
+
+export interface ByteWriterOptions {
+  /** Bytes per chunk handed to the sink (default 256 KiB, at least 64). */
+  chunkBytes?: number;
+}
+
+/** 256 KiB: large enough that sink calls are rare, small enough to keep latency low. */
+export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+const MIN_CHUNK_BYTES = 64;
+const TWO_POW_32 = 0x1_0000_0000;
+
+export class ByteWriter {
+  private readonly chunkBytes: number;
+  private chunk: Uint8Array | null = null;
+  private view: DataView | null = null;
+  private pos = 0;
+  private written = 0;
+  private failure: { error: unknown } | null = null;
+  private readonly queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private pumping: Promise<void> | null = null;
+
+  constructor(private readonly sink: ChunkSink, options: ByteWriterOptions = {}) {
+    const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    if (!Number.isSafeInteger(chunkBytes) || chunkBytes < MIN_CHUNK_BYTES) {
+      throw new InvalidArgumentError(`ByteWriter: chunkBytes must be an integer >= ${MIN_CHUNK_BYTES}, got ${chunkBytes}`);
+    }
+    this.chunkBytes = chunkBytes;
+  }
+
+  /** Bytes accepted so far (including those not yet handed to the sink). */
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  /** Bytes handed over whose sink call has not finished yet. */
+  get pendingBytes(): number {
+    return this.queuedBytes;
+  }
+
+  /** The sticky sink failure, if one happened. */
+  get error(): unknown {
+    return this.failure?.error;
+  }
+
+  writeU8(v: number): void {
+    if (this.failure) return;
+    this.room(1);
+    this.chunk![this.pos++] = v;
+    this.written += 1;
+  }
+
+  writeBe16(v: number): void {
+    if (this.failure) return;
+    this.room(2);
+    this.view!.setUint16(this.pos, v);
+    this.pos += 2;
+    this.written += 2;
+  }
+
+  writeBe32(v: number): void {
+    if (this.failure) return;
+    this.room(4);
+    this.view!.setUint32(this.pos, v);
+    this.pos += 4;
+    this.written += 4;
+  }
+
+  /**
+   * A be64 from a non-negative safe integer (exact up to 2^53 - 1).
+   * @throws InvalidArgumentError for anything else.
+   */
+  writeBe64(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new InvalidArgumentError(`writeBe64: ${v} is not a non-negative safe integer`);
+    this.writeBe64Parts(Math.floor(v / TWO_POW_32), v % TWO_POW_32);
+  }
+
+  /** A be64 given as its high and low 32-bit halves (each taken as unsigned). */
+  writeBe64Parts(hi: number, lo: number): void {
+    if (this.failure) return;
+    this.room(8);
+    this.view!.setUint32(this.pos, hi >>> 0);
+    this.view!.setUint32(this.pos + 4, lo >>> 0);
+    this.pos += 8;
+    this.written += 8;
+  }
+
+  /** Copies `bytes` into the stream (the caller may reuse `bytes` at once). */
+  writeBytes(bytes: Uint8Array): void {
+    if (this.failure) return;
+    const n = bytes.length;
+    let from = 0;
+    while (from < n) {
+      this.room(1);
+      const k = Math.min(n - from, this.chunkBytes - this.pos);
+      this.chunk!.set(k === n ? bytes : bytes.subarray(from, from + k), this.pos);
+      this.pos += k;
+      from += k;
+    }
+    this.written += n;
+  }
+
+  /**
+   * Hands the partial chunk to the sink and waits until every chunk so far was accepted.
+   * @throws the sink's first error (sticky).
+   */
+  async flush(): Promise<void> {
+    if (!this.failure && this.chunk !== null && this.pos > 0) this.handOver();
+    await this.drain(0);
+  }
+
+  /**
+   * Waits until at most `maxPendingBytes` handed-over bytes wait for the sink: back-pressure
+   * for a producer that writes faster than the transport drains.
+   * @throws the sink's first error (sticky).
+   */
+  async drain(maxPendingBytes = 0): Promise<void> {
+    while (this.failure === null && this.queuedBytes > maxPendingBytes && this.pumping !== null) await this.pumping;
+    if (this.failure !== null) throw this.failure.error;
+  }
+
+  /** Makes room for `n` (at most 8) contiguous bytes, handing over the current chunk if needed. */
+  private room(n: number): void {
+    if (this.chunk !== null && this.pos + n > this.chunkBytes) this.handOver();
+    if (this.chunk === null) {
+      this.chunk = new Uint8Array(this.chunkBytes);
+      this.view = new DataView(this.chunk.buffer);
+      this.pos = 0;
+    }
+  }
+
+  private handOver(): void {
+    const chunk = this.pos === this.chunkBytes ? this.chunk! : this.chunk!.subarray(0, this.pos);
+    this.chunk = null;
+    this.view = null;
+    this.pos = 0;
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.length;
+    if (this.pumping === null) this.pumping = this.pump();
+  }
+
+  /** Feeds queued chunks to the sink one at a time; stops for good at the first failure. */
+  private async pump(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const chunk = this.queue[0]!;
+        try {
+          await this.sink(chunk);
+        } catch (error) {
+          this.failure = { error };
+          this.queue.length = 0;
+          this.queuedBytes = 0;
+          this.chunk = null;
+          this.view = null;
+          this.pos = 0;
+          return;
+        }
+        this.queue.shift();
+        this.queuedBytes -= chunk.length;
+      }
+    } finally {
+      this.pumping = null;
+    }
+  }
+}

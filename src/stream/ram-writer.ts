@@ -1,0 +1,129 @@
+/**
+ * Writer of the RAM section's records (QEMU migration/ram.c: ram_save_setup,
+ * save_page_header, save_zero_page, save_normal_page, save_xbzrle_page).
+ *
+ *   record   := be64 (offset_in_block | flags)  [u8 len, idstr  unless flags & 0x20 CONTINUE]  body
+ *   MEM_SIZE := be64 (total | 0x04), then per block: u8 len, idstr, be64 used_length
+ *   ZERO     := header(0x02)  u8 fill
+ *   PAGE     := header(0x08)  4096 bytes
+ *   XBZRLE   := header(0x40)  u8 encoding (0x01 XBZRLE | 0x02 XBRLE, livemig)  be16 len  len bytes
+ *   EOS      := be64 0x10
+ *
+ * CONTINUE is set when a record names the same block as the previous page record. That
+ * "last block" survives section boundaries, as QEMU's last_sent_block does; `reset()` forgets
+ * it (QEMU's ram_state_reset at setup). Every method returns the bytes it wrote.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { PAGE_SIZE_BYTES } from '../codec/index.js';
+import type { ByteWriter } from './byte-writer.js';
+import { DeltaEncoding, RamFlag } from './constants.js';
+import { IdstrCache } from './idstr.js';
+
+/** A RAM block as announced in MEM_SIZE. */
+export interface RamBlockInfo {
+  readonly idstr: string;
+  readonly lengthBytes: number;
+}
+
+/** 1 = XBZRLE (QEMU's), 2 = XBRLE (livemig's extension). */
+export type DeltaEncodingByte = (typeof DeltaEncoding)[keyof typeof DeltaEncoding];
+
+const TWO_POW_32 = 0x1_0000_0000;
+
+export class RamRecordWriter {
+  private lastBlock: string | null = null;
+  private readonly names = new IdstrCache('RAM block');
+
+  constructor(private readonly out: ByteWriter) {}
+
+  /** Forgets the last block, so the next record names its block (QEMU: ram_state_reset). */
+  reset(): void {
+    this.lastBlock = null;
+  }
+
+  /**
+   * The setup record: the block list, in order. Lengths must be whole pages.
+   * @throws InvalidArgumentError for a bad name, length or duplicate.
+   */
+  memSize(blocks: readonly RamBlockInfo[]): number {
+    let total = 0;
+    const seen = new Set<string>();
+    for (const b of blocks) {
+      this.names.get(b.idstr);
+      if (seen.has(b.idstr)) throw new InvalidArgumentError(`memSize: RAM block '${b.idstr}' is listed twice`);
+      seen.add(b.idstr);
+      if (!Number.isSafeInteger(b.lengthBytes) || b.lengthBytes <= 0 || b.lengthBytes % PAGE_SIZE_BYTES !== 0) {
+        throw new InvalidArgumentError(`memSize: RAM block '${b.idstr}' length ${b.lengthBytes} is not a positive multiple of ${PAGE_SIZE_BYTES}`);
+      }
+      total += b.lengthBytes;
+    }
+    if (!Number.isSafeInteger(total)) throw new InvalidArgumentError(`memSize: total RAM ${total} is too large`);
+    const start = this.out.bytesWritten;
+    this.writeAddr(total, RamFlag.MemSize);
+    for (const b of blocks) {
+      const name = this.names.get(b.idstr);
+      this.out.writeU8(name.length);
+      this.out.writeBytes(name);
+      this.out.writeBe64(b.lengthBytes);
+    }
+    return this.out.bytesWritten - start;
+  }
+
+  /** A page whose every byte is `fill` (QEMU always sends 0; the seed any byte). */
+  zero(idstr: string, offsetInBlock: number, fill: number): number {
+    if (!Number.isInteger(fill) || fill < 0 || fill > 255) throw new InvalidArgumentError(`zero: fill ${fill} is not a byte`);
+    const n = this.header(idstr, offsetInBlock, RamFlag.Zero);
+    this.out.writeU8(fill);
+    return n + 1;
+  }
+
+  /** A whole page, copied into the stream. */
+  page(idstr: string, offsetInBlock: number, bytes: Uint8Array): number {
+    if (bytes.length !== PAGE_SIZE_BYTES) throw new InvalidArgumentError(`page: ${bytes.length} bytes given, a page is ${PAGE_SIZE_BYTES}`);
+    const n = this.header(idstr, offsetInBlock, RamFlag.Page);
+    this.out.writeBytes(bytes);
+    return n + PAGE_SIZE_BYTES;
+  }
+
+  /**
+   * A delta page. `encoding` 1 is QEMU's XBZRLE, 2 the seed's XBRLE (livemig only).
+   * QEMU's loader accepts lengths 0..4096.
+   */
+  xbzrle(idstr: string, offsetInBlock: number, encoding: DeltaEncodingByte, delta: Uint8Array): number {
+    if (encoding !== DeltaEncoding.Xbzrle && encoding !== DeltaEncoding.Xbrle) {
+      throw new InvalidArgumentError(`xbzrle: encoding ${encoding} is neither 1 (XBZRLE) nor 2 (XBRLE)`);
+    }
+    if (delta.length > PAGE_SIZE_BYTES) throw new InvalidArgumentError(`xbzrle: delta of ${delta.length} bytes exceeds the page size ${PAGE_SIZE_BYTES}`);
+    const n = this.header(idstr, offsetInBlock, RamFlag.Xbzrle);
+    this.out.writeU8(encoding);
+    this.out.writeBe16(delta.length);
+    this.out.writeBytes(delta);
+    return n + 3 + delta.length;
+  }
+
+  /** End of this section's RAM data. */
+  eos(): number {
+    this.out.writeBe64Parts(0, RamFlag.Eos);
+    return 8;
+  }
+
+  private header(idstr: string, offsetInBlock: number, flag: number): number {
+    if (idstr === this.lastBlock) {
+      this.writeAddr(offsetInBlock, flag | RamFlag.Continue);
+      return 8;
+    }
+    const name = this.names.get(idstr);
+    this.writeAddr(offsetInBlock, flag);
+    this.out.writeU8(name.length);
+    this.out.writeBytes(name);
+    this.lastBlock = idstr;
+    return 9 + name.length;
+  }
+
+  private writeAddr(addr: number, flags: number): void {
+    if (!Number.isSafeInteger(addr) || addr < 0 || addr % PAGE_SIZE_BYTES !== 0) {
+      throw new InvalidArgumentError(`RAM record offset ${addr} is not a page-aligned non-negative safe integer`);
+    }
+    this.out.writeBe64Parts(Math.floor(addr / TWO_POW_32), (addr % TWO_POW_32) + flags);
+  }
+}

@@ -1,0 +1,19 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as guest from '../../src/guest/index.js';
+
+test('guest layer: the public export list is pinned', () => {
+  assert.deepEqual(Object.keys(guest).sort(), [
+    'ExplicitDirtyLog',
+    'Guest',
+    'GuestMemory',
+    'MAX_VCPUS',
+    'PAGE_SIZE',
+    'RamBlock',
+    'ScanningDirtyLog',
+    'WORKLOAD_NAMES',
+    'checkStride',
+    'dirtyBitmapWords',
+  ]);
+  assert.deepEqual(guest.WORKLOAD_NAMES, ['idle', 'stride', 'seed', 'random']);
+});
