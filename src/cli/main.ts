@@ -8,6 +8,8 @@ import { DEFAULT_MAX_RAM_BYTES } from '../migration/index.js';
 import { choiceOption, intOption, sizeOption } from './options.js';
 import { runCommand } from './run-command.js';
 import { incomingCommand } from './incoming-command.js';
+import { demoCommand } from './demo-command.js';
+import { rateOption } from './options.js';
 
 const program = new Command();
 program
@@ -42,6 +44,19 @@ program
   .addOption(new Option('--dirty-log <kind>', 'dirty log of the resumed guest').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
   .action(async (uri: string, o: { maxRam: number; monitor: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
     process.exitCode = await incomingCommand(uri, o);
+  });
+
+program
+  .command('demo')
+  .description('migrate a guest running the seed\'s write-hot workload between two processes, with XBZRLE and without, and compare')
+  .addOption(new Option('--ram <size>', 'guest RAM').default(32 * 1024 * 1024, '32M').argParser(sizeOption('--ram')))
+  .addOption(new Option('--workload <name>', 'what the guest does').choices(WORKLOAD_NAMES).default('seed'))
+  .addOption(new Option('--bandwidth <rate>', 'simulated link speed in bytes/s (k/m/g suffixes)').default(8 * 1024 * 1024, '8M').argParser(rateOption('--bandwidth')))
+  .addOption(new Option('--max-time <ms>', 'switch over anyway after this long').default(12_000).argParser(intOption('--max-time', 1, 3_600_000)))
+  .option('--json', 'print the results as JSON', false)
+  .action(async (o: { ram: number; workload: WorkloadName; bandwidth: number; maxTime: number; json: boolean }) => {
+    if (o.bandwidth <= 0) throw new LivemigError('INVALID_ARGUMENT', '--bandwidth must be more than 0');
+    process.exitCode = await demoCommand(o);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

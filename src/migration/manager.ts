@@ -66,7 +66,7 @@ export class SourceManager {
   /** Sets a parameter; bandwidth and downtime also apply to a running migration. */
   setParameter<K extends keyof MigrationParameters>(name: K, value: unknown): void {
     const v = checkParameter(name, value);
-    if (this.running && (name === 'cache-ways' || name === 'delta-codec')) {
+    if (this.running && name !== 'max-bandwidth' && name !== 'downtime-limit' && name !== 'xbzrle-cache-size') {
       throw new LivemigError('MIGRATION_STATE', `'${name}' cannot change while a migration is running`);
     }
     this.parameters[name] = v;

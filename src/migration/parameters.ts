@@ -17,7 +17,20 @@ export interface MigrationParameters {
   'cache-ways': number;
   /** Which delta codec the `xbzrle` capability uses: QEMU's XBZRLE or the seed's XBRLE. */
   'delta-codec': DeltaCodec;
+  /**
+   * A simulated link: bytes per second for every stage, stop-and-copy included (0 = the
+   * transport's own speed). max-bandwidth, like QEMU's, limits only the iterate stage.
+   */
+  'link-bandwidth': number;
+  /** Passes (dirty-log syncs) after which the stall policy applies (0 = no limit). */
+  'max-iterations': number;
+  /** Milliseconds of iterating after which the stall policy applies (0 = no limit). */
+  'max-time': number;
+  /** At the iteration or time limit: switch over anyway (`force`) or give up (`cancel`). */
+  'stall-policy': StallPolicy;
 }
+
+export type StallPolicy = 'force' | 'cancel';
 
 export interface MigrationCapabilities {
   /** Page-delta compression (QEMU's `xbzrle`; with delta-codec xbrle, the seed's codec). */
@@ -32,6 +45,10 @@ export const DEFAULT_PARAMETERS: Readonly<MigrationParameters> = Object.freeze({
   'downtime-limit': 300,
   'cache-ways': 2,
   'delta-codec': 'xbzrle' as DeltaCodec,
+  'link-bandwidth': 0,
+  'max-iterations': 0,
+  'max-time': 0,
+  'stall-policy': 'force' as StallPolicy,
 });
 
 export const DEFAULT_CAPABILITIES: Readonly<MigrationCapabilities> = Object.freeze({ xbzrle: false, events: false });
@@ -60,6 +77,13 @@ export function checkParameter<K extends keyof MigrationParameters>(name: K, val
       if (v < 1 || v > 64) throw new InvalidArgumentError(`Parameter 'cache-ways' expects a whole number from 1 to 64, got ${v}`);
       return v as MigrationParameters[K];
     }
+    case 'link-bandwidth':
+    case 'max-iterations':
+    case 'max-time':
+      return wholeNumber(name, value) as MigrationParameters[K];
+    case 'stall-policy':
+      if (value !== 'force' && value !== 'cancel') throw new InvalidArgumentError(`Parameter 'stall-policy' expects force or cancel, got ${String(value)}`);
+      return value as MigrationParameters[K];
     case 'delta-codec':
       if (value !== 'xbzrle' && value !== 'xbrle') throw new InvalidArgumentError(`Parameter 'delta-codec' expects xbzrle or xbrle, got ${String(value)}`);
       return value as MigrationParameters[K];
@@ -82,7 +106,7 @@ function isPow2(v: number): boolean {
 
 function wholeNumber(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`Parameter '${name}' expects a whole number of ${name === 'downtime-limit' ? 'milliseconds' : 'bytes'} ≥ 0, got ${String(value)}`);
+    throw new InvalidArgumentError(`Parameter '${name}' expects a whole number of ${name === 'downtime-limit' || name === 'max-time' ? 'milliseconds' : name === 'max-iterations' ? 'passes' : 'bytes'} ≥ 0, got ${String(value)}`);
   }
   return value;
 }

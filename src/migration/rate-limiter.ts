@@ -45,3 +45,21 @@ export class RateLimiter {
     }
   }
 }
+
+/**
+ * A simulated link of `bytesPerSecond`: `wait(n)` resolves when n more bytes may go, so a
+ * sink wrapped with it drains no faster than the link (every stage, stop-and-copy included).
+ */
+export class LinkPacer {
+  private nextFree = 0;
+
+  constructor(private readonly bytesPerSecond: number, private readonly now: () => number = () => performance.now()) {}
+
+  async wait(bytes: number): Promise<void> {
+    const t = this.now();
+    const start = Math.max(t, this.nextFree);
+    this.nextFree = start + (bytes * 1000) / this.bytesPerSecond;
+    const delay = this.nextFree - t;
+    if (delay >= 1) await new Promise((r) => setTimeout(r, delay));
+  }
+}

@@ -17,7 +17,7 @@ import type { Channel } from '../transport/index.js';
 import { OutgoingStream, RAM_SECTION_ID } from './outgoing-stream.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS } from './parameters.js';
 import type { MigrationCapabilities, MigrationParameters } from './parameters.js';
-import { RateLimiter } from './rate-limiter.js';
+import { LinkPacer, RateLimiter } from './rate-limiter.js';
 import { RamSender } from './ram-sender.js';
 import { readReply } from './return-path.js';
 import { assertTransition, isActive } from './state.js';
@@ -64,6 +64,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private setupTime = 0;
   private downtime = 0;
   private pausedByUs = false;
+  /** The switchover was forced by the stall policy, not reached by convergence. */
+  forced = false;
   private thresholdBytes = 0;
   private windowStart = 0;
   private windowBytes = 0;
@@ -119,7 +121,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.checkCancelled();
       const reply = channel.hasReturnPath && channel.input ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal) : undefined;
       reply?.catch(() => undefined); // observed below; a cancel must not leave it unhandled
-      const out = new OutgoingStream((chunk) => channel.write(chunk));
+      const link = this.parameters['link-bandwidth'] > 0 ? new LinkPacer(this.parameters['link-bandwidth']) : undefined;
+      const out = new OutgoingStream(link ? async (chunk) => { await link.wait(chunk.length); await channel.write(chunk); } : (chunk) => channel.write(chunk));
       out.header();
       this.ram.setup();
       out.ramSetup(this.guest.memory);
@@ -154,6 +157,11 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         this.counters.expectedDowntimeMs = this.expectedDowntime(pending);
         if (pending <= this.thresholdBytes) return;
         if (this.maxPasses > 0 && this.counters.dirtySyncCount >= this.maxPasses) return;
+        if (this.stalled()) {
+          if (this.parameters['stall-policy'] === 'cancel') throw new LivemigError('MIGRATION_FAILED', `did not converge within ${this.stallLimitText()}; stall-policy cancel`);
+          this.forced = true;
+          return;
+        }
       }
       if (this.limiter.exceeded()) {
         await sleep(Math.max(1, this.limiter.msUntilNextWindow()), undefined, { signal: this.abort.signal }).catch(() => undefined);
@@ -223,6 +231,18 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     }
     if (cancelled) this.transition('cancelled');
     else if (this.status !== 'failed') this.transition('failed');
+  }
+
+  /** True once max-iterations passes or max-time milliseconds of iterating are spent. */
+  private stalled(): boolean {
+    const p = this.parameters;
+    if (p['max-iterations'] > 0 && this.counters.dirtySyncCount >= p['max-iterations']) return true;
+    return p['max-time'] > 0 && performance.now() - this.startTime >= p['max-time'];
+  }
+
+  private stallLimitText(): string {
+    const p = this.parameters;
+    return [p['max-iterations'] > 0 ? `${p['max-iterations']} passes` : '', p['max-time'] > 0 ? `${p['max-time']} ms` : ''].filter(Boolean).join(' / ');
   }
 
   private checkCancelled(): void {
@@ -316,6 +336,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       'unchanged-skipped': c.skipped,
       'bytes-per-dirty-page': finite(c.bytesPerDirtyPage),
       kernel: selectedKernel().name,
+      'forced-switchover': this.forced,
       ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
       ...(this.destinationDigest ? { 'destination-digest': this.destinationDigest } : {}),
     };

@@ -77,6 +77,8 @@ export interface LivemigStats {
   'ram-digest'?: string;
   'destination-digest'?: string;
   kernel: string;
+  /** The switchover was forced by max-iterations / max-time (stall-policy force). */
+  'forced-switchover': boolean;
 }
 
 export interface MigrationInfo {

@@ -28,7 +28,7 @@ const HELP: [string, string][] = [
   ['migrate_set_speed rate', 'set the bandwidth limit in bytes/s (k/m/g suffixes; 0 = unlimited)'],
   ['migrate_set_downtime seconds', 'set the downtime limit in seconds (e.g. 0.3)'],
   ['migrate_set_capability name on|off', 'xbzrle (QEMU), xbrle (the seed\'s codec), events'],
-  ['migrate_set_parameter name value', 'xbzrle-cache-size, max-bandwidth (MiB without suffix), downtime-limit (ms), cache-ways, delta-codec'],
+  ['migrate_set_parameter name value', 'xbzrle-cache-size, max-bandwidth (MiB without suffix), downtime-limit (ms), cache-ways, delta-codec, link-bandwidth, max-iterations, max-time (ms), stall-policy'],
   ['info migrate|migrate_capabilities|migrate_parameters|status', 'show migration state, capabilities, parameters, guest status'],
   ['stop', 'pause the guest'],
   ['cont', 'resume the guest'],
@@ -172,21 +172,25 @@ export class Hmp {
   private setParameter(args: string[]): string {
     if (args.length !== 2) throw new LivemigError('INVALID_ARGUMENT', 'usage: migrate_set_parameter name value');
     const [name, value] = args as [string, string];
-    if (!isParameterName(name)) throw new LivemigError('INVALID_ARGUMENT', `unknown parameter '${name}' (known: xbzrle-cache-size, max-bandwidth, downtime-limit, cache-ways, delta-codec)`);
+    if (!isParameterName(name)) throw new LivemigError('INVALID_ARGUMENT', `unknown parameter '${name}' (known: xbzrle-cache-size, max-bandwidth, downtime-limit, cache-ways, delta-codec, link-bandwidth, max-iterations, max-time, stall-policy)`);
     const src = this.source();
     switch (name) {
       case 'xbzrle-cache-size':
         src.setParameter(name, parseSize(value, name));
         break;
       case 'max-bandwidth':
+      case 'link-bandwidth':
         src.setParameter(name, parseSize(value, name, 'm')); // QEMU: MiB when no suffix
         break;
       case 'downtime-limit':
       case 'cache-ways':
+      case 'max-iterations':
+      case 'max-time':
         if (!/^\d+$/.test(value)) throw new LivemigError('INVALID_ARGUMENT', `invalid ${name} '${value}': expected a whole number`);
         src.setParameter(name, Number(value));
         break;
       case 'delta-codec':
+      case 'stall-policy':
         src.setParameter(name, value);
         break;
     }
@@ -214,6 +218,10 @@ export class Hmp {
           `downtime-limit: ${p['downtime-limit']} ms`,
           `cache-ways: ${p['cache-ways']}`,
           `delta-codec: ${p['delta-codec']}`,
+          `link-bandwidth: ${p['link-bandwidth']} bytes/second`,
+          `max-iterations: ${p['max-iterations']}`,
+          `max-time: ${p['max-time']} ms`,
+          `stall-policy: ${p['stall-policy']}`,
         ].join('\n');
       }
       case 'status': {

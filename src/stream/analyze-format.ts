@@ -2,9 +2,11 @@
  * The human-readable text of `livemig analyze` (the `--json` form is the summary object itself).
  */
 import type { AnalysisSummary, DeltaStats } from './analyze.js';
+import type { SectionSummary } from './loader.js';
+import { addCounts, emptyCounts } from './ram-loader.js';
 import type { RecordCounts } from './ram-loader.js';
 
-/** Renders an analysis summary as aligned text, one section per line. */
+/** Renders an analysis summary as aligned text, one section per line (long runs of PARTs summarized). */
 export function formatAnalysis(s: AnalysisSummary): string {
   const out: string[] = [];
   out.push(`Machine: ${s.machineName === '' ? '(empty)' : s.machineName}`);
@@ -14,17 +16,23 @@ export function formatAnalysis(s: AnalysisSummary): string {
 
   out.push(`Sections (${s.sections.length}):`);
   const rows: string[][] = [['offset', 'type', 'id', 'idstr', 'inst', 'ver', 'bytes', 'records']];
-  for (const sec of s.sections) {
-    rows.push([
-      String(sec.offset),
-      sec.type.toUpperCase(),
-      String(sec.id),
-      sec.idstr,
-      String(sec.instanceId),
-      String(sec.versionId),
-      String(sec.lengthBytes),
-      sec.handling === 'ram' ? countsText(sec.records) : sec.handling === 'described' ? 'skipped (described)' : sec.handling,
-    ]);
+  const secs = s.sections;
+  for (let i = 0; i < secs.length; i++) {
+    // A long run of PARTs of one section (one per rate-limited chunk) shows as first, summary, last.
+    let j = i;
+    while (j + 1 < secs.length && secs[j + 1]!.type === 'part' && secs[i]!.type === 'part' && secs[j + 1]!.id === secs[i]!.id) j++;
+    if (j - i + 1 > MAX_PART_ROWS) {
+      rows.push(sectionRow(secs[i]!));
+      const middle = secs.slice(i + 1, j);
+      const sum = emptyCounts();
+      for (const m of middle) addCounts(sum, m.records);
+      const bytes = middle.reduce((n, m) => n + m.lengthBytes, 0);
+      rows.push(['...', `${middle.length} x PART`, String(secs[i]!.id), secs[i]!.idstr, '', '', String(bytes), countsText(sum)]);
+      rows.push(sectionRow(secs[j]!));
+      i = j;
+    } else {
+      rows.push(sectionRow(secs[i]!));
+    }
   }
   out.push(...table(rows, '  '));
   out.push('');
@@ -52,6 +60,22 @@ export function formatAnalysis(s: AnalysisSummary): string {
   if (s.commands.length > 0) out.push(`Commands: ${s.commands.join(', ')}`);
   for (const w of s.warnings) out.push(`Warning: ${w}`);
   return out.join('\n') + '\n';
+}
+
+/** Longest run of PART sections printed row by row. */
+const MAX_PART_ROWS = 8;
+
+function sectionRow(sec: SectionSummary): string[] {
+  return [
+    String(sec.offset),
+    sec.type.toUpperCase(),
+    String(sec.id),
+    sec.idstr,
+    String(sec.instanceId),
+    String(sec.versionId),
+    String(sec.lengthBytes),
+    sec.handling === 'ram' ? countsText(sec.records) : sec.handling === 'described' ? 'skipped (described)' : sec.handling,
+  ];
 }
 
 function countsText(c: RecordCounts): string {

@@ -6,9 +6,11 @@
  * description it stops cleanly at QEMU's first device section, where RAM is already complete.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
+import { readVmdescFromFile } from './vmdesc.js';
 import type { ByteSource } from './byte-source.js';
 import { blockFileName } from './idstr.js';
 import { DEFAULT_ANALYZE_MAX_RAM_BYTES, describeBytes, StreamLimitError } from './limits.js';
@@ -205,6 +207,32 @@ export async function analyzeMigrationStream(
   if (result.stoppedAt !== undefined) summary.stoppedAt = result.stoppedAt;
   if (deviceBytes !== undefined) summary.devices.livemigDeviceBytes = deviceBytes;
   if (digest !== undefined) summary.devices.digest = digest;
+  return summary;
+}
+
+/**
+ * `livemig analyze <file|->`: for a file, first looks for a VM description at its end (so
+ * that a real QEMU stream's device sections can be walked), then streams the file through
+ * analyzeMigrationStream; `-` reads standard input (no description unless given).
+ * A description that is found but malformed is ignored, with a warning in the summary.
+ * @throws as analyzeMigrationStream; Node's fs errors for a missing or unreadable file.
+ */
+export async function analyzeMigrationFile(path: string, options: AnalyzeOptions = {}): Promise<AnalysisSummary> {
+  if (path === '-') return analyzeMigrationStream(process.stdin, options);
+  const opts: AnalyzeOptions = { ...options };
+  let warning: string | undefined;
+  // only a regular file can be read from its end (a FIFO would lose what the peek consumed)
+  if (opts.vmdesc === undefined && (await stat(path)).isFile()) {
+    try {
+      const found = await readVmdescFromFile(path);
+      if (found !== null) opts.vmdesc = found;
+    } catch (e) {
+      if (!(e instanceof InvalidArgumentError)) throw e;
+      warning = `ignored the VM description at the end of ${path}: ${e.message}`;
+    }
+  }
+  const summary = await analyzeMigrationStream(createReadStream(path), opts);
+  if (warning !== undefined) summary.warnings.unshift(warning);
   return summary;
 }
 

@@ -55,6 +55,6 @@ export {
 } from './vmdesc.js';
 export type { VmDescription, VmdescDevice, VmdescField, VmdescStruct, FoundVmdesc } from './vmdesc.js';
 export { blockFileName } from './idstr.js';
-export { analyzeMigrationStream, DELTA_HISTOGRAM_BOUNDS } from './analyze.js';
+export { analyzeMigrationStream, analyzeMigrationFile, DELTA_HISTOGRAM_BOUNDS } from './analyze.js';
 export type { AnalyzeOptions, AnalysisSummary, BlockSummary, DeltaStats } from './analyze.js';
 export { formatAnalysis } from './analyze-format.js';

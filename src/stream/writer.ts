@@ -31,6 +31,7 @@ import {
 import { IdstrCache } from './idstr.js';
 import { MAX_MACHINE_NAME_BYTES } from './limits.js';
 import { RamRecordWriter } from './ram-writer.js';
+import type { RamBlockInfo } from './ram-writer.js';
 import { encodeVmdesc, livemigDeviceDescription, livemigDigestDescription } from './vmdesc.js';
 import type { VmDescription, VmdescDevice } from './vmdesc.js';
 
@@ -124,7 +125,7 @@ export class MigrationStreamWriter {
    * The RAM section's START with its setup record: header, MEM_SIZE + block list, EOS, footer.
    * Resets the RAM writer's last block first.
    */
-  ramSetup(id: number, blocks: Parameters<RamRecordWriter['memSize']>[0]): number {
+  ramSetup(id: number, blocks: readonly RamBlockInfo[]): number {
     this.ram.reset();
     let n = this.sectionStart(id, RAM_SECTION_IDSTR, 0, RAM_SECTION_VERSION);
     n += this.ram.memSize(blocks);

@@ -27,6 +27,7 @@ test('stream layer: the export list is pinned', () => {
     'RamRecordWriter',
     'SectionType',
     'StreamLimitError',
+    'analyzeMigrationFile',
     'analyzeMigrationStream',
     'blockFileName',
     'emptyCounts',

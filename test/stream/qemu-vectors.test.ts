@@ -5,10 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, readFileSync } from 'node:fs';
 import { gunzipSync, createGunzip } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { analyzeMigrationStream, findVmdesc, loadMigrationStream } from '../../src/stream/index.js';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { analyzeMigrationFile, analyzeMigrationStream, findVmdesc, formatAnalysis, loadMigrationStream } from '../../src/stream/index.js';
 import type { VmDescription } from '../../src/stream/index.js';
 import { RecordingTarget, chunked } from './helpers.js';
 
@@ -96,4 +98,21 @@ test('QEMU 7.2 stream read straight from a gzip Readable', async () => {
   assert.ok(s.xbzrle.records > 1000);
   assert.ok(s.xbzrle.minBytes >= 1 && s.xbzrle.maxBytes <= 16);
   assert.equal(s.blocks.find((b) => b.idstr === 'pc.bios')!.sha256, SEABIOS_256K_SHA256);
+});
+
+test('analyzeMigrationFile reads the VM description from the end of a real QEMU stream file first', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'livemig-qemu-'));
+  try {
+    const file = join(dir, 'paused.mig');
+    writeFileSync(file, vector('qemu-7.2-paused.mig.gz'));
+    const s = await analyzeMigrationFile(file, { extractDir: join(dir, 'ram') });
+    assert.equal(s.endedAt, 'eof');
+    assert.equal(s.devices.described.length, 30);
+    assert.equal(s.blocks.find((b) => b.idstr === '/rom@etc/acpi/rsdp')!.file, join(dir, 'ram', '_rom_etc_acpi_rsdp.bin'));
+    const text = formatAnalysis(s);
+    assert.match(text, /^ {2}globalstate \(instance 0, version 1\): \d+ bytes, skipped with the VM description$/mu);
+    assert.match(text, /^VM description: in the stream \(30 devices\)$/mu);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
