@@ -224,7 +224,7 @@ export class PageCache {
     const slots = sets * this.ways;
     this.sets = sets;
     this.sizeBytesValue = slots * this.pageSize;
-    this.pages = selectedKernel().allocBuffer(this.sizeBytesValue);
+    this.pages = selectedKernel().allocBuffer(this.sizeBytesValue, false); // slots are read only after an insert
     this.views = new Array<Uint8Array>(slots);
     for (let s = 0; s < slots; s++) this.views[s] = this.pages.subarray(s * this.pageSize, (s + 1) * this.pageSize);
     this.tags = new Float64Array(slots).fill(-1);

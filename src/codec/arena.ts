@@ -15,12 +15,15 @@ export class CodecArena {
   private readonly buffers = new Set<ArrayBufferLike>();
   private readonly free: Range[] = [];
   private readonly used = new Map<number, number>();
+  /** Bytes at and above this offset were never handed out, so they are still zero. */
+  private fresh: number;
 
   /** `reservedBytes` at the bottom are left to the kernel module itself. */
   constructor(readonly reservedBytes = WASM_PAGE, maximumPages = 65536) {
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: maximumPages, shared: true });
     this.buffers.add(this.memory.buffer);
     this.free.push({ start: reservedBytes, size: this.memory.buffer.byteLength - reservedBytes });
+    this.fresh = reservedBytes;
   }
 
   contains(view: Uint8Array): boolean {
@@ -34,8 +37,11 @@ export class CodecArena {
     return n;
   }
 
-  /** A zero-filled view of `bytes` bytes, or undefined when the memory cannot grow that far. */
-  alloc(bytes: number): Uint8Array | undefined {
+  /**
+   * A view of `bytes` bytes, zero-filled unless `zeroed` is false (then it holds whatever
+   * was there), or undefined when the memory cannot grow that far.
+   */
+  alloc(bytes: number, zeroed = true): Uint8Array | undefined {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     let at = this.free.findIndex((r) => r.size >= size);
     if (at < 0 && !this.grow(size)) return undefined;
@@ -49,7 +55,9 @@ export class CodecArena {
     }
     this.used.set(start, size);
     const view = new Uint8Array(this.memory.buffer, start, bytes);
-    view.fill(0);
+    // Zero only what was used before: touching fresh memory would fault in every page now.
+    if (zeroed && start < this.fresh) view.subarray(0, Math.min(bytes, this.fresh - start)).fill(0);
+    this.fresh = Math.max(this.fresh, start + size);
     return view;
   }
 

@@ -17,10 +17,11 @@ export interface DeltaKernel {
   isZeroPage(page: Uint8Array): boolean;
   dupPageByte(page: Uint8Array): number;
   /**
-   * A zero-filled buffer the kernel reads fastest (arena memory for the SIMD kernel).
-   * Page caches and snapshot buffers come from here; give it back with `freeBuffer`.
+   * A buffer the kernel reads fastest (arena memory for the SIMD kernel), zero-filled
+   * unless `zeroed` is false. Page caches and snapshot buffers come from here; give it
+   * back with `freeBuffer`.
    */
-  allocBuffer(bytes: number): Uint8Array;
+  allocBuffer(bytes: number, zeroed?: boolean): Uint8Array;
   freeBuffer(buf: Uint8Array): void;
 }
 
@@ -101,8 +102,8 @@ class WasmDeltaKernel implements DeltaKernel {
     return this.exports.isFilled(page.byteOffset, page.length, b) === 1 ? b : -1;
   }
 
-  allocBuffer(bytes: number): Uint8Array {
-    return this.arena.alloc(bytes) ?? new Uint8Array(bytes);
+  allocBuffer(bytes: number, zeroed = true): Uint8Array {
+    return this.arena.alloc(bytes, zeroed) ?? new Uint8Array(bytes);
   }
 
   freeBuffer(buf: Uint8Array): void {

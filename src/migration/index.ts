@@ -9,3 +9,6 @@ export type { MigrationParameters, MigrationCapabilities, DeltaCodec } from './p
 export type { MigrationStatus } from './state.js';
 export type { MigrationInfo, RamStats, XbzrleCacheStats, LivemigStats } from './stats.js';
 export { RateLimiter } from './rate-limiter.js';
+export type { PassRecord } from './telemetry.js';
+export { LinkPacer } from './rate-limiter.js';
+export type { StallPolicy } from './parameters.js';

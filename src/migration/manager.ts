@@ -5,6 +5,7 @@
  */
 import { LivemigError } from '../errors.js';
 import type { Guest } from '../guest/index.js';
+import { parseMigrationUri } from '../transport/index.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS, checkParameter } from './parameters.js';
 import type { MigrationCapabilities, MigrationParameters } from './parameters.js';
 import { OutgoingMigration } from './source.js';
@@ -42,6 +43,7 @@ export class SourceManager {
   migrate(uri: string, options: MigrateOptions = {}): { migration: OutgoingMigration; done: Promise<MigrationStatus> } {
     if (this.running) throw new LivemigError('MIGRATION_STATE', "There's a migration process in progress");
     if (this.guest.status === 'stopped') throw new LivemigError('GUEST_STATE', 'the guest has been stopped');
+    parseMigrationUri(uri); // a bad URI is an error now, not a failed migration
     if (options.xbzrle) this.capabilities.xbzrle = true;
     const m = new OutgoingMigration({
       guest: this.guest,

@@ -23,6 +23,8 @@ import { readReply } from './return-path.js';
 import { assertTransition, isActive } from './state.js';
 import type { MigrationStatus } from './state.js';
 import { MigrationCounters, finite } from './stats.js';
+import { PassTelemetry } from './telemetry.js';
+import type { PassRecord } from './telemetry.js';
 import type { MigrationInfo } from './stats.js';
 
 /** QEMU's ram_save_iterate stops a batch after 50 ms. */
@@ -44,6 +46,8 @@ export interface OutgoingMigrationOptions {
 export interface MigrationEvents {
   status: [MigrationStatus];
   pass: [number];
+  /** One record per finished pass (the last one is stop-and-copy). */
+  'pass-end': [PassRecord];
   progress: [MigrationInfo];
 }
 
@@ -73,6 +77,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private readonly maxPasses: number;
   private readonly replyTimeoutMs: number;
   private readonly limiter: RateLimiter;
+  private telemetry: PassTelemetry | undefined;
+  /** Every pass record of this migration, in order. */
+  readonly passes: PassRecord[] = [];
 
   constructor(options: OutgoingMigrationOptions) {
     super();
@@ -130,6 +137,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.account(out);
       this.setupTime = performance.now() - this.startTime;
       this.transition('active');
+      this.telemetry = new PassTelemetry(this.counters, this.startTime);
+      this.telemetry.begin(this.guest.memory.pageCount, performance.now());
       this.emit('pass', this.counters.dirtySyncCount);
       await this.iterate(out);
       await this.complete(out, channel, reply);
@@ -150,7 +159,10 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.updateWindow(false);
       let pending = ram.remaining * ram.bytesPerDirtyPage;
       if (pending < this.thresholdBytes || ram.remaining === 0) {
-        ram.sync();
+        const leftover = ram.remaining;
+        this.endPass('iterate', leftover);
+        const added = ram.sync();
+        this.telemetry!.begin(added, performance.now());
         ram.settleCost();
         this.emit('pass', this.counters.dirtySyncCount);
         pending = ram.remaining * ram.bytesPerDirtyPage;
@@ -187,7 +199,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.pausedByUs = this.guest.status === 'running';
     if (this.pausedByUs) await this.guest.pause();
     this.checkCancelled();
-    ram.sync();
+    this.endPass('iterate', ram.remaining);
+    const added = ram.sync();
+    this.telemetry!.begin(added, performance.now());
     this.emit('pass', this.counters.dirtySyncCount);
     out.sectionEnd(RAM_SECTION_ID);
     const before = out.bytesWritten;
@@ -206,6 +220,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     await out.flush();
     this.counters.downtimeBytes += out.bytesWritten - before;
     this.account(out);
+    this.endPass('stop-and-copy', 0);
     await channel.end();
     if (reply) {
       const r = await withTimeout(reply, this.replyTimeoutMs);
@@ -231,6 +246,13 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     }
     if (cancelled) this.transition('cancelled');
     else if (this.status !== 'failed') this.transition('failed');
+  }
+
+  private endPass(stage: PassRecord['stage'], remainingPages: number): void {
+    if (!this.telemetry) return;
+    const r = this.telemetry.end(performance.now(), stage, remainingPages, this.counters.transferred);
+    this.passes.push(r);
+    this.emit('pass-end', r);
   }
 
   /** True once max-iterations passes or max-time milliseconds of iterating are spent. */

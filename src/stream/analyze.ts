@@ -11,7 +11,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { readVmdescFromFile } from './vmdesc.js';
-import type { ByteSource } from './byte-source.js';
+import type { ByteInput, ByteSource } from './byte-source.js';
 import { blockFileName } from './idstr.js';
 import { DEFAULT_ANALYZE_MAX_RAM_BYTES, describeBytes, StreamLimitError } from './limits.js';
 import { loadMigrationStream } from './loader.js';
@@ -116,7 +116,7 @@ class DeltaAccumulator {
  *   INVALID_ARGUMENT when extracted file names would collide.
  */
 export async function analyzeMigrationStream(
-  input: AsyncIterable<Uint8Array> | ByteSource,
+  input: ByteInput | ByteSource,
   options: AnalyzeOptions = {},
 ): Promise<AnalysisSummary> {
   const maxRamBytes = options.maxRamBytes ?? DEFAULT_ANALYZE_MAX_RAM_BYTES;

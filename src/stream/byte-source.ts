@@ -1,6 +1,6 @@
 /**
  * The reading side's byte source: pulls chunks from an AsyncIterable (a Node Readable is
- * one) and exposes a synchronous big-endian cursor over a window of them.
+ * one, an array of chunks works too) and exposes a synchronous big-endian cursor over a window of them.
  *
  * Waiting for bytes is the source's job, not the parser's: the parser calls
  * `await ensure(n)` at record boundaries (or `if (src.available < n)` first, to skip the
@@ -14,6 +14,9 @@
  * are held. Views returned by `take()` are valid until the next `ensure()`/`skip()`/`readFresh()`.
  */
 import { InvalidArgumentError, StreamError } from '../errors.js';
+
+/** What a ByteSource reads: chunks from an async iterable (a Node Readable) or a plain one (an array). */
+export type ByteInput = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 const EMPTY = new Uint8Array(0);
 /** readFresh starts with at most this much and doubles as bytes arrive. */
@@ -32,8 +35,8 @@ export class ByteSource {
   private stagingView: DataView<ArrayBufferLike> = new DataView(this.staging.buffer);
   private ended = false;
 
-  constructor(input: AsyncIterable<Uint8Array>) {
-    this.iterator = input[Symbol.asyncIterator]();
+  constructor(input: ByteInput) {
+    this.iterator = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : fromSync(input[Symbol.iterator]());
   }
 
   /** Absolute stream offset of the next unread byte. */
@@ -218,6 +221,13 @@ export class ByteSource {
     }
     return null;
   }
+}
+
+function fromSync(it: Iterator<Uint8Array>): AsyncIterator<Uint8Array> {
+  return {
+    next: async () => it.next(),
+    return: async () => it.return?.() ?? { done: true, value: undefined },
+  };
 }
 
 function viewOf(chunk: Uint8Array): DataView {

@@ -31,6 +31,7 @@ export { RamRecordWriter } from './ram-writer.js';
 export type { RamBlockInfo, DeltaEncodingByte } from './ram-writer.js';
 export { MigrationStreamWriter } from './writer.js';
 export { ByteSource } from './byte-source.js';
+export type { ByteInput } from './byte-source.js';
 export { loadMigrationStream } from './loader.js';
 export type {
   LoadTarget,

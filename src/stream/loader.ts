@@ -19,6 +19,7 @@
  */
 import { InvalidArgumentError, StreamError } from '../errors.js';
 import { ByteSource } from './byte-source.js';
+import type { ByteInput } from './byte-source.js';
 import {
   LIVEMIG_DEVICE_IDSTR,
   LIVEMIG_DIGEST_IDSTR,
@@ -147,14 +148,14 @@ const text = new TextDecoder('utf-8', { fatal: false });
 /**
  * Loads a migration stream into `target`.
  *
- * `input` is either an AsyncIterable of byte chunks (a Node Readable; closed when the load
- * ends) or a ByteSource the caller keeps.
+ * `input` is either chunks of bytes (an AsyncIterable such as a Node Readable, or an array;
+ * closed when the load ends) or a ByteSource the caller keeps.
  * @throws StreamError (code STREAM_INVALID) naming the record and stream offset for anything
  *   malformed or truncated; StreamLimitError (code STREAM_LIMIT) when the stream asks for more
  *   than the options allow; InvalidArgumentError for bad options; whatever the target throws.
  */
 export async function loadMigrationStream(
-  input: AsyncIterable<Uint8Array> | ByteSource,
+  input: ByteInput | ByteSource,
   target: LoadTarget,
   options: LoadOptions,
 ): Promise<LoadResult> {
@@ -164,7 +165,8 @@ export async function loadMigrationStream(
   try {
     return await new StreamLoader(src, target, options).load();
   } finally {
-    if (owned) await src.close();
+    // a failing close (e.g. a socket already destroyed) must not hide the load's own outcome
+    if (owned) await src.close().catch(() => undefined);
   }
 }
 

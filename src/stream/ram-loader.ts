@@ -151,8 +151,11 @@ export class RamLoader {
           }
           break;
         }
-        default:
-          throw new StreamError(`Unknown combination of migration flags: 0x${flags.toString(16)}`, at, 'ram record');
+        default: {
+          // QEMU has no flag above 0x200: 0x400/0x800 are offset bits of a misaligned page
+          const hint = (flags & 0xc00) !== 0 ? ` (bits 0x${(flags & 0xc00).toString(16)} are not flags: an offset not aligned to the ${PAGE_SIZE_BYTES}-byte page?)` : '';
+          throw new StreamError(`Unknown combination of migration flags: 0x${flags.toString(16)}${hint}`, at, 'ram record');
+        }
       }
     }
   }
@@ -277,7 +280,7 @@ export class RamLoader {
     for (const b of list) {
       const mem = accepted.get(b.idstr) ?? null;
       if (mem !== null && mem.length !== b.lengthBytes) {
-        throw new StreamError(`destination memory for RAM block '${b.idstr}' is ${mem.length} bytes, the stream's block is ${b.lengthBytes}`, at, 'ram record MEM_SIZE');
+        throw new StreamError(`Size mismatch: RAM block '${b.idstr}' is 0x${b.lengthBytes.toString(16)} bytes in the stream, 0x${mem.length.toString(16)} at the destination`, at, 'ram record MEM_SIZE');
       }
       blocks.set(b.idstr, { idstr: b.idstr, lengthBytes: b.lengthBytes, mem });
     }

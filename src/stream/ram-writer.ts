@@ -30,6 +30,12 @@ export type DeltaEncodingByte = (typeof DeltaEncoding)[keyof typeof DeltaEncodin
 
 const TWO_POW_32 = 0x1_0000_0000;
 
+/**
+ * Writes RAM records into a ByteWriter and remembers the last block for CONTINUE.
+ * Every method throws InvalidArgumentError, before writing anything, for a block name that
+ * is empty or over 255 bytes, an offset that is not a page-aligned safe integer, or a bad
+ * argument.
+ */
 export class RamRecordWriter {
   private lastBlock: string | null = null;
   private readonly names = new IdstrCache('RAM block');
@@ -42,7 +48,8 @@ export class RamRecordWriter {
   }
 
   /**
-   * The setup record: the block list, in order. Lengths must be whole pages.
+   * The setup record, `be64 (total | 0x04)` then per block `u8 len, idstr, be64 length`, in
+   * order. Lengths must be whole pages.
    * @throws InvalidArgumentError for a bad name, length or duplicate.
    */
   memSize(blocks: readonly RamBlockInfo[]): number {
@@ -69,7 +76,10 @@ export class RamRecordWriter {
     return this.out.bytesWritten - start;
   }
 
-  /** A page whose every byte is `fill` (QEMU always sends 0; the seed any byte). */
+  /**
+   * `header(offset | 0x02) u8 fill`: a page whose every byte is `fill` (QEMU sends 0; the
+   * seed any byte, which QEMU 7.2 applies and 8.2+ rejects).
+   */
   zero(idstr: string, offsetInBlock: number, fill: number): number {
     if (!Number.isInteger(fill) || fill < 0 || fill > 255) throw new InvalidArgumentError(`zero: fill ${fill} is not a byte`);
     const n = this.header(idstr, offsetInBlock, RamFlag.Zero);
@@ -77,7 +87,7 @@ export class RamRecordWriter {
     return n + 1;
   }
 
-  /** A whole page, copied into the stream. */
+  /** `header(offset | 0x08)` then the 4096 bytes, copied into the stream. */
   page(idstr: string, offsetInBlock: number, bytes: Uint8Array): number {
     if (bytes.length !== PAGE_SIZE_BYTES) throw new InvalidArgumentError(`page: ${bytes.length} bytes given, a page is ${PAGE_SIZE_BYTES}`);
     const n = this.header(idstr, offsetInBlock, RamFlag.Page);
@@ -86,8 +96,8 @@ export class RamRecordWriter {
   }
 
   /**
-   * A delta page. `encoding` 1 is QEMU's XBZRLE, 2 the seed's XBRLE (livemig only).
-   * QEMU's loader accepts lengths 0..4096.
+   * `header(offset | 0x40) u8 encoding, be16 len, len bytes`: a delta page. `encoding` 1 is
+   * QEMU's XBZRLE, 2 the seed's XBRLE (livemig only). QEMU's loader accepts lengths 0..4096.
    */
   xbzrle(idstr: string, offsetInBlock: number, encoding: DeltaEncodingByte, delta: Uint8Array): number {
     if (encoding !== DeltaEncoding.Xbzrle && encoding !== DeltaEncoding.Xbrle) {
@@ -101,12 +111,13 @@ export class RamRecordWriter {
     return n + 3 + delta.length;
   }
 
-  /** End of this section's RAM data. */
+  /** `be64 0x10`: end of this section's RAM data (never CONTINUE, no idstr). */
   eos(): number {
     this.out.writeBe64Parts(0, RamFlag.Eos);
     return 8;
   }
 
+  /** `be64 (offset | flags [| 0x20])` and, unless CONTINUE, `u8 len, idstr`. */
   private header(idstr: string, offsetInBlock: number, flag: number): number {
     if (idstr === this.lastBlock) {
       this.writeAddr(offsetInBlock, flag | RamFlag.Continue);

@@ -37,6 +37,11 @@ import type { VmDescription, VmdescDevice } from './vmdesc.js';
 
 const encoder = new TextEncoder();
 
+/**
+ * Writes the stream framing into a ByteWriter. Methods throw InvalidArgumentError, before
+ * writing anything, for ids that are not be32 or names that do not fit their length byte.
+ * It does not check the order of sections: the migration decides it.
+ */
 export class MigrationStreamWriter {
   /** The RAM section's record writer (same byte writer). */
   readonly ram: RamRecordWriter;

@@ -119,3 +119,9 @@ test('byte source: close() ends the underlying iterator early', async () => {
   await src.close();
   assert.equal(finished, true);
 });
+
+test('byte source: a plain array of chunks works too', async () => {
+  const src = new ByteSource([BYTES.subarray(0, 5), BYTES.subarray(5)]);
+  assert.equal((await readAll(src))[3], 0x08090a0b);
+  assert.equal(await src.atEnd(), true);
+});

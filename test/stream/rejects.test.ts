@@ -234,10 +234,17 @@ function rawRecord(hi: number, lo: number, idstr?: string): (w: MigrationStreamW
 }
 
 test('rejects: unknown flag combinations, with QEMU’s exact-equality dispatch', async () => {
-  for (const flags of [0x001, 0x00a, 0x00c, 0x048, 0x080, 0x100, 0x200, 0x400, 0x800, 0x050, 0x000, 0x020]) {
+  for (const flags of [0x001, 0x00a, 0x00c, 0x048, 0x080, 0x100, 0x200, 0x050, 0x000, 0x020]) {
     await assertRejects(await part(rawRecord(0, flags, 'pc.ram')), {
       offset: RECORDS,
       message: `Unknown combination of migration flags: 0x${flags.toString(16)} at stream offset ${RECORDS} in ram record`,
+    });
+  }
+  // bits 0x400 and 0x800 are flags to a 4 KiB-page loader: a misaligned offset shows up here
+  for (const flags of [0x400, 0x800, 0x808]) {
+    await assertRejects(await part(rawRecord(0, flags, 'pc.ram')), {
+      offset: RECORDS,
+      message: `Unknown combination of migration flags: 0x${flags.toString(16)} (bits 0x${(flags & 0xc00).toString(16)} are not flags: an offset not aligned to the 4096-byte page?) at stream offset ${RECORDS} in ram record`,
     });
   }
 });
@@ -455,7 +462,7 @@ test('the target decides: a refusal is wrapped (or passed through), wrong-sized 
   await assert.rejects(load(VALID, {}, undefined, wrong), {
     name: 'StreamError',
     offset: 37,
-    message: "destination memory for RAM block 'pc.ram' is 4096 bytes, the stream's block is 16384 at stream offset 37 in ram record MEM_SIZE",
+    message: "Size mismatch: RAM block 'pc.ram' is 0x4000 bytes in the stream, 0x1000 at the destination at stream offset 37 in ram record MEM_SIZE",
   });
 });
 

@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { ByteWriter, MigrationStreamWriter } from '../../src/stream/index.js';
+import type { DeltaEncodingByte } from '../../src/stream/index.js';
+
+function writer(): MigrationStreamWriter {
+  return new MigrationStreamWriter(new ByteWriter(async () => {}));
+}
+
+test('writer: bad arguments throw InvalidArgumentError before writing anything', () => {
+  const w = writer();
+  const bad: (() => unknown)[] = [
+    () => w.ram.zero('pc.ram', 100, 0),
+    () => w.ram.zero('pc.ram', -4096, 0),
+    () => w.ram.zero('pc.ram', 2 ** 53, 0),
+    () => w.ram.zero('pc.ram', 0, 256),
+    () => w.ram.zero('', 0, 0),
+    () => w.ram.zero('x'.repeat(256), 0, 0),
+    () => w.ram.page('pc.ram', 0, new Uint8Array(4095)),
+    () => w.ram.xbzrle('pc.ram', 0, 1, new Uint8Array(4097)),
+    () => w.ram.xbzrle('pc.ram', 0, 3 as DeltaEncodingByte, new Uint8Array(1)),
+    () => w.ram.memSize([{ idstr: 'a', lengthBytes: 100 }]),
+    () => w.ram.memSize([{ idstr: 'a', lengthBytes: 4096 }, { idstr: 'a', lengthBytes: 4096 }]),
+    () => w.ram.memSize([{ idstr: 'a', lengthBytes: 0 }]),
+    () => w.sectionStart(2 ** 32, 'ram', 0, 4),
+    () => w.sectionFull(1, 'dev', -1, 1),
+    () => w.sectionPart(1.5),
+    () => w.command(70000),
+    () => w.digest(4, '', new Uint8Array(1)),
+    () => w.digest(4, 'sha256', new Uint8Array(256)),
+    () => w.header('m'.repeat(1025)),
+  ];
+  for (const f of bad) assert.throws(f, InvalidArgumentError, String(f));
+  assert.equal(w.out.bytesWritten, 0);
+});
+
+test('writer: the idstr is UTF-8 and at most 255 bytes; 255 is fine', () => {
+  const w = writer();
+  assert.equal(w.ram.zero('x'.repeat(255), 0, 0), 8 + 1 + 255 + 1);
+  assert.equal(w.ram.zero('x'.repeat(255), 4096, 0), 8 + 1, 'CONTINUE');
+  assert.equal(w.ram.zero('é', 0, 0), 8 + 1 + 2 + 1);
+  assert.throws(() => w.ram.zero('é'.repeat(128), 0, 0), InvalidArgumentError);
+});
+
+test('writer: eos does not change the last block; reset() does', () => {
+  const w = writer();
+  w.ram.zero('a', 0, 0);
+  w.ram.eos();
+  assert.equal(w.ram.zero('a', 0, 0), 9, 'CONTINUE after EOS');
+  w.ram.reset();
+  assert.equal(w.ram.zero('a', 0, 0), 11, 'named again after reset');
+});
