@@ -37,7 +37,25 @@ interface Timing {
 }
 
 type CaseName = Pattern | 'zero' | 'decode-sparse';
-type RowName = 'wasm' | 'wasmCopyIn' | 'ts' | 'c';
+type RowName = 'wasm' | 'wasmAt' | 'wasmCopyIn' | 'ts' | 'c';
+
+/**
+ * Entry points a kernel may offer that address pages by their offset in the kernel's memory
+ * instead of by views (views cost `.buffer`/`.byteOffset` look-ups on every call). When the
+ * wasm kernel has them, the bench adds a "wasm-simd (offsets)" column.
+ */
+interface OffsetKernel {
+  arenaOffset?(buf: Uint8Array): number;
+  xbzrleEncodeAt?(oldOffset: number, curOffset: number, pageBytes: number, outOffset: number, outBytes: number): number;
+  isZeroPageAt?(offset: number, pageBytes: number): boolean;
+}
+
+const COLUMNS: { row: RowName; title: string; ratio: string }[] = [
+  { row: 'wasm', title: 'wasm-simd GB/s', ratio: 'wasm/C' },
+  { row: 'wasmAt', title: 'wasm-simd (offsets) GB/s', ratio: 'offsets/C' },
+  { row: 'wasmCopyIn', title: 'wasm-simd (copy-in) GB/s', ratio: 'copy-in/C' },
+  { row: 'ts', title: 'ts GB/s', ratio: 'ts/C' },
+];
 type SetResult = {
   pages: number;
   workingSetBytes: number;
@@ -85,11 +103,16 @@ function loop<F>(params: string[], body: string, tag: string): F {
 }
 
 type EncodeLoop = (k: DeltaKernel, olds: Uint8Array[], curs: Uint8Array[], out: Uint8Array) => number;
+type EncodeAtLoop = (k: OffsetKernel, oldBase: number, curBase: number, out: number, pages: number) => number;
+type ZeroAtLoop = (k: OffsetKernel, base: number, pages: number) => number;
 type ZeroLoop = (k: DeltaKernel, pages: Uint8Array[]) => number;
 type DecodeLoop = (dec: typeof xbzrleDecode, deltas: Uint8Array[], pages: Uint8Array[]) => number;
 
 const encodeBody = 'let s = 0; for (let i = 0; i < olds.length; i++) s += k.xbzrleEncode(olds[i], curs[i], out); return s;';
 const zeroBody = 'let s = 0; for (let i = 0; i < pages.length; i++) if (k.isZeroPage(pages[i])) s++; return s;';
+const encodeAtBody =
+  'let s = 0; for (let i = 0; i < pages; i++) s += k.xbzrleEncodeAt(oldBase + i * 4096, curBase + i * 4096, 4096, out, 4096); return s;';
+const zeroAtBody = 'let s = 0; for (let i = 0; i < pages; i++) if (k.isZeroPageAt(base + i * 4096, 4096)) s++; return s;';
 const decodeBody = 'for (let i = 0; i < pages.length; i++) dec(deltas[i], pages[i]); return pages.length;';
 
 function median(xs: number[]): number {
@@ -158,14 +181,14 @@ function hex(b: Uint8Array, n = 24): string {
  */
 function crossCheck(
   pattern: Pattern,
-  paths: { name: string; k: DeltaKernel; olds: Uint8Array[]; curs: Uint8Array[]; out: Uint8Array }[],
+  paths: { name: string; encode: (i: number) => number; out: Uint8Array }[],
   ref: { result: number; bytes: Uint8Array }[],
   refName: string,
 ): number {
   let compared = 0;
   for (const p of paths) {
-    for (let i = 0; i < p.olds.length; i++) {
-      const r = p.k.xbzrleEncode(p.olds[i]!, p.curs[i]!, p.out);
+    for (let i = 0; i < ref.length; i++) {
+      const r = p.encode(i);
       const want = ref[i]!;
       const same = r === want.result && (r <= 0 || p.out.subarray(0, r).every((b, j) => b === want.bytes[j]));
       if (!same) {
@@ -196,6 +219,12 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
   const arenaOut = wasm?.allocBuffer(PAGE_BYTES);
   const arenaInPlace = arenaOld?.buffer instanceof SharedArrayBuffer && arenaCur?.buffer instanceof SharedArrayBuffer;
   const plainOut = new Uint8Array(PAGE_BYTES);
+  // the offset entry points, when the wasm kernel has them
+  const ok = wasm as (DeltaKernel & OffsetKernel) | undefined;
+  const at =
+    ok?.arenaOffset && ok.xbzrleEncodeAt && ok.isZeroPageAt && ok.arenaOffset(arenaOld!) >= 0
+      ? { k: ok, old: ok.arenaOffset(arenaOld!), cur: ok.arenaOffset(arenaCur!), out: ok.arenaOffset(arenaOut!) }
+      : undefined;
   fillOld(plainOld, pages);
   arenaOld?.set(plainOld);
   const oldP = pageViews(plainOld, pages);
@@ -215,12 +244,17 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
       arenaCur?.set(plainCur);
 
       // the same bytes on both sides, the same encodings from every path
-      const paths: { name: string; k: DeltaKernel; olds: Uint8Array[]; curs: Uint8Array[]; out: Uint8Array }[] = [
-        { name: 'ts', k: ts, olds: oldP, curs: curP, out: plainOut },
+      const paths: { name: string; encode: (i: number) => number; out: Uint8Array }[] = [
+        { name: 'ts', encode: (i) => ts.xbzrleEncode(oldP[i]!, curP[i]!, plainOut), out: plainOut },
       ];
       if (wasm) {
-        paths.push({ name: 'wasm-simd (in place)', k: wasm, olds: oldA!, curs: curA!, out: arenaOut! });
-        paths.push({ name: 'wasm-simd (copy-in)', k: wasm, olds: oldP, curs: curP, out: plainOut });
+        paths.push({ name: 'wasm-simd (in place)', encode: (i) => wasm.xbzrleEncode(oldA![i]!, curA![i]!, arenaOut!), out: arenaOut! });
+        paths.push({ name: 'wasm-simd (copy-in)', encode: (i) => wasm.xbzrleEncode(oldP[i]!, curP[i]!, plainOut), out: plainOut });
+      }
+      if (at) {
+        const encodeAt = (i: number): number =>
+          at.k.xbzrleEncodeAt!(at.old + i * PAGE_BYTES, at.cur + i * PAGE_BYTES, PAGE_BYTES, at.out, PAGE_BYTES);
+        paths.push({ name: 'wasm-simd (offsets)', encode: encodeAt, out: arenaOut! });
       }
       pathNames = paths.map((p) => p.name).join(', ');
       if (check) {
@@ -232,7 +266,7 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
         comparedBytes += crossCheck(pattern, paths, check.encodings.get(pattern)!, 'C reference');
       } else {
         const ref = oldP.map((_, i) => {
-          const r = ts.xbzrleEncode(oldP[i]!, curP[i]!, plainOut);
+          const r = paths[0]!.encode(i);
           return { result: r, bytes: plainOut.slice(0, Math.max(r, 0)) };
         });
         comparedBytes += crossCheck(pattern, paths.slice(1), ref, 'ts kernel');
@@ -242,7 +276,11 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
       if (wasm) {
         const inPlace = loop<EncodeLoop>(['k', 'olds', 'curs', 'out'], encodeBody, `${pages} ${pattern} wasm in place`);
         rows.push({ row: 'wasm', pass: () => inPlace(wasm, oldA!, curA!, arenaOut!) });
-        const copyIn = loop<EncodeLoop>(['k', 'olds', 'curs', 'out'], encodeBody, `${pages} ${pattern} wasm copy-in`);
+        if (at) {
+        const offsets = loop<EncodeAtLoop>(['k', 'oldBase', 'curBase', 'out', 'pages'], encodeAtBody, `${pages} ${pattern} wasm offsets`);
+        rows.push({ row: 'wasmAt', pass: () => offsets(at.k, at.old, at.cur, at.out, pages) });
+      }
+      const copyIn = loop<EncodeLoop>(['k', 'olds', 'curs', 'out'], encodeBody, `${pages} ${pattern} wasm copy-in`);
         rows.push({ row: 'wasmCopyIn', pass: () => copyIn(wasm, oldP, curP, plainOut) });
       }
       const tsLoop = loop<EncodeLoop>(['k', 'olds', 'curs', 'out'], encodeBody, `${pages} ${pattern} ts`);
@@ -283,6 +321,11 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
       if (z(k, set) !== pages) throw new Error(`${row}: isZeroPage is false on a zero page`);
       zeroRows.push({ row, pass: () => z(k, set) });
     }
+    if (at) {
+      const z = loop<ZeroAtLoop>(['k', 'base', 'pages'], zeroAtBody, `${pages} zero offsets`);
+      if (z(at.k, at.cur, pages) !== pages) throw new Error('isZeroPageAt is false on a zero page');
+      zeroRows.push({ row: 'wasmAt', pass: () => z(at.k, at.cur, pages) });
+    }
     if (check && check.zeroPages !== pages) throw new Error(`C reference: ref_is_zero found ${check.zeroPages} of ${pages} zero pages`);
     cases.zero = measureCase('zero', zeroRows, pages, o, session);
   } finally {
@@ -299,7 +342,7 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
     ? `cross-check: C encoder output == livemig (${pathNames}) on all ${pages} pages of ` +
       `${PATTERNS.join(', ')} (${comparedBytes} delta bytes compared, same -1/0 results); page hashes equal; ` +
       `zero test agrees; matched`
-    : `cross-check: no C reference; wasm-simd (both paths) == ts kernel on all ${pages} pages of ${PATTERNS.join(', ')}: matched`;
+    : `cross-check: no C reference; ${pathNames.replace(/^ts, /, '')} == ts kernel on all ${pages} pages of ${PATTERNS.join(', ')}: matched`;
   return { pages, workingSetBytes: 2 * bytes, arenaInPlace, crossCheck: crossCheckLine, cases };
 }
 
@@ -315,18 +358,17 @@ function ratio(a: Timing | undefined, c: Timing | undefined): string {
 }
 
 function table(r: SetResult, hasC: boolean): string {
-  const head = hasC
-    ? '| case | wasm-simd GB/s | wasm-simd (copy-in) GB/s | ts GB/s | C -O2 GB/s | wasm/C | copy-in/C | ts/C |\n|---|--:|--:|--:|--:|--:|--:|--:|'
-    : '| case | wasm-simd GB/s | wasm-simd (copy-in) GB/s | ts GB/s |\n|---|--:|--:|--:|';
-  const lines = [head];
+  const cols = COLUMNS.filter((c) => CASES.some(({ name }) => r.cases[name][c.row] !== undefined) || c.row === 'wasm');
+  const head = ['case', ...cols.map((c) => c.title)];
+  if (hasC) head.push('C -O2 GB/s', ...cols.map((c) => c.ratio));
+  const lines = [`| ${head.join(' | ')} |`, `|---${'|--:'.repeat(head.length - 1)}|`];
   for (const { name, label } of CASES) {
     const row = r.cases[name];
     // decode is TypeScript whichever kernel is selected: one measurement, shown for both kernels
-    const w = name === 'decode-sparse' ? row.ts : row.wasm;
-    const wc = name === 'decode-sparse' ? undefined : row.wasmCopyIn;
-    const zeroMark = name === 'zero' && wc ? ' ‡' : '';
-    const cells = [label, fmt(w?.gbps), fmt(wc?.gbps) + zeroMark, fmt(row.ts?.gbps)];
-    if (hasC) cells.push(fmt(row.c?.gbps), ratio(w, row.c), ratio(wc, row.c), ratio(row.ts, row.c));
+    const cell = (c: RowName): Timing | undefined =>
+      name === 'decode-sparse' ? (c === 'wasm' || c === 'ts' ? row.ts : undefined) : row[c];
+    const cells = [label, ...cols.map((c) => fmt(cell(c.row)?.gbps) + (name === 'zero' && c.row === 'wasmCopyIn' && cell(c.row) ? ' ‡' : ''))];
+    if (hasC) cells.push(fmt(row.c?.gbps), ...cols.map((c) => ratio(cell(c.row), row.c)));
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');

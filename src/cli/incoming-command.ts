@@ -47,8 +47,9 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   }
   guest = incoming.guest;
   const info = incoming.info();
+  const maxRssBytes = process.resourceUsage().maxRSS * 1024;
   if (status === 'completed') {
-    say({ event: 'completed', ...info });
+    say({ event: 'completed', maxRssBytes, ...info });
     if (!o.json) process.stderr.write(formatInfoMigrate(info, 'destination') + '\n');
   } else {
     say({ event: 'failed', error: incoming.error?.message ?? 'unknown error', ...info });

@@ -9,6 +9,7 @@ import { choiceOption, intOption, sizeOption } from './options.js';
 import { runCommand } from './run-command.js';
 import { incomingCommand } from './incoming-command.js';
 import { demoCommand } from './demo-command.js';
+import { analyzeCommand } from './analyze-command.js';
 import { rateOption } from './options.js';
 
 const program = new Command();
@@ -57,6 +58,17 @@ program
   .action(async (o: { ram: number; workload: WorkloadName; bandwidth: number; maxTime: number; json: boolean }) => {
     if (o.bandwidth <= 0) throw new LivemigError('INVALID_ARGUMENT', '--bandwidth must be more than 0');
     process.exitCode = await demoCommand(o);
+  });
+
+program
+  .command('analyze')
+  .description('read a migration stream (livemig\'s or QEMU\'s) and show its sections, records and XBZRLE statistics')
+  .argument('<file>', 'the stream, or - for standard input')
+  .option('--json', 'print a machine-readable summary (blocks with id, length, file and sha256)', false)
+  .option('--extract-ram <dir>', 'write each RAM block\'s final contents to <dir>/<idstr>.bin')
+  .addOption(new Option('--max-ram <size>', 'most RAM the stream may make us allocate').default(4 * 1024 ** 3, '4G').argParser(sizeOption('--max-ram')))
+  .action(async (file: string, o: { json: boolean; extractRam?: string; maxRam: number }) => {
+    process.exitCode = await analyzeCommand(file, o);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

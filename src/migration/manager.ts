@@ -67,15 +67,31 @@ export class SourceManager {
 
   /** Sets a parameter; bandwidth and downtime also apply to a running migration. */
   setParameter<K extends keyof MigrationParameters>(name: K, value: unknown): void {
-    const v = checkParameter(name, value);
-    if (this.running && name !== 'max-bandwidth' && name !== 'downtime-limit' && name !== 'xbzrle-cache-size') {
-      throw new LivemigError('MIGRATION_STATE', `'${name}' cannot change while a migration is running`);
-    }
+    const v = this.checkChange(name, value);
     this.parameters[name] = v;
     if (this.running) {
       if (name === 'max-bandwidth') this.current!.setMaxBandwidth(v as number);
       if (name === 'downtime-limit') this.current!.setDowntimeLimit(v as number);
     }
+  }
+
+  /**
+   * Sets several parameters at once (QMP's migrate-set-parameters): every value is checked
+   * first, so a bad one changes none of them.
+   * @throws InvalidArgumentError / LivemigError `MIGRATION_STATE` naming the first bad parameter.
+   */
+  setParameters(values: { [K in keyof MigrationParameters]?: unknown }): void {
+    const names = Object.keys(values) as (keyof MigrationParameters)[];
+    for (const name of names) this.checkChange(name, values[name]);
+    for (const name of names) this.setParameter(name, values[name]);
+  }
+
+  private checkChange<K extends keyof MigrationParameters>(name: K, value: unknown): MigrationParameters[K] {
+    const v = checkParameter(name, value);
+    if (this.running && name !== 'max-bandwidth' && name !== 'downtime-limit' && name !== 'xbzrle-cache-size') {
+      throw new LivemigError('MIGRATION_STATE', `'${name}' cannot change while a migration is running`);
+    }
+    return v;
   }
 
   info(): MigrationInfo {
