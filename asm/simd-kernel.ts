@@ -3,7 +3,10 @@
 // a density scan that gives up early on pages whose encoding must overflow, then QEMU's
 // exact emission loop. Page lengths must be multiples of 64 (the caller checks).
 
-// Density scan results, read by the emission loops.
+// Density scan results, read by the emission loops: the first and last changed byte, and per
+// 64-byte block of the page a mask with bit k set when byte k changed (pages < 16384 bytes,
+// so at most 256 blocks; the XBZRLE emitter walks these masks instead of re-reading pages).
+const MASKS: usize = memory.data(256 * 8, 16);
 let scanFirst: i32 = 0;
 let scanLast: i32 = 0;
 
@@ -16,14 +19,34 @@ function scan(o: usize, c: usize, slen: i32, budget: i32, mode: i32): i32 {
   let first: i32 = -1;
   let last: i32 = -1;
   const zero = i8x16.splat(0);
-  for (let off: i32 = 0; off < slen; off += 64) {
+  let off: i32 = 0;
+  while (off < slen) {
     const p = <usize>off;
     const x0 = v128.xor(v128.load(o + p), v128.load(c + p));
-    const x1 = v128.xor(v128.load(o + p + 16), v128.load(c + p + 16));
-    const x2 = v128.xor(v128.load(o + p + 32), v128.load(c + p + 32));
-    const x3 = v128.xor(v128.load(o + p + 48), v128.load(c + p + 48));
+    const x1 = v128.xor(v128.load(o + p, 16), v128.load(c + p, 16));
+    const x2 = v128.xor(v128.load(o + p, 32), v128.load(c + p, 32));
+    const x3 = v128.xor(v128.load(o + p, 48), v128.load(c + p, 48));
+    off += 64;
     if (!v128.any_true(v128.or(v128.or(x0, x1), v128.or(x2, x3)))) {
+      store<u64>(MASKS + (<usize>(off - 64) >> 3), 0);
       carry = 0;
+      // then skip unchanged blocks two at a time, in a loop with little state
+      while (off + 128 <= slen) {
+        const q = <usize>off;
+        const x = v128.or(
+          v128.or(
+            v128.or(v128.xor(v128.load(o + q), v128.load(c + q)), v128.xor(v128.load(o + q, 16), v128.load(c + q, 16))),
+            v128.or(v128.xor(v128.load(o + q, 32), v128.load(c + q, 32)), v128.xor(v128.load(o + q, 48), v128.load(c + q, 48))),
+          ),
+          v128.or(
+            v128.or(v128.xor(v128.load(o + q, 64), v128.load(c + q, 64)), v128.xor(v128.load(o + q, 80), v128.load(c + q, 80))),
+            v128.or(v128.xor(v128.load(o + q, 96), v128.load(c + q, 96)), v128.xor(v128.load(o + q, 112), v128.load(c + q, 112))),
+          ),
+        );
+        if (v128.any_true(x)) break;
+        v128.store(MASKS + (q >> 3), i8x16.splat(0));
+        off += 128;
+      }
       continue;
     }
     const m: u64 =
@@ -31,11 +54,12 @@ function scan(o: usize, c: usize, slen: i32, budget: i32, mode: i32): i32 {
       (<u64>i8x16.bitmask(i8x16.ne(x1, zero)) << 16) |
       (<u64>i8x16.bitmask(i8x16.ne(x2, zero)) << 32) |
       (<u64>i8x16.bitmask(i8x16.ne(x3, zero)) << 48);
+    store<u64>(MASKS + (<usize>(off - 64) >> 3), m);
     changed += popcnt<u64>(m);
     runs += popcnt<u64>(m & ~((m << 1) | carry));
     carry = m >> 63;
-    if (first < 0) first = off + <i32>ctz<u64>(m);
-    last = off + 63 - <i32>clz<u64>(m);
+    if (first < 0) first = off - 64 + <i32>ctz<u64>(m);
+    last = off - 1 - <i32>clz<u64>(m);
     const bound: i64 = mode == 0 ? changed + 2 * runs : 4 * runs - 2;
     if (bound > <i64>budget) return -1;
   }
@@ -45,16 +69,17 @@ function scan(o: usize, c: usize, slen: i32, budget: i32, mode: i32): i32 {
   return 1;
 }
 
-// First index in [i, end) where the pages differ, else end.
-function nextDiff(o: usize, c: usize, i: i32, end: i32): i32 {
-  while (i < end && (i & 15) != 0) {
-    if (load<u8>(o + <usize>i) != load<u8>(c + <usize>i)) return i;
-    i++;
-  }
-  while (i + 16 <= end) {
-    const x = v128.xor(v128.load(o + <usize>i), v128.load(c + <usize>i));
-    if (v128.any_true(x)) return i + <i32>ctz<i32>(i8x16.bitmask(i8x16.ne(x, i8x16.splat(0))));
+// First index in [i, end) where the pages differ, else end (for XBRLE). Unaligned 16-byte
+// loads; a load may read past `end` (never past slen) and the result is clamped to end.
+function nextDiff(o: usize, c: usize, i: i32, end: i32, slen: i32): i32 {
+  while (i + 16 <= slen) {
+    const m = i8x16.bitmask(i8x16.ne(v128.load(o + <usize>i), v128.load(c + <usize>i)));
+    if (m != 0) {
+      const j = i + <i32>ctz<i32>(m);
+      return j < end ? j : end;
+    }
     i += 16;
+    if (i >= end) return end;
   }
   while (i < end) {
     if (load<u8>(o + <usize>i) != load<u8>(c + <usize>i)) return i;
@@ -63,22 +88,30 @@ function nextDiff(o: usize, c: usize, i: i32, end: i32): i32 {
   return end;
 }
 
-// First index in [j, end) where the pages are equal, else end.
-function nextEqual(o: usize, c: usize, j: i32, end: i32): i32 {
-  while (j < end && (j & 15) != 0) {
-    if (load<u8>(o + <usize>j) == load<u8>(c + <usize>j)) return j;
-    j++;
+// First index in [i, end) whose bit in MASKS is set (a changed byte), else end.
+function nextSet(i: i32, end: i32): i32 {
+  const nblk = (end + 63) >> 6;
+  let b = i >> 6;
+  if (b >= nblk) return end;
+  let m = load<u64>(MASKS + (<usize>b << 3)) & (<u64>-1 << <u64>(i & 63));
+  while (m == 0) {
+    if (++b >= nblk) return end;
+    m = load<u64>(MASKS + (<usize>b << 3));
   }
-  while (j + 16 <= end) {
-    const eq = i8x16.bitmask(i8x16.eq(v128.load(o + <usize>j), v128.load(c + <usize>j)));
-    if (eq != 0) return j + <i32>ctz<i32>(eq);
-    j += 16;
+  return (b << 6) + <i32>ctz<u64>(m);
+}
+
+// First index >= j whose bit in MASKS is clear (an unchanged byte), else slen.
+function nextClear(j: i32, slen: i32): i32 {
+  const nblk = slen >> 6;
+  let b = j >> 6;
+  if (b >= nblk) return slen;
+  let m = ~load<u64>(MASKS + (<usize>b << 3)) & (<u64>-1 << <u64>(j & 63));
+  while (m == 0) {
+    if (++b >= nblk) return slen;
+    m = ~load<u64>(MASKS + (<usize>b << 3));
   }
-  while (j < end) {
-    if (load<u8>(o + <usize>j) == load<u8>(c + <usize>j)) return j;
-    j++;
-  }
-  return end;
+  return (b << 6) + <i32>ctz<u64>(m);
 }
 
 function writeUleb(out: usize, d: i32, v: i32): i32 {
@@ -100,19 +133,35 @@ export function xbzrleEncode(o: usize, c: usize, slen: i32, out: usize, dlen: i3
   let i: i32 = 0;
   while (i < slen) {
     if (d + 2 > dlen) return -1;
-    const j = i == 0 ? scanFirst : i >= end ? slen : nextDiff(o, c, i, end);
+    const j = i == 0 ? scanFirst : i >= end ? slen : nextSet(i, end);
     if (j >= end) return d;
     d = writeUleb(out, d, j - i);
     if (d + 2 > dlen) return -1;
-    const k = nextEqual(o, c, j, end);
+    const k = nextClear(j, slen);
     const n = k - j;
     d = writeUleb(out, d, n);
     if (d + n > dlen) return -1;
-    memory.copy(out + <usize>d, c + <usize>j, <usize>n);
+    copyRun(out + <usize>d, c + <usize>j, n, dlen - d, slen - j);
     d += n;
     i = k;
   }
   return d;
+}
+
+// Copies n changed bytes. memory.copy is a call out of the wasm code in V8, too slow for the
+// 1-16 byte runs of sparse pages: short runs move as one 16-byte vector when both sides have
+// 16 bytes of room (dstRoom, srcRoom), else a byte at a time.
+@inline
+function copyRun(dst: usize, src: usize, n: i32, dstRoom: i32, srcRoom: i32): void {
+  if (n <= 16) {
+    if (dstRoom >= 16 && srcRoom >= 16) {
+      v128.store(dst, v128.load(src));
+    } else {
+      for (let k: i32 = 0; k < n; k++) store<u8>(dst + <usize>k, load<u8>(src + <usize>k));
+    }
+  } else {
+    memory.copy(dst, src, <usize>n);
+  }
 }
 
 export function xbrleEncode(o: usize, c: usize, slen: i32, out: usize, budget: i32): i32 {
@@ -125,7 +174,7 @@ export function xbrleEncode(o: usize, c: usize, slen: i32, out: usize, budget: i
     const v = load<u8>(o + <usize>i) ^ load<u8>(c + <usize>i);
     let j: i32;
     if (v == 0) {
-      j = i >= end ? slen : nextDiff(o, c, i, end);
+      j = i >= end ? slen : nextDiff(o, c, i, end, slen);
       if (j >= end) j = slen;
     } else {
       j = i + 1;
@@ -148,11 +197,26 @@ export function xbrleEncode(o: usize, c: usize, slen: i32, out: usize, budget: i
 // 1 when every byte of [p, p+len) equals `b`.
 export function isFilled(p: usize, len: i32, b: i32): i32 {
   const fill = i8x16.splat(<i8>b);
-  for (let off: i32 = 0; off < len; off += 64) {
+  let off: i32 = 0;
+  for (; off + 128 <= len; off += 128) {
     const q = p + <usize>off;
     const x = v128.or(
-      v128.or(v128.xor(v128.load(q), fill), v128.xor(v128.load(q + 16), fill)),
-      v128.or(v128.xor(v128.load(q + 32), fill), v128.xor(v128.load(q + 48), fill)),
+      v128.or(
+        v128.or(v128.xor(v128.load(q), fill), v128.xor(v128.load(q, 16), fill)),
+        v128.or(v128.xor(v128.load(q, 32), fill), v128.xor(v128.load(q, 48), fill)),
+      ),
+      v128.or(
+        v128.or(v128.xor(v128.load(q, 64), fill), v128.xor(v128.load(q, 80), fill)),
+        v128.or(v128.xor(v128.load(q, 96), fill), v128.xor(v128.load(q, 112), fill)),
+      ),
+    );
+    if (v128.any_true(x)) return 0;
+  }
+  for (; off < len; off += 64) {
+    const q = p + <usize>off;
+    const x = v128.or(
+      v128.or(v128.xor(v128.load(q), fill), v128.xor(v128.load(q, 16), fill)),
+      v128.or(v128.xor(v128.load(q, 32), fill), v128.xor(v128.load(q, 48), fill)),
     );
     if (v128.any_true(x)) return 0;
   }

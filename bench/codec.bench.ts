@@ -452,6 +452,7 @@ function main(): void {
   mkdirSync(outDir, { recursive: true });
   const json = {
     date: new Date().toISOString(),
+    command: `node dist/bench/codec.bench.js ${process.argv.slice(2).join(' ')}`.trimEnd(),
     machine: m,
     options: o,
     units: { gbps: 'pages × 4096 bytes / seconds / 1e9', nsPerPage: 'nanoseconds per page (pair)' },

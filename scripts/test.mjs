@@ -20,4 +20,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+if (r.status !== 0 || only.length > 0) process.exit(r.status ?? 1);
+// Every kernel runs the engine's tests: again with the TypeScript kernel selected
+// (the codec tests already run both kernels side by side).
+const again = files.filter((f) => /[/\\](cache|migration[/\\]ram-sender|stream[/\\]roundtrip)/.test(f));
+console.log(`\n# again with LIVEMIG_KERNEL=ts: ${again.length} files`);
+const r2 = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...again], { stdio: 'inherit', env: { ...process.env, LIVEMIG_KERNEL: 'ts' } });
+process.exit(r2.status ?? 1);

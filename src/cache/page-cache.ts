@@ -48,6 +48,8 @@ export class PageCache {
   private clock = 0;
   private gen = 0;
   private sizeBytesValue = 0;
+  /** Kernel-memory offset of `pages`, or -1. */
+  private base = -1;
   readonly counters: PageCacheCounters = { hits: 0, misses: 0, inserts: 0, evictions: 0, refusedInserts: 0 };
 
   constructor(options: PageCacheOptions) {
@@ -103,6 +105,32 @@ export class PageCache {
     this.ages[slot] = this.gen;
     this.stamps[slot] = ++this.clock;
     return this.views[slot];
+  }
+
+  /**
+   * lookup() by slot: the slot index of `addr` (refreshing its age), or -1 on a miss. With
+   * `slotOffset` it lets the SIMD kernel work on kernel-memory offsets without view look-ups.
+   */
+  lookupSlot(addr: number): number {
+    const slot = this.find(addr);
+    if (slot < 0) {
+      this.counters.misses++;
+      return -1;
+    }
+    this.counters.hits++;
+    this.ages[slot] = this.gen;
+    this.stamps[slot] = ++this.clock;
+    return slot;
+  }
+
+  /** The cached copy held by a slot from lookupSlot. */
+  slotView(slot: number): Uint8Array {
+    return this.views[slot]!;
+  }
+
+  /** Kernel-memory offset of a slot's copy, or -1 when the cache is not in kernel memory. */
+  slotOffset(slot: number): number {
+    return this.base < 0 ? -1 : this.base + slot * this.pageSize;
   }
 
   /** True when `addr` is cached; does not touch ages or counters. */
@@ -225,6 +253,7 @@ export class PageCache {
     this.sets = sets;
     this.sizeBytesValue = slots * this.pageSize;
     this.pages = selectedKernel().allocBuffer(this.sizeBytesValue, false); // slots are read only after an insert
+    this.base = selectedKernel().arenaOffset(this.pages);
     this.views = new Array<Uint8Array>(slots);
     for (let s = 0; s < slots; s++) this.views[s] = this.pages.subarray(s * this.pageSize, (s + 1) * this.pageSize);
     this.tags = new Float64Array(slots).fill(-1);

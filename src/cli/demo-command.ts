@@ -2,7 +2,9 @@
  * `livemig demo`: the main job on an embedded default. Starts a guest running the seed's
  * load generator, migrates it to a destination process over loopback tcp through a
  * simulated link, once with XBZRLE and once without, and prints `info migrate` for each,
- * a side-by-side table and whether the RAM digests matched.
+ * a side-by-side table and whether the RAM digests matched. On a terminal a progress bar
+ * shows each migration; `--report FILE.html` writes both runs side by side as an HTML page
+ * and `--telemetry FILE` a JSON line per pass of each (labelled with `run`).
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -12,6 +14,11 @@ import type { WorkloadName } from '../guest/index.js';
 import { SourceManager } from '../migration/index.js';
 import type { MigrationInfo } from '../migration/index.js';
 import { formatInfoMigrate, formatSize } from '../monitor/index.js';
+import { selectedKernel } from '../codec/index.js';
+import { attachProgressBar } from './progress.js';
+import { TelemetryFile } from './telemetry-file.js';
+import { RunRecorder, checkReportPath, formatBytes, formatRate, writeMigrationReport } from './report/index.js';
+import type { ReportRun } from './report/index.js';
 
 export interface DemoOptions {
   ram: number;
@@ -19,6 +26,10 @@ export interface DemoOptions {
   bandwidth: number;
   maxTime: number;
   json: boolean;
+  /** Write an HTML report of both runs here. */
+  report?: string;
+  /** Write a JSON line per pass of both runs here. */
+  telemetry?: string;
 }
 
 interface RunResult {
@@ -26,6 +37,7 @@ interface RunResult {
   info: MigrationInfo;
   destination: Record<string, unknown>;
   digestsMatch: boolean;
+  report: ReportRun;
 }
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -34,16 +46,39 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   const log = (s: string) => {
     if (!o.json) process.stdout.write(s + '\n');
   };
+  // bad output paths fail now, not after the migrations
+  if (o.report !== undefined) checkReportPath(o.report, '--report');
+  const telemetry = o.telemetry !== undefined ? new TelemetryFile(o.telemetry) : undefined;
   log(`livemig demo: a ${formatSize(o.ram)} guest running the '${o.workload}' workload, migrated over loopback tcp through a ${formatSize(o.bandwidth)}B/s link`);
   log(`(downtime limit 300 ms; a migration that has not converged after ${o.maxTime / 1000} s is switched over anyway)\n`);
   const results: RunResult[] = [];
   for (const xbzrle of [true, false]) {
     const label = xbzrle ? 'XBZRLE' : 'no delta compression';
     log(`== migration ${results.length + 1}: ${label}`);
-    results.push(await migrateOnce(o, xbzrle, label, log));
+    results.push(await migrateOnce(o, xbzrle, label, log, telemetry));
   }
+  telemetry?.close();
+  if (o.report !== undefined) {
+    await writeMigrationReport(o.report, results.map((r) => r.report), {
+      title: 'livemig demo: XBZRLE against no delta compression',
+      subtitle: `A ${formatBytes(o.ram)} guest running the '${o.workload}' workload, migrated twice to a destination process over loopback tcp through a simulated ${formatRate(o.bandwidth)} link: with XBZRLE delta compression and without.`,
+      parameters: [
+        ['guest RAM', `${formatBytes(o.ram)} (one block, pc.ram)`],
+        ['workload', o.workload],
+        ['simulated link', `${formatRate(o.bandwidth)} for every stage (no other bandwidth limit)`],
+        ['downtime limit', `${results[0]?.report.parameters?.['downtime-limit'] ?? 300} ms`],
+        ['switch over anyway after', `${o.maxTime / 1000} s`],
+        ['XBZRLE page cache', `${formatBytes(results[0]?.report.parameters?.['xbzrle-cache-size'] ?? 0)}, ${results[0]?.report.parameters?.['cache-ways'] ?? 2}-way`],
+        ['codec kernel', selectedKernel().name],
+        ['transport', 'tcp:127.0.0.1 (loopback), destination in a separate process'],
+        ['node', process.version],
+      ],
+    });
+    log(`report written to ${o.report}`);
+  }
+  if (o.telemetry !== undefined) log(`telemetry: ${telemetry?.lines ?? 0} passes written to ${o.telemetry}`);
   if (o.json) {
-    process.stdout.write(JSON.stringify({ runs: results }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ runs: results.map(({ report: _r, ...rest }) => rest) }, null, 2) + '\n');
   } else {
     log(table(results));
     const ok = results.every((r) => r.digestsMatch);
@@ -52,7 +87,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   return results.every((r) => r.digestsMatch && r.info.status === 'completed') ? 0 : 1;
 }
 
-async function migrateOnce(o: DemoOptions, xbzrle: boolean, label: string, log: (s: string) => void): Promise<RunResult> {
+async function migrateOnce(o: DemoOptions, xbzrle: boolean, label: string, log: (s: string) => void, telemetry: TelemetryFile | undefined): Promise<RunResult> {
   const dst = spawn(process.execPath, [CLI, 'incoming', 'tcp:127.0.0.1:0', '--json', '--exit', '--monitor', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const events: Record<string, unknown>[] = [];
   let stderr = '';
@@ -85,19 +120,22 @@ async function migrateOnce(o: DemoOptions, xbzrle: boolean, label: string, log: 
     src.setParameter('max-time', o.maxTime);
     src.setCapability('xbzrle', xbzrle);
     const { migration, done } = src.migrate(String(listening['uri']));
-    const ticker = setInterval(() => {
-      const i = migration.info();
-      if (!o.json && process.stdout.isTTY) process.stdout.write(`\r  pass ${i.ram?.['dirty-sync-count'] ?? 0}, ${Math.floor((i.ram?.transferred ?? 0) / 1024)} kbytes sent, ${Math.floor((i.ram?.remaining ?? 0) / 1024)} kbytes dirty   `);
-    }, 200);
-    await done;
-    clearInterval(ticker);
-    if (!o.json && process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+    const recorder = new RunRecorder(migration, label);
+    const stopTelemetry = telemetry?.attach(migration, label);
+    const stopBar = o.json ? undefined : attachProgressBar(migration, process.stdout);
+    try {
+      await done;
+    } finally {
+      stopBar?.();
+      stopTelemetry?.();
+    }
     const end = await next('end');
     const info = migration.info();
     log(formatInfoMigrate(info));
     const destDigest = (end['incoming'] as Record<string, unknown> | undefined)?.['ram-digest'];
     log(`destination: ${String(end['event'])}, ram digest ${String(destDigest ?? '-')}\n`);
-    return { label, info, destination: end, digestsMatch: destDigest !== undefined && destDigest === info.livemig?.['ram-digest'] };
+    const digestsMatch = destDigest !== undefined && destDigest === info.livemig?.['ram-digest'];
+    return { label, info, destination: end, digestsMatch, report: recorder.result({ digestsMatch }) };
   } finally {
     await guest.stop();
     dst.kill();
@@ -124,3 +162,4 @@ function table(results: RunResult[]): string {
   for (const [name, f] of rows) out.push(line([name, ...results.map(f)]));
   return out.join('\n') + '\n';
 }
+

@@ -2,16 +2,27 @@
  * `livemig incoming URI`: the destination. Listens (or reads), loads one migration,
  * verifies its RAM digest, resumes the guest and reports. With --json, events go to
  * standard output as JSON lines (listening, then completed or failed).
+ *
+ * Monitors (`--monitor`, `--qmp`) serve while it waits and after: `info migrate` /
+ * `query-migrate` show the incoming side. `quit` (or SIGINT/SIGTERM) ends the process at any
+ * time, dropping a migration still arriving; otherwise it ends after the migration with
+ * `--exit`, else at the end of a stdio monitor's input or on quit.
  */
 import type { Guest } from '../guest/index.js';
 import { checkStride } from '../guest/index.js';
 import { IncomingMigration } from '../migration/index.js';
-import { Hmp, formatInfoMigrate, runHmpSession } from '../monitor/index.js';
+import type { IncomingStatus } from '../migration/index.js';
+import { Machine, formatIncomingInfo, parseMonitorAddress, startMonitors, toSafeJson } from '../monitor/index.js';
+import type { Monitors } from '../monitor/index.js';
 import { listenIncoming } from '../transport/index.js';
+import type { Channel } from '../transport/index.js';
 
 export interface IncomingCommandOptions {
   maxRam: number;
+  /** stdio, none, unix:PATH or tcp:HOST:PORT. */
   monitor: string;
+  /** unix:PATH or tcp:HOST:PORT. */
+  qmp?: string | undefined;
   json: boolean;
   /** Exit once the migration ended (0 completed, 1 failed); `exitAfter` ms of running first. */
   exit: boolean;
@@ -20,53 +31,77 @@ export interface IncomingCommandOptions {
 }
 
 export async function incomingCommand(uri: string, o: IncomingCommandOptions): Promise<number> {
+  const monitor = parseMonitorAddress(o.monitor, '--monitor', ['stdio', 'none', 'unix', 'tcp']);
+  const qmp = o.qmp === undefined ? undefined : parseMonitorAddress(o.qmp, '--qmp', ['unix', 'tcp']);
   const say = (event: Record<string, unknown>) => {
-    if (o.json) process.stdout.write(JSON.stringify(event) + '\n');
+    if (o.json) process.stdout.write(toSafeJson(event) + '\n');
   };
   const listener = await listenIncoming(uri);
-  say({ event: 'listening', uri: listener.address });
-  if (!o.json) process.stderr.write(`livemig: waiting for a migration on ${listener.address}\n`);
   const incoming = new IncomingMigration({ maxRamBytes: o.maxRam, dirtyLog: o.dirtyLog });
-  let guest: Guest | undefined;
+  const machine = new Machine({ incoming });
+  const abort = new AbortController();
   let quitting = false;
-  const monitor =
-    o.monitor === 'stdio'
-      ? runHmpSession(
-          new Hmp({ incoming: () => incoming, guest: () => guest, quit: () => { quitting = true; }, print: (l) => process.stdout.write(l + '\n') }),
-          process.stdin,
-          process.stdout,
-          { prompt: process.stdin.isTTY === true, stopped: () => quitting },
-        )
-      : undefined;
-  let status: string;
+  let channel: Channel | undefined;
+  const quit = new Promise<void>((resolve) =>
+    machine.once('quit', () => {
+      quitting = true;
+      abort.abort();
+      channel?.destroy(); // a migration still arriving fails now
+      resolve();
+    }),
+  );
+  const onSignal = () => machine.quit();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let monitors: Monitors | undefined;
+  let guest: Guest | undefined;
   try {
-    const channel = await listener.accept({ timeoutMs: Infinity });
-    status = await incoming.run(channel);
-  } finally {
-    await listener.close();
-  }
-  guest = incoming.guest;
-  const info = incoming.info();
-  const maxRssBytes = process.resourceUsage().maxRSS * 1024;
-  if (status === 'completed') {
-    say({ event: 'completed', maxRssBytes, ...info });
-    if (!o.json) process.stderr.write(formatInfoMigrate(info, 'destination') + '\n');
-  } else {
-    say({ event: 'failed', error: incoming.error?.message ?? 'unknown error', ...info });
-    process.stderr.write(`livemig: incoming migration failed: ${incoming.error?.message ?? 'unknown error'}\n`);
-  }
-  if (o.exit) {
-    if (guest && o.exitAfter > 0) {
-      const before = guest.workDone();
-      await new Promise((r) => setTimeout(r, o.exitAfter));
-      await guest.pause();
-      say({ event: 'ran', workDone: guest.workDone() - before, digest: guest.memory.digest(), strideCheck: checkStride(guest.memory) });
+    monitors = await startMonitors(machine, {
+      monitor,
+      qmp,
+      stdin: process.stdin,
+      stdout: process.stdout,
+      onListening: (kind, address) => process.stderr.write(`livemig: ${kind} listening on ${address}\n`),
+    });
+    say({ event: 'listening', uri: listener.address });
+    if (!o.json) process.stderr.write(`livemig: waiting for a migration on ${listener.address}\n`);
+    let status: IncomingStatus = 'none';
+    try {
+      channel = await listener.accept({ timeoutMs: Infinity, signal: abort.signal });
+      status = await incoming.run(channel);
+    } catch (e) {
+      if (!quitting) throw e; // quit while waiting: nothing arrived
+    } finally {
+      await listener.close();
     }
-    await guest?.stop();
-    return status === 'completed' ? 0 : 1;
+    guest = incoming.guest;
+    if (status !== 'none') {
+      const info = incoming.info();
+      if (status === 'completed') {
+        say({ event: 'completed', ...info });
+        if (!o.json) process.stderr.write(formatIncomingInfo(info) + '\n');
+      } else {
+        say({ event: 'failed', error: incoming.error?.message ?? 'unknown error', ...info });
+        process.stderr.write(`livemig: incoming migration failed: ${incoming.error?.message ?? 'unknown error'}\n`);
+      }
+    }
+    if (o.exit && !quitting) {
+      if (guest && o.exitAfter > 0) {
+        const before = guest.workDone();
+        await Promise.race([new Promise((r) => setTimeout(r, o.exitAfter)), quit]);
+        await guest.pause();
+        say({ event: 'ran', workDone: guest.workDone() - before, digest: guest.memory.digest(), strideCheck: checkStride(guest.memory) });
+      }
+    } else if (!quitting) {
+      await Promise.race(monitors.stdio ? [quit, monitors.stdio] : [quit]);
+    }
+    return status === 'completed' || status === 'none' ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await listener.close();
+    await monitors?.close();
+    machine.close();
+    await (guest ?? incoming.guest)?.stop();
   }
-  if (monitor) await monitor;
-  else await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
-  await guest?.stop();
-  return status === 'completed' ? 0 : 1;
 }

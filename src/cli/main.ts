@@ -27,9 +27,10 @@ program
   .addOption(new Option('--vcpus <n>', 'worker threads running the workload').default(1).argParser(intOption('--vcpus', 1, 64)))
   .addOption(new Option('--seed <n>', 'seed of the workload\'s random numbers').default(1).argParser(intOption('--seed', 0, 2 ** 31 - 1)))
   .addOption(new Option('--dirty-log <kind>', 'explicit (workloads mark pages) or scan (compare page contents)').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
-  .addOption(new Option('--monitor <where>', 'the human monitor: stdio').default('stdio'))
+  .addOption(new Option('--monitor <where>', 'the human monitor: stdio, none, unix:PATH or tcp:HOST:PORT (a socket gets one session per connection)').default('stdio'))
+  .option('--qmp <where>', 'QMP, the JSON monitor: unix:PATH or tcp:HOST:PORT (port 0: a free port, printed on standard error)')
   .option('--name <name>', 'a name for this guest')
-  .action(async (o: { ram: number; workload: WorkloadName; vcpus: number; seed: number; dirtyLog: 'explicit' | 'scan'; monitor: string; name?: string }) => {
+  .action(async (o: { ram: number; workload: WorkloadName; vcpus: number; seed: number; dirtyLog: 'explicit' | 'scan'; monitor: string; qmp?: string; name?: string }) => {
     process.exitCode = await runCommand(o);
   });
 
@@ -38,12 +39,13 @@ program
   .description('wait for a migration on URI (tcp:HOST:PORT, unix:PATH, exec:CMD, fd:N, file:PATH), verify it and resume the guest')
   .argument('<uri>', 'where the migration comes from')
   .addOption(new Option('--max-ram <size>', 'most RAM an incoming stream may make us allocate').default(DEFAULT_MAX_RAM_BYTES, '4G').argParser(sizeOption('--max-ram')))
-  .addOption(new Option('--monitor <where>', 'the human monitor: stdio or none').default('stdio').argParser(choiceOption('--monitor', ['stdio', 'none'] as const)))
+  .addOption(new Option('--monitor <where>', 'the human monitor: stdio, none, unix:PATH or tcp:HOST:PORT').default('stdio'))
+  .option('--qmp <where>', 'QMP, the JSON monitor: unix:PATH or tcp:HOST:PORT')
   .option('--json', 'print events as JSON lines on standard output', false)
   .option('--exit', 'exit when the migration has ended (status 0 if completed)', false)
   .addOption(new Option('--exit-after <ms>', 'with --exit: let the resumed guest run this long, then report its work and RAM').default(0).argParser(intOption('--exit-after', 0, 3_600_000)))
   .addOption(new Option('--dirty-log <kind>', 'dirty log of the resumed guest').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
-  .action(async (uri: string, o: { maxRam: number; monitor: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
+  .action(async (uri: string, o: { maxRam: number; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
     process.exitCode = await incomingCommand(uri, o);
   });
 
@@ -55,7 +57,9 @@ program
   .addOption(new Option('--bandwidth <rate>', 'simulated link speed in bytes/s (k/m/g suffixes)').default(8 * 1024 * 1024, '8M').argParser(rateOption('--bandwidth')))
   .addOption(new Option('--max-time <ms>', 'switch over anyway after this long').default(12_000).argParser(intOption('--max-time', 1, 3_600_000)))
   .option('--json', 'print the results as JSON', false)
-  .action(async (o: { ram: number; workload: WorkloadName; bandwidth: number; maxTime: number; json: boolean }) => {
+  .option('--report <file>', 'write an HTML report of both migrations side by side (self-contained: plots, no scripts)')
+  .option('--telemetry <file>', 'write one JSON line per pass of each migration')
+  .action(async (o: { ram: number; workload: WorkloadName; bandwidth: number; maxTime: number; json: boolean; report?: string; telemetry?: string }) => {
     if (o.bandwidth <= 0) throw new LivemigError('INVALID_ARGUMENT', '--bandwidth must be more than 0');
     process.exitCode = await demoCommand(o);
   });

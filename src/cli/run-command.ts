@@ -1,8 +1,15 @@
-/** `livemig run`: start a guest and its monitor (the source side of a migration). */
+/**
+ * `livemig run`: start a guest and its monitors (the source side of a migration).
+ *
+ * The process ends on `quit` (from any monitor), on SIGINT/SIGTERM, or, with `--monitor
+ * stdio`, at the end of standard input once no migration is running. A running migration is
+ * cancelled on the way out.
+ */
 import { Guest, GuestMemory } from '../guest/index.js';
 import type { WorkloadName } from '../guest/index.js';
 import { SourceManager } from '../migration/index.js';
-import { Hmp, runHmpSession } from '../monitor/index.js';
+import { Machine, parseMonitorAddress, startMonitors } from '../monitor/index.js';
+import type { Monitors } from '../monitor/index.js';
 
 export interface RunOptions {
   ram: number;
@@ -10,33 +17,47 @@ export interface RunOptions {
   vcpus: number;
   seed: number;
   dirtyLog: 'explicit' | 'scan';
+  /** stdio, none, unix:PATH or tcp:HOST:PORT. */
   monitor: string;
-  name?: string;
+  /** unix:PATH or tcp:HOST:PORT. */
+  qmp?: string | undefined;
+  name?: string | undefined;
 }
 
+/** How often end of input re-checks whether a detached migration has ended. */
+const IDLE_POLL_MS = 50;
+
 export async function runCommand(o: RunOptions): Promise<number> {
-  if (o.monitor !== 'stdio') {
-    process.stderr.write(`livemig run: --monitor ${o.monitor} is not supported yet; use --monitor stdio\n`);
-    return 2;
-  }
+  // every option is checked before the guest starts
+  const monitor = parseMonitorAddress(o.monitor, '--monitor', ['stdio', 'none', 'unix', 'tcp']);
+  const qmp = o.qmp === undefined ? undefined : parseMonitorAddress(o.qmp, '--qmp', ['unix', 'tcp']);
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
   const guest = await Guest.start({ memory, workload: o.workload, vcpus: o.vcpus, seed: o.seed, dirtyLog: o.dirtyLog });
   const source = new SourceManager(guest);
-  let quitting = false;
-  const hmp = new Hmp({
-    source,
-    guest: () => guest,
-    quit: () => {
-      quitting = true;
-    },
-    print: (line) => process.stdout.write(line + '\n'),
-  });
+  const machine = new Machine({ source }, { name: o.name });
+  const quit = new Promise<void>((resolve) => machine.once('quit', resolve));
+  const onSignal = () => machine.quit();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let monitors: Monitors | undefined;
   try {
-    await runHmpSession(hmp, process.stdin, process.stdout, { prompt: process.stdin.isTTY === true, stopped: () => quitting });
-    // end of input: wait for a detached migration before leaving
-    while (!quitting && source.running) await new Promise((r) => setTimeout(r, 50));
+    monitors = await startMonitors(machine, {
+      monitor,
+      qmp,
+      stdin: process.stdin,
+      stdout: process.stdout,
+      onListening: (kind, address) => process.stderr.write(`livemig: ${kind} listening on ${address}\n`),
+    });
+    const endOfInput = monitors.stdio?.then(async () => {
+      while (source.running) await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
+    });
+    await Promise.race(endOfInput ? [quit, endOfInput] : [quit]);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     source.cancel();
+    await monitors?.close();
+    machine.close();
     await guest.stop();
   }
   return 0;

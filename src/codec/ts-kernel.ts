@@ -6,7 +6,7 @@
  * whose encoding must overflow (a lower bound on its size passes the budget), then the
  * exact QEMU emission loop, which starts at the first change and stops after the last.
  */
-import { LITTLE_ENDIAN, POPCOUNT4, lowestNonZeroByte, nonZeroByteMask, wordView } from './word-view.js';
+import { LITTLE_ENDIAN, lowestNonZeroByte, nonZeroByteMask, wordView } from './word-view.js';
 
 /** Result of the density scan. */
 const enum Scan { Overflow = -1, Unchanged = 0, Changed = 1 }
@@ -115,35 +115,39 @@ export class TsKernel {
    * Density scan over words. `mode` 0 (XBZRLE): size >= changed bytes + 2 per changed run;
    * mode 1 (XBRLE): size >= 2 * (2 * runs - 1). Returns Overflow as soon as the bound
    * passes `budget` (exact: the full encoding is at least the bound of any prefix).
+   * Whole words at a time: bit 8k+7 of `y` marks a changed byte k, `starts` the changed
+   * bytes whose predecessor did not change, and a multiply adds up each.
    */
   private scanWords(ow: Int32Array, cw: Int32Array, budget: number, mode: 0 | 1): Scan {
     const n = cw.length;
+    let w = 0;
+    for (; w + 4 <= n; w += 4) {
+      if (((ow[w]! ^ cw[w]!) | (ow[w + 1]! ^ cw[w + 1]!) | (ow[w + 2]! ^ cw[w + 2]!) | (ow[w + 3]! ^ cw[w + 3]!)) !== 0) break;
+    }
+    while (w < n && ow[w] === cw[w]) w++;
+    if (w >= n) return Scan.Unchanged;
+    const first = (w << 2) + lowestNonZeroByte(ow[w]! ^ cw[w]!);
     let changed = 0;
     let runs = 0;
-    let carry = 0;
-    let prev = -2;
-    let first = -1;
-    let last = -1;
-    for (let w = 0; w < n; w++) {
-      if (w + 4 <= n && ((ow[w]! ^ cw[w]!) | (ow[w + 1]! ^ cw[w + 1]!) | (ow[w + 2]! ^ cw[w + 2]!) | (ow[w + 3]! ^ cw[w + 3]!)) === 0) {
-        w += 3;
+    let carry = 0; // 0x80 when the last byte of the previous word changed
+    let last = w;
+    for (; w < n; w++) {
+      const x = ow[w]! ^ cw[w]!;
+      if (x === 0) {
+        carry = 0;
+        while (w + 4 < n && ((ow[w + 1]! ^ cw[w + 1]!) | (ow[w + 2]! ^ cw[w + 2]!) | (ow[w + 3]! ^ cw[w + 3]!) | (ow[w + 4]! ^ cw[w + 4]!)) === 0) w += 4;
         continue;
       }
-      const x = ow[w]! ^ cw[w]!;
-      if (x === 0) continue;
-      const m = nonZeroByteMask(x);
-      if (w !== prev + 1) carry = 0;
-      changed += POPCOUNT4[m]!;
-      runs += POPCOUNT4[m & ~((m << 1) | carry)]!;
-      carry = m >>> 3;
-      prev = w;
-      if (first < 0) first = (w << 2) + lowestNonZeroByte(x);
-      last = (w << 2) + 3 - (Math.clz32(x) >>> 3);
+      const y = (((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x) & 0x80808080;
+      const starts = y & ~((y << 8) | carry);
+      carry = (y >>> 31) << 7;
+      changed += Math.imul(y >>> 7, 0x01010101) >>> 24;
+      runs += Math.imul(starts >>> 7, 0x01010101) >>> 24;
+      last = w;
       if ((mode === 0 ? changed + 2 * runs : 4 * runs - 2) > budget) return Scan.Overflow;
     }
-    if (first < 0) return Scan.Unchanged;
     this.first = first;
-    this.last = last;
+    this.last = (last << 2) + 3 - (Math.clz32(ow[last]! ^ cw[last]!) >>> 3);
     return Scan.Changed;
   }
 

@@ -13,9 +13,13 @@ import type { VcpuPlan, VcpuPosition } from './vcpu-workload.js';
  *   +0 ACK        the CMD value this vCPU last acknowledged as paused
  *   +1 PAGE       next region-relative page (published at pause)
  *   +2..+5 PRNG   generator state (published at pause)
- *   +6 WORK_SEQ   seqlock for WORK: odd while being written
+ *   +6 WORK_SEQ   seqlock for WORK and LAST_STEP: odd while being written
  *   +8..+9 WORK   pages written so far, a float64 (exact to 2^53)
+ *   +10..+11 LAST_STEP   wall-clock ms (performance.timeOrigin + now) when the last batch ended
+ *   +12..+13 FIRST_STEP  wall-clock ms when this worker's first batch began (0 before it)
  * ```
+ * LAST_STEP and FIRST_STEP let a migration measure the downtime the guest itself saw: from
+ * its last write on the source to its first on the destination (both on one host clock).
  * The epoch makes acknowledgements unambiguous: a pause → resume → pause sequence can't be
  * satisfied by an acknowledgement of the first pause.
  */
@@ -33,6 +37,8 @@ const PAGE = 1;
 const PRNG = 2;
 const WORK_SEQ = 6;
 const WORK = 8;
+const LAST_STEP = 10;
+const FIRST_STEP = 12;
 
 /** Everything a workload worker receives in `workerData` (structured-cloneable). */
 export interface WorkerInit {
@@ -124,12 +130,38 @@ export class ControlBlock {
     return { page: Atomics.load(this.words, s + PAGE), prng, workDone: this.workDone(vcpu) };
   }
 
-  /** Worker: publish the work counter (seqlock, so a reader never sees a torn float64). */
-  publishWork(vcpu: number, workDone: number): void {
+  /**
+   * Worker: publish the work counter and, if given, the wall-clock time of the batch that just
+   * ended (seqlock, so a reader never sees a torn float64).
+   */
+  publishWork(vcpu: number, workDone: number, lastStepWallMs?: number): void {
     const s = slot(vcpu);
     Atomics.add(this.words, s + WORK_SEQ, 1);
     this.f64[(s + WORK) >>> 1] = workDone;
+    if (lastStepWallMs !== undefined) this.f64[(s + LAST_STEP) >>> 1] = lastStepWallMs;
     Atomics.add(this.words, s + WORK_SEQ, 1);
+  }
+
+  /** Worker: the wall-clock time its first batch began (written once, before that batch's publishWork). */
+  publishFirstStep(vcpu: number, wallMs: number): void {
+    const s = slot(vcpu);
+    Atomics.add(this.words, s + WORK_SEQ, 1);
+    this.f64[(s + FIRST_STEP) >>> 1] = wallMs;
+    Atomics.add(this.words, s + WORK_SEQ, 1);
+  }
+
+  /** The wall-clock ms of a vCPU's last batch end and first batch start (0 = none yet). */
+  stepTimes(vcpu: number): { lastStepWallMs: number; firstStepWallMs: number } {
+    const s = slot(vcpu);
+    let last = 0;
+    let first = 0;
+    for (let tries = 0; tries < 1000; tries++) {
+      const before = Atomics.load(this.words, s + WORK_SEQ);
+      last = this.f64[(s + LAST_STEP) >>> 1]!;
+      first = this.f64[(s + FIRST_STEP) >>> 1]!;
+      if ((before & 1) === 0 && Atomics.load(this.words, s + WORK_SEQ) === before) break;
+    }
+    return { lastStepWallMs: last, firstStepWallMs: first };
   }
 
   /** The last published work counter. Bounded retries: a terminated worker may leave the seqlock odd. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, LivemigError } from '../errors.js';
 import { CMD_PAUSE, CMD_RUN, CMD_STOP, ControlBlock } from './control-block.js';
@@ -11,8 +12,8 @@ import { resolveRegion } from './region.js';
 import type { RegionSpec, ResolvedRegion } from './region.js';
 import { ScanningDirtyLog } from './scanning-dirty-log.js';
 import type { VcpuPosition } from './vcpu-workload.js';
-import { checkSeed, checkVcpus, checkWorkload, vcpuPageRange } from './workload-plan.js';
-import type { WorkloadName } from './workload-plan.js';
+import { checkSeed, checkVcpus, checkWorkload, resolveWorkloadOptions, vcpuPageRange } from './workload-plan.js';
+import type { ResolvedWorkloadOptions, WorkloadName, WorkloadOptions } from './workload-plan.js';
 
 /** Which dirty log a guest keeps: writers mark pages (`explicit`) or pages are compared (`scan`). */
 export type DirtyLogKind = 'explicit' | 'scan';
@@ -30,6 +31,8 @@ export interface GuestOptions {
   region?: RegionSpec;
   /** Default `explicit`: workers mark pages. With `scan` they do not, and pages are compared. */
   dirtyLog?: DirtyLogKind;
+  /** The workload's knobs (rate, hot set, frames, ...; see `WorkloadOptions`). They travel in the device state. */
+  workloadOptions?: WorkloadOptions;
 }
 
 /** A guest's run state as callers see it (a pause in progress reads as `running`). */
@@ -42,6 +45,7 @@ interface Config {
   vcpus: number;
   seed: number;
   region: ResolvedRegion;
+  options: ResolvedWorkloadOptions;
 }
 
 /** Atomics.waitAsync (ES2024; present in Node 20, absent from the ES2022 lib typings). */
@@ -72,12 +76,20 @@ export class Guest {
   readonly seed: number;
   /** The RAM the workload writes. */
   readonly region: ResolvedRegion;
+  /** The workload's knobs, defaults filled in. */
+  readonly workloadOptions: ResolvedWorkloadOptions;
+  /**
+   * On a destination: wall-clock ms of the guest's last write on the source, from its device
+   * state (0 when unknown or on a guest started fresh). See {@link Guest.guestDowntimeMs}.
+   */
+  sourceLastStepWallMs = 0;
   private phase: Phase = 'running';
   private throttleValue = 0;
   private failure: Error | undefined;
   private pausing: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private readonly workers: Worker[] = [];
+  private readonly threadIds: number[] = [];
 
   private constructor(
     /** The guest's RAM (live: pause before reading it as a whole). */
@@ -91,6 +103,7 @@ export class Guest {
     this.vcpus = config.vcpus;
     this.seed = config.seed;
     this.region = config.region;
+    this.workloadOptions = config.options;
   }
 
   /**
@@ -101,17 +114,21 @@ export class Guest {
   static async start(options: GuestOptions): Promise<Guest> {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Guest.start expects an options object');
     const memory = checkMemory(options.memory);
+    const workload = checkWorkload(options.workload);
+    const vcpus = checkVcpus(options.vcpus ?? 1);
+    const region = resolveRegion(memory, options.region ?? {});
     const config: Config = {
-      workload: checkWorkload(options.workload),
-      vcpus: checkVcpus(options.vcpus ?? 1),
+      workload,
+      vcpus,
       seed: checkSeed(options.seed ?? 0),
-      region: resolveRegion(memory, options.region ?? {}),
+      region,
+      options: resolveWorkloadOptions(workload, options.workloadOptions, region.pageCount, vcpus),
     };
     const positions: VcpuPosition[] = [];
     const prng = new Uint32Array(PRNG_STATE_WORDS);
     for (let v = 0; v < config.vcpus; v++) {
       prngSeed(config.seed, v, prng);
-      positions.push({ page: vcpuPageRange(config.workload, config.vcpus, v, config.region.pageCount).start, prng: Array.from(prng), workDone: 0 });
+      positions.push({ page: vcpuPageRange(config.workload, config.vcpus, v, config.region.pageCount, config.options).start, prng: Array.from(prng), workDone: 0 });
     }
     return Guest.launch(memory, config, positions, checkLogKind(options.dirtyLog));
   }
@@ -126,7 +143,10 @@ export class Guest {
   static async resumeFrom(memory: GuestMemory, deviceState: Uint8Array, options: { dirtyLog?: DirtyLogKind } = {}): Promise<Guest> {
     checkMemory(memory);
     const s = decodeDeviceState(memory, deviceState);
-    return Guest.launch(memory, { workload: s.workload, vcpus: s.vcpus, seed: s.seed, region: s.region }, s.vcpu, checkLogKind(options.dirtyLog));
+    const config: Config = { workload: s.workload, vcpus: s.vcpus, seed: s.seed, region: s.region, options: s.options ?? resolveWorkloadOptions(s.workload, {}, s.region.pageCount, s.vcpus) };
+    const guest = await Guest.launch(memory, config, s.vcpu, checkLogKind(options.dirtyLog));
+    guest.sourceLastStepWallMs = s.lastStepWallMs ?? 0;
+    return guest;
   }
 
   private static async launch(memory: GuestMemory, config: Config, positions: VcpuPosition[], kind: DirtyLogKind): Promise<Guest> {
@@ -148,7 +168,7 @@ export class Guest {
         blocks,
         control: control.shared,
         dirtyBitmap: log instanceof ExplicitDirtyLog ? log.shared : null,
-        plan: { workload: config.workload, region: config.region, vcpus: config.vcpus, vcpu: v },
+        plan: { workload: config.workload, region: config.region, vcpus: config.vcpus, vcpu: v, options: config.options },
         start,
       };
       const worker = new Worker(url, { workerData: init, name: `livemig vCPU ${v}` });
@@ -168,8 +188,9 @@ export class Guest {
   private watch(worker: Worker, vcpu: number): Promise<void> {
     return new Promise((resolve, reject) => {
       let started = false;
-      worker.once('message', () => {
+      worker.once('message', (m: unknown) => {
         started = true;
+        this.threadIds[vcpu] = typeof m === 'object' && m !== null ? Number((m as { tid?: unknown }).tid) || 0 : 0;
         resolve();
       });
       worker.on('error', (e) => {
@@ -273,7 +294,66 @@ export class Guest {
     }
     const vcpu: VcpuPosition[] = [];
     for (let v = 0; v < this.vcpus; v++) vcpu.push(this.control.position(v));
-    return encodeDeviceState(this.memory, { workload: this.workload, vcpus: this.vcpus, seed: this.seed, region: this.region, vcpu });
+    return encodeDeviceState(this.memory, {
+      workload: this.workload,
+      vcpus: this.vcpus,
+      seed: this.seed,
+      region: this.region,
+      vcpu,
+      options: this.workloadOptions,
+      lastStepWallMs: this.lastStepWallMs(),
+    });
+  }
+
+  /**
+   * Wall-clock ms (`performance.timeOrigin + performance.now()`, comparable across processes of
+   * one host) at which the last batch of writes of any vCPU ended; 0 if none wrote yet. On a
+   * paused guest: the moment it last ran, as the guest saw it.
+   */
+  lastStepWallMs(): number {
+    let t = 0;
+    for (let v = 0; v < this.vcpus; v++) t = Math.max(t, this.control.stepTimes(v).lastStepWallMs);
+    return t;
+  }
+
+  /** Wall-clock ms at which the first vCPU of this guest (started or resumed here) began writing; 0 before. */
+  firstStepWallMs(): number {
+    let t = 0;
+    for (let v = 0; v < this.vcpus; v++) {
+      const f = this.control.stepTimes(v).firstStepWallMs;
+      if (f > 0 && (t === 0 || f < t)) t = f;
+    }
+    return t;
+  }
+
+  /**
+   * On a destination: the downtime the guest saw, from its last write on the source to its first
+   * here, in ms; undefined until it wrote here (an idle guest never does) or without the source's time.
+   */
+  guestDowntimeMs(): number | undefined {
+    const first = this.firstStepWallMs();
+    if (first === 0 || this.sourceLastStepWallMs === 0) return undefined;
+    return first - this.sourceLastStepWallMs;
+  }
+
+  /**
+   * CPU time (user + system, ms) the vCPU threads have used, from Linux's per-thread
+   * accounting (`/proc/self/task/TID/stat`, 10 ms ticks); 0 where that is not available. Lets a
+   * caller split the process's CPU time between the guest and the migration.
+   */
+  vcpuCpuTimeMs(): number {
+    let ticks = 0;
+    for (const tid of this.threadIds) {
+      if (!tid) continue;
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+      } catch {
+        // the thread has ended: its time is no longer counted
+      }
+    }
+    return ticks * 10;
   }
 
   /**

@@ -22,6 +22,12 @@ export interface IncomingOptions {
   /** Resume the guest's workload after a verified load (default true). */
   resume?: boolean;
   dirtyLog?: 'explicit' | 'scan';
+  /**
+   * RAM prepared before the stream arrives (QEMU's destination is started with `-m`): the
+   * stream's blocks must match it by name and size. Without it, RAM is allocated as the
+   * stream announces it, up to `maxRamBytes`.
+   */
+  memory?: GuestMemory;
 }
 
 export interface IncomingEvents {
@@ -42,6 +48,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   bytesRead = 0;
   readonly recordCounts = { zero: 0, page: 0, xbzrle: 0, xbrle: 0 };
   private deviceState: Uint8Array | undefined;
+  private ramAnnounced = false;
   private startTime = 0;
   private endTime = 0;
   private readonly maxRamBytes: number;
@@ -49,6 +56,21 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   constructor(private readonly options: IncomingOptions = {}) {
     super();
     this.maxRamBytes = options.maxRamBytes ?? DEFAULT_MAX_RAM_BYTES;
+    this.memory = options.memory;
+  }
+
+  /** QEMU's rule: every announced block must exist here with the same size (a subset is fine). */
+  private matchPrepared(memory: GuestMemory, blocks: readonly { idstr: string; lengthBytes: number }[]): ReadonlyMap<string, Uint8Array> {
+    const views = new Map<string, Uint8Array>();
+    for (const b of blocks) {
+      const mine = memory.block(b.idstr);
+      if (!mine) throw new LivemigError('STREAM_INVALID', `Unknown ramblock "${b.idstr}", cannot accept migration`);
+      if (mine.sizeBytes !== b.lengthBytes) {
+        throw new LivemigError('STREAM_INVALID', `Size mismatch: ${b.idstr}: 0x${b.lengthBytes.toString(16)} != 0x${mine.sizeBytes.toString(16)}`);
+      }
+      views.set(b.idstr, mine.bytes);
+    }
+    return views;
   }
 
   /** Loads one migration from the channel. Never rejects: the outcome is in `status`. */
@@ -59,7 +81,9 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       if (!channel.input) throw new LivemigError('TRANSPORT_CLOSED', `${channel.description} has no input to read a migration from`);
       const target: LoadTarget = {
         setupRam: (blocks) => {
-          if (this.memory) throw new LivemigError('STREAM_INVALID', 'a second RAM block list in one stream');
+          if (this.ramAnnounced) throw new LivemigError('STREAM_INVALID', 'a second RAM block list in one stream');
+          this.ramAnnounced = true;
+          if (this.memory) return this.matchPrepared(this.memory, blocks);
           const total = blocks.reduce((n, b) => n + b.lengthBytes, 0);
           if (total > this.maxRamBytes) throw new LivemigError('STREAM_LIMIT', `the stream's RAM (${total} bytes) exceeds --max-ram (${this.maxRamBytes} bytes)`);
           this.memory = new GuestMemory(blocks.map((b) => ({ idstr: b.idstr, sizeBytes: b.lengthBytes })));
@@ -79,7 +103,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       // readChunks: stopping at EOF must not destroy the socket, whose write side carries the reply
       const result = await loadMigrationStream(readChunks(channel), target, { maxRamBytes: this.maxRamBytes });
       this.bytesRead = result.bytesRead;
-      if (!this.memory) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM');
+      if (!this.memory || !this.ramAnnounced) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM');
       if (!this.sourceDigest) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM digest (livemig-digest section); refusing to resume an unverified guest');
       this.ramDigest = this.memory.digest();
       if (this.ramDigest !== this.sourceDigest) {

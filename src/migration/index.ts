@@ -12,3 +12,7 @@ export { RateLimiter } from './rate-limiter.js';
 export type { PassRecord } from './telemetry.js';
 export { LinkPacer } from './rate-limiter.js';
 export type { StallPolicy } from './parameters.js';
+export { DELTA_MIN_GAIN } from './delta-guard.js';
+export type { DeltaAssessment } from './delta-guard.js';
+export type { ThrottleStep } from './auto-converge.js';
+export type { AutoConvergeStats, DeltaAssessmentStats } from './stats.js';

@@ -12,6 +12,9 @@ import { OutgoingMigration } from './source.js';
 import type { MigrationStatus } from './state.js';
 import type { MigrationInfo } from './stats.js';
 
+/** Auto-converge parameters that may change while a migration runs. */
+const LIVE_THROTTLE_PARAMETERS: readonly (keyof MigrationParameters)[] = ['throttle-trigger-threshold', 'cpu-throttle-initial', 'cpu-throttle-increment', 'max-cpu-throttle'];
+
 export interface MigrateOptions {
   /** Turn delta compression on for this and later migrations (the seed's `migrate -x`). */
   xbzrle?: boolean;
@@ -72,6 +75,8 @@ export class SourceManager {
     if (this.running) {
       if (name === 'max-bandwidth') this.current!.setMaxBandwidth(v as number);
       if (name === 'downtime-limit') this.current!.setDowntimeLimit(v as number);
+      // auto-converge reads these at each decision, as QEMU does
+      if (LIVE_THROTTLE_PARAMETERS.includes(name)) this.current!.parameters[name] = v;
     }
   }
 
@@ -88,7 +93,7 @@ export class SourceManager {
 
   private checkChange<K extends keyof MigrationParameters>(name: K, value: unknown): MigrationParameters[K] {
     const v = checkParameter(name, value);
-    if (this.running && name !== 'max-bandwidth' && name !== 'downtime-limit' && name !== 'xbzrle-cache-size') {
+    if (this.running && name !== 'max-bandwidth' && name !== 'downtime-limit' && name !== 'xbzrle-cache-size' && !LIVE_THROTTLE_PARAMETERS.includes(name)) {
       throw new LivemigError('MIGRATION_STATE', `'${name}' cannot change while a migration is running`);
     }
     return v;

@@ -28,6 +28,17 @@ export interface MigrationParameters {
   'max-time': number;
   /** At the iteration or time limit: switch over anyway (`force`) or give up (`cancel`). */
   'stall-policy': StallPolicy;
+  /**
+   * Auto-converge: throttle when a period dirtied more than this percentage of what it sent
+   * (QEMU default 50, 1..100).
+   */
+  'throttle-trigger-threshold': number;
+  /** Auto-converge: the first throttle, percent (QEMU default 20, 1..99). */
+  'cpu-throttle-initial': number;
+  /** Auto-converge: added at each later step, percent (QEMU default 10, 1..99). */
+  'cpu-throttle-increment': number;
+  /** Auto-converge: the throttle never goes above this, percent (QEMU default 99, 1..99). */
+  'max-cpu-throttle': number;
 }
 
 export type StallPolicy = 'force' | 'cancel';
@@ -37,6 +48,13 @@ export interface MigrationCapabilities {
   xbzrle: boolean;
   /** MIGRATION status events. */
   events: boolean;
+  /** QEMU's auto-converge: throttle the guest's vCPUs when it dirties faster than the link drains. */
+  'auto-converge': boolean;
+  /**
+   * livemig's: switch delta compression off for the rest of a migration once it does not pay
+   * (wire gain under 1.25x: cache misses, overflows); see `delta-guard.ts`.
+   */
+  'auto-xbzrle': boolean;
 }
 
 export const DEFAULT_PARAMETERS: Readonly<MigrationParameters> = Object.freeze({
@@ -49,9 +67,13 @@ export const DEFAULT_PARAMETERS: Readonly<MigrationParameters> = Object.freeze({
   'max-iterations': 0,
   'max-time': 0,
   'stall-policy': 'force' as StallPolicy,
+  'throttle-trigger-threshold': 50,
+  'cpu-throttle-initial': 20,
+  'cpu-throttle-increment': 10,
+  'max-cpu-throttle': 99,
 });
 
-export const DEFAULT_CAPABILITIES: Readonly<MigrationCapabilities> = Object.freeze({ xbzrle: false, events: false });
+export const DEFAULT_CAPABILITIES: Readonly<MigrationCapabilities> = Object.freeze({ xbzrle: false, events: false, 'auto-converge': false, 'auto-xbzrle': false });
 
 const MAX_DOWNTIME_MS = 2000 * 1000;
 
@@ -84,6 +106,12 @@ export function checkParameter<K extends keyof MigrationParameters>(name: K, val
     case 'stall-policy':
       if (value !== 'force' && value !== 'cancel') throw new InvalidArgumentError(`Parameter 'stall-policy' expects force or cancel, got ${String(value)}`);
       return value as MigrationParameters[K];
+    case 'throttle-trigger-threshold':
+      return percentRange(name, value, 100) as MigrationParameters[K];
+    case 'cpu-throttle-initial':
+    case 'cpu-throttle-increment':
+    case 'max-cpu-throttle':
+      return percentRange(name, value, 99) as MigrationParameters[K];
     case 'delta-codec':
       if (value !== 'xbzrle' && value !== 'xbrle') throw new InvalidArgumentError(`Parameter 'delta-codec' expects xbzrle or xbrle, got ${String(value)}`);
       return value as MigrationParameters[K];
@@ -98,6 +126,14 @@ export function isParameterName(name: string): name is keyof MigrationParameters
 
 export function isCapabilityName(name: string): name is keyof MigrationCapabilities {
   return Object.prototype.hasOwnProperty.call(DEFAULT_CAPABILITIES, name);
+}
+
+/** QEMU's message: "Parameter 'cpu_throttle_initial' expects an integer in the range of 1 to 99". */
+function percentRange(name: string, value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new InvalidArgumentError(`Parameter '${name.replaceAll('-', '_')}' expects an integer in the range of 1 to ${max}`);
+  }
+  return value;
 }
 
 function isPow2(v: number): boolean {

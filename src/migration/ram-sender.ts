@@ -49,11 +49,15 @@ export class RamSender {
   deltaStarted = false;
   readonly cache: PageCache | undefined;
   private cursor = 0;
+  private deltaOff = false;
   private readonly kernel: DeltaKernel;
   private readonly snapshot: Uint8Array;
   private readonly snapViews: Uint8Array[];
   private readonly encoded: Uint8Array;
   private readonly encodedView: Uint8Array;
+  /** Kernel-memory offsets of the snapshot and output buffers (-1 without the SIMD kernel). */
+  private readonly snapshotBase: number;
+  private readonly encodedBase: number;
   private costBytes = 0;
   private costPages = 0;
   private periodStart = performance.now();
@@ -77,6 +81,8 @@ export class RamSender {
     this.encoded = this.kernel.allocBuffer(PAGE);
     this.encodedView = options.delta === 'xbrle' ? this.encoded.subarray(0, XBRLE_BUDGET_BYTES) : this.encoded;
     this.cache = options.delta ? new PageCache({ sizeBytes: options.cacheSizeBytes, ways: options.cacheWays }) : undefined;
+    this.snapshotBase = this.kernel.arenaOffset(this.snapshot);
+    this.encodedBase = this.kernel.arenaOffset(this.encoded);
   }
 
   /** Setup: every page is dirty (nothing sent yet), and the first sync empties the guest's log. */
@@ -122,7 +128,7 @@ export class RamSender {
       let p = this.findDirty(this.cursor);
       if (p < 0) {
         // wrapped past the last block: the first full pass is over
-        this.deltaStarted = this.options.delta !== null;
+        this.deltaStarted = this.options.delta !== null && !this.deltaOff;
         p = this.findDirty(0);
         if (p < 0) {
           this.remaining = 0;
@@ -141,12 +147,27 @@ export class RamSender {
       const off = (p - block.firstPage) * PAGE;
       this.snapshot.set(block.bytes.subarray(off, off + n * PAGE));
       let bytes = 0;
-      for (let k = 0; k < n; k++) bytes += this.sendPage(sink, block, p + k, off + k * PAGE, this.snapViews[k]!, lastStage);
+      for (let k = 0; k < n; k++) bytes += this.sendPage(sink, block, p + k, off + k * PAGE, k, lastStage);
       handled += n;
       this.cursor = p + n >= total ? total : p + n;
       this.noteCost(bytes, n);
     }
     return handled;
+  }
+
+  /**
+   * Stops delta compression for the rest of this migration (auto-xbzrle): every later page
+   * goes zero or whole. Safe at any point: the destination decodes deltas against its own
+   * copy of a page, not against a cache.
+   */
+  disableDelta(): void {
+    this.deltaOff = true;
+    this.deltaStarted = false;
+  }
+
+  /** True once {@link RamSender.disableDelta} was called. */
+  get deltaDisabled(): boolean {
+    return this.deltaOff;
   }
 
   /** Frees the cache and buffers. */
@@ -156,15 +177,18 @@ export class RamSender {
     this.kernel.freeBuffer(this.encoded);
   }
 
-  private sendPage(sink: RamRecordSink, block: RamBlock, globalPage: number, offset: number, snap: Uint8Array, lastStage: boolean): number {
+  private sendPage(sink: RamRecordSink, block: RamBlock, globalPage: number, offset: number, k: number, lastStage: boolean): number {
     const c = this.counters;
     const kernel = this.kernel;
     const cache = this.cache;
+    const snap = this.snapViews[k]!;
+    const snapAt = this.snapshotBase < 0 ? -1 : this.snapshotBase + k * PAGE;
     const addr = globalPage * PAGE;
     this.dirtyLog.noteSent(globalPage, snap);
     this.periodPagesSent++;
     c.pagesSent++;
-    const fill = kernel.dupPageByte(snap);
+    // offsets into kernel memory where possible: no per-call view look-ups
+    const fill = snapAt >= 0 && kernel.isFilledAt ? (kernel.isFilledAt(snapAt, PAGE, snap[0]!) ? snap[0]! : -1) : kernel.dupPageByte(snap);
     if (fill >= 0) {
       const b = sink.zero(block.idstr, offset, fill);
       c.duplicate++;
@@ -173,8 +197,8 @@ export class RamSender {
       return b;
     }
     if (cache && this.deltaStarted) {
-      const cached = cache.lookup(addr);
-      if (cached === undefined) {
+      const slot = cache.lookupSlot(addr);
+      if (slot < 0) {
         c.cacheMiss++;
         this.periodMisses++;
         if (!lastStage) cache.insert(addr, snap);
@@ -182,8 +206,18 @@ export class RamSender {
       }
       c.xbzrlePages++;
       this.periodHits++;
+      const cached = cache.slotView(slot);
       const xbrle = this.options.delta === 'xbrle';
-      const len = xbrle ? kernel.xbrleEncode(cached, snap, this.encodedView) : kernel.xbzrleEncode(cached, snap, this.encodedView);
+      const slotAt = cache.slotOffset(slot);
+      const outLen = this.encodedView.length;
+      const len =
+        slotAt >= 0 && snapAt >= 0 && this.encodedBase >= 0 && kernel.xbzrleEncodeAt && kernel.xbrleEncodeAt
+          ? xbrle
+            ? kernel.xbrleEncodeAt(slotAt, snapAt, PAGE, this.encodedBase, outLen)
+            : kernel.xbzrleEncodeAt(slotAt, snapAt, PAGE, this.encodedBase, outLen)
+          : xbrle
+            ? kernel.xbrleEncode(cached, snap, this.encodedView)
+            : kernel.xbzrleEncode(cached, snap, this.encodedView);
       if (len === 0) {
         c.skipped++;
         return 0;

@@ -6,8 +6,14 @@
  * Convergence uses what the remaining pages will really cost on the wire (the measured
  * bytes per dirty page of recent pages, which delta compression makes small), not
  * pages × 4 KiB as QEMU does.
+ *
+ * Under pressure: with `auto-converge`, the guest's vCPUs are throttled step by step while it
+ * dirties faster than the link drains (`auto-converge.ts`), and the throttle is lifted when the
+ * migration ends; delta compression is judged window by window (`delta-guard.ts`) and, with
+ * `auto-xbzrle`, switched off for the rest of the migration when it does not pay.
  */
 import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LivemigError } from '../errors.js';
 import { selectedKernel } from '../codec/index.js';
@@ -24,6 +30,9 @@ import { assertTransition, isActive } from './state.js';
 import type { MigrationStatus } from './state.js';
 import { MigrationCounters, finite } from './stats.js';
 import { PassTelemetry } from './telemetry.js';
+import { AUTO_CONVERGE_SYNC_MS, AutoConverge } from './auto-converge.js';
+import { DeltaGuard, describeAssessment } from './delta-guard.js';
+import type { DeltaAssessment } from './delta-guard.js';
 import type { PassRecord } from './telemetry.js';
 import type { MigrationInfo } from './stats.js';
 
@@ -32,6 +41,7 @@ const MAX_BATCH_MS = 50;
 /** Flush to the transport once this much is buffered, so memory stays bounded. */
 const FLUSH_BYTES = 1 << 20;
 const UPDATE_MS = 100;
+const debug = debuglog('livemig');
 
 export interface OutgoingMigrationOptions {
   guest: Guest;
@@ -49,6 +59,10 @@ export interface MigrationEvents {
   /** One record per finished pass (the last one is stop-and-copy). */
   'pass-end': [PassRecord];
   progress: [MigrationInfo];
+  /** Auto-converge raised the vCPU throttle to this percent. */
+  throttle: [number];
+  /** A window of delta compression was judged (see delta-guard.ts). */
+  'delta-assessment': [DeltaAssessment];
 }
 
 export class OutgoingMigration extends EventEmitter<MigrationEvents> {
@@ -80,6 +94,23 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private telemetry: PassTelemetry | undefined;
   /** Every pass record of this migration, in order. */
   readonly passes: PassRecord[] = [];
+  /** With the auto-converge capability: the throttle controller (its steps, the throttle now). */
+  autoConverge: AutoConverge | undefined;
+  /** Judges whether delta compression pays (its `last` judgement). */
+  readonly deltaGuard = new DeltaGuard(this.counters);
+  /** The pass in which auto-xbzrle switched delta compression off (0 = it did not). */
+  deltaDisabledAtPass = 0;
+  /**
+   * Wall-clock ms (performance.timeOrigin + now) of the guest's last write before the
+   * switchover paused it (0 for a guest that never wrote). With the destination's first write
+   * time, it gives the downtime the guest saw.
+   */
+  guestLastStepWallMs = 0;
+  private lastSyncAt = 0;
+  private throttleBefore = 0;
+  private workStart = { work: 0, t: 0 };
+  private workStop: { work: number; t: number } | undefined;
+  private passWork = { work: 0, t: 0 };
 
   constructor(options: OutgoingMigrationOptions) {
     super();
@@ -137,8 +168,13 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.account(out);
       this.setupTime = performance.now() - this.startTime;
       this.transition('active');
+      const now = performance.now();
+      this.lastSyncAt = now;
+      this.workStart = this.passWork = { work: this.guest.workDone(), t: now };
+      this.throttleBefore = this.guest.throttlePercent;
+      if (this.capabilities['auto-converge']) this.autoConverge = new AutoConverge(this.parameters, now, this.counters.transferred);
       this.telemetry = new PassTelemetry(this.counters, this.startTime);
-      this.telemetry.begin(this.guest.memory.pageCount, performance.now());
+      this.telemetry.begin(this.guest.memory.pageCount, now);
       this.emit('pass', this.counters.dirtySyncCount);
       await this.iterate(out);
       await this.complete(out, channel, reply);
@@ -158,12 +194,13 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.checkCancelled();
       this.updateWindow(false);
       let pending = ram.remaining * ram.bytesPerDirtyPage;
-      if (pending < this.thresholdBytes || ram.remaining === 0) {
+      if (pending < this.thresholdBytes || ram.remaining === 0 || this.syncDue()) {
         const leftover = ram.remaining;
         this.endPass('iterate', leftover);
         const added = ram.sync();
         this.telemetry!.begin(added, performance.now());
         ram.settleCost();
+        this.afterSync(added);
         this.emit('pass', this.counters.dirtySyncCount);
         pending = ram.remaining * ram.bytesPerDirtyPage;
         this.counters.expectedDowntimeMs = this.expectedDowntime(pending);
@@ -189,15 +226,55 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.windowPages += pages;
       await out.flush();
       this.account(out);
+      if (ram.deltaStarted) this.judgeDelta(this.deltaGuard.poll(this.counters.dirtySyncCount));
     }
+  }
+
+  /** QEMU 9.2: with auto-converge, a sync (and a throttle decision) at least every 5 s. */
+  private syncDue(): boolean {
+    return this.autoConverge !== undefined && performance.now() - this.lastSyncAt >= AUTO_CONVERGE_SYNC_MS;
+  }
+
+  /** After a dirty-log sync in the iterate stage: auto-converge's decision, delta's judgement. */
+  private afterSync(added: number): void {
+    const now = performance.now();
+    this.lastSyncAt = now;
+    const pass = this.counters.dirtySyncCount;
+    const ram = this.ram!;
+    const p = this.autoConverge?.onSync(now, added, ram.bytesPerDirtyPage, this.counters.transferred, pass, now - this.startTime);
+    if (p !== undefined && this.guest.status !== 'stopped') {
+      this.guest.throttle(p);
+      debug('auto-converge: pass %d, vCPU throttle %d %%', pass, p);
+      this.emit('throttle', p);
+    }
+    this.judgeDelta(this.deltaGuard.onSync(ram.deltaStarted, pass));
+  }
+
+  private judgeDelta(a: DeltaAssessment | undefined): void {
+    if (!a) return;
+    debug('%s', describeAssessment(a));
+    this.emit('delta-assessment', a);
+    if (a.verdict === 'hurts' && this.capabilities['auto-xbzrle'] && this.ram && !this.ram.deltaDisabled) {
+      this.ram.disableDelta();
+      this.deltaDisabledAtPass = a.pass;
+      debug('auto-xbzrle: delta compression off for the rest of the migration');
+    }
+  }
+
+  /** Lifts auto-converge's throttle (QEMU stops it when the migration ends). */
+  private restoreThrottle(): void {
+    if (this.autoConverge && this.autoConverge.percent > 0 && this.guest.status !== 'stopped') this.guest.throttle(this.throttleBefore);
   }
 
   private async complete(out: OutgoingStream, channel: Channel, reply: Promise<{ status: string; digest?: string; error?: string }> | undefined): Promise<void> {
     const ram = this.ram!;
     this.transition('device');
     const downtimeStart = performance.now();
+    this.workStop = { work: this.guest.workDone(), t: downtimeStart };
     this.pausedByUs = this.guest.status === 'running';
     if (this.pausedByUs) await this.guest.pause();
+    this.guestLastStepWallMs = this.guest.lastStepWallMs();
+    this.restoreThrottle();
     this.checkCancelled();
     this.endPass('iterate', ram.remaining);
     const added = ram.sync();
@@ -240,6 +317,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.channel?.destroy();
     const cancelled = this.status === 'cancelling';
     this.error = e instanceof Error ? e : new Error(String(e));
+    this.workStop ??= { work: this.guest.workDone(), t: this.endTime };
+    this.restoreThrottle();
     if (this.pausedByUs) {
       this.guest.resume();
       this.pausedByUs = false;
@@ -250,7 +329,12 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
 
   private endPass(stage: PassRecord['stage'], remainingPages: number): void {
     if (!this.telemetry) return;
-    const r = this.telemetry.end(performance.now(), stage, remainingPages, this.counters.transferred);
+    const now = performance.now();
+    const r = this.telemetry.end(now, stage, remainingPages, this.counters.transferred);
+    const work = this.guest.workDone();
+    r.throttlePercent = this.guest.throttlePercent;
+    r.guestWorkRate = now > this.passWork.t ? Math.round(((work - this.passWork.work) * 1000) / (now - this.passWork.t)) : 0;
+    this.passWork = { work, t: now };
     this.passes.push(r);
     this.emit('pass-end', r);
   }
@@ -302,6 +386,17 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.emit('progress', this.info());
   }
 
+  private pressureStats(now: number): Partial<MigrationInfo['livemig'] & object> {
+    const stop = this.workStop ?? (this.status === 'active' ? { work: this.guest.workDone(), t: now } : undefined);
+    const ms = stop ? stop.t - this.workStart.t : 0;
+    return pressureStatsOf({
+      autoConverge: this.autoConverge,
+      last: this.deltaGuard.last,
+      deltaDisabledAtPass: this.deltaDisabledAtPass,
+      workRate: stop && ms > 0 && this.workStart.t > 0 ? Math.round(((stop.work - this.workStart.work) * 1000) / ms) : undefined,
+    });
+  }
+
   private expectedDowntime(pendingBytes: number): number {
     const bw = this.counters.bandwidthBytesPerMs;
     return bw > 0 ? Math.round(pendingBytes / bw) : 0;
@@ -319,6 +414,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     if (this.status === 'completed') info.downtime = Math.round(this.downtime);
     else if (!ended) info['expected-downtime'] = Math.round(c.expectedDowntimeMs);
     if (this.status === 'failed' && this.error) info['error-desc'] = this.error.message;
+    if (!ended && this.autoConverge && this.autoConverge.percent > 0) info['cpu-throttle-percentage'] = this.autoConverge.percent;
     const remaining = this.status === 'completed' ? 0 : (this.ram?.remaining ?? 0) * 4096;
     info.ram = {
       transferred: c.transferred,
@@ -359,11 +455,36 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       'bytes-per-dirty-page': finite(c.bytesPerDirtyPage),
       kernel: selectedKernel().name,
       'forced-switchover': this.forced,
+      ...this.pressureStats(now),
       ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
       ...(this.destinationDigest ? { 'destination-digest': this.destinationDigest } : {}),
     };
     return info;
   }
+}
+
+/** The livemig fields of auto-converge, delta judgement and the guest's work during the migration. */
+function pressureStatsOf(m: {
+  autoConverge: AutoConverge | undefined;
+  last: DeltaAssessment | undefined;
+  deltaDisabledAtPass: number;
+  workRate: number | undefined;
+}): Partial<MigrationInfo['livemig'] & object> {
+  const out: Partial<MigrationInfo['livemig'] & object> = {};
+  if (m.autoConverge) {
+    out['auto-converge'] = {
+      'cpu-throttle-percentage': m.autoConverge.percent,
+      'max-cpu-throttle-reached': m.autoConverge.steps.reduce((x, s) => Math.max(x, s.percent), 0),
+      steps: m.autoConverge.steps.map((s) => ({ 'at-ms': s.atMs, pass: s.pass, percent: s.percent })),
+    };
+  }
+  if (m.last) {
+    const a = m.last;
+    out['delta-assessment'] = { verdict: a.verdict, gain: a.gain, 'encoding-rate': a.encodingRate, 'cache-miss-rate': a.cacheMissRate, 'overflow-rate': a.overflowRate, pages: a.pages, pass: a.pass };
+  }
+  if (m.deltaDisabledAtPass > 0) out['delta-disabled-at-pass'] = m.deltaDisabledAtPass;
+  if (m.workRate !== undefined) out['guest-work-rate'] = m.workRate;
+  return out;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -79,6 +79,30 @@ export interface LivemigStats {
   kernel: string;
   /** The switchover was forced by max-iterations / max-time (stall-policy force). */
   'forced-switchover': boolean;
+  /** With the auto-converge capability: the throttle now, the highest, and each step. */
+  'auto-converge'?: AutoConvergeStats;
+  /** With delta compression, once a window was judged: does it pay on the wire (see delta-guard.ts). */
+  'delta-assessment'?: DeltaAssessmentStats;
+  /** With auto-xbzrle: the pass in which delta compression was switched off. */
+  'delta-disabled-at-pass'?: number;
+  /** The guest's page writes per second while it ran during this migration (before switchover). */
+  'guest-work-rate'?: number;
+}
+
+export interface AutoConvergeStats {
+  'cpu-throttle-percentage': number;
+  'max-cpu-throttle-reached': number;
+  steps: { 'at-ms': number; pass: number; percent: number }[];
+}
+
+export interface DeltaAssessmentStats {
+  verdict: 'helps' | 'hurts';
+  gain: number;
+  'encoding-rate': number;
+  'cache-miss-rate': number;
+  'overflow-rate': number;
+  pages: number;
+  pass: number;
 }
 
 export interface MigrationInfo {
@@ -88,6 +112,8 @@ export interface MigrationInfo {
   'expected-downtime'?: number;
   downtime?: number;
   'error-desc'?: string;
+  /** QEMU's: the vCPU throttle in percent, while auto-converge throttles. */
+  'cpu-throttle-percentage'?: number;
   ram?: RamStats;
   'xbzrle-cache'?: XbzrleCacheStats;
   livemig?: LivemigStats;

@@ -27,6 +27,10 @@ export interface PassRecord {
   expectedDowntimeMs: number;
   /** Dirty pages left when the pass ended. */
   remainingPages: number;
+  /** The vCPU throttle (auto-converge) in force when the pass ended, percent. */
+  throttlePercent?: number;
+  /** The guest's page writes per second during the pass (0 while it was paused). */
+  guestWorkRate?: number;
 }
 
 interface Mark {

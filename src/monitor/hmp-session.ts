@@ -1,33 +1,44 @@
 /**
  * Runs an HMP monitor over a pair of streams (standard input/output, or a socket): one
  * command at a time, in order, so that `migrate` without -d finishes before the next line
- * is read. A `(livemig) ` prompt is shown only on a terminal, so scripts get plain output.
- * Resolves at end of input (after the running command) or on `quit`.
+ * is read. A `(livemig) ` prompt (and a banner) only on a terminal or a monitor socket, so
+ * scripts piping commands get plain output. Resolves at end of input (after the running
+ * command) or once `stopped()` says so (after `quit`).
  */
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import type { Hmp } from './hmp.js';
+import { Hmp } from './hmp.js';
+import { MAX_HMP_LINE_BYTES, readMonitorLines } from './line-reader.js';
+import type { Machine } from './machine.js';
+import { LIVEMIG_VERSION } from './version.js';
 
 export const PROMPT = '(livemig) ';
+export const BANNER = `livemig ${LIVEMIG_VERSION} monitor - type 'help' for more information`;
 
-export async function runHmpSession(hmp: Hmp, input: Readable, output: Writable, options: { prompt: boolean; stopped: () => boolean }): Promise<void> {
-  const rl = createInterface({ input, crlfDelay: Infinity, terminal: false });
+export interface HmpSessionOptions {
+  /** Show the banner and a prompt before each command (terminals and monitor sockets). */
+  prompt: boolean;
+  /** Checked after each command: true ends the session (the process is quitting). */
+  stopped: () => boolean;
+}
+
+export async function runHmpSession(machine: Machine, input: Readable, output: Writable, options: HmpSessionOptions): Promise<void> {
   const write = (s: string) => {
     if (!output.writableEnded && !output.destroyed) output.write(s);
   };
-  if (options.prompt) write(PROMPT);
+  const hmp = new Hmp(machine, (line) => write(line + '\n'));
+  if (options.prompt) write(`${BANNER}\n${PROMPT}`);
   try {
-    for await (const line of rl) {
-      if (line.length > 64 * 1024) {
-        write('Error: command line longer than 64 KiB\n');
+    for await (const item of readMonitorLines(input, MAX_HMP_LINE_BYTES)) {
+      if ('tooLong' in item) {
+        write(`Error: command line longer than ${item.tooLong} bytes (ignored)\n`);
       } else {
-        const text = await hmp.execute(line);
+        const text = await hmp.execute(item.line); // never rejects
         if (text.length > 0) write(text + '\n');
       }
       if (options.stopped()) break;
       if (options.prompt) write(PROMPT);
     }
-  } finally {
-    rl.close();
+  } catch {
+    // the input failed (a reset connection): the session ends like at end of input
   }
 }

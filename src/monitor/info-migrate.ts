@@ -1,11 +1,20 @@
 /**
  * `info migrate` text: QEMU 7.2's lines (qemu-reference 6.2), the seed's eight delta
  * lines when delta compression is on (design.md 5), and the RAM digests once known.
+ *
+ * Differences from QEMU 7.2, on purpose: no `globals:` block (QEMU's store-global-state and
+ * friends do not exist here), and nothing at all on a source before its first migration
+ * (QEMU prints only the globals then). A destination prints its incoming status and what it
+ * received (formatIncomingInfo).
  */
 import type { MigrationInfo } from '../migration/index.js';
 
 const kb = (bytes: number) => Math.floor(bytes / 1024);
 
+/**
+ * The lines of `info migrate` for a query-migrate object (no trailing newline; '' when there
+ * was no migration on a source).
+ */
 export function formatInfoMigrate(info: MigrationInfo, role: 'source' | 'destination' = 'source'): string {
   const lines: string[] = [];
   if (!info.status) return role === 'destination' ? 'Migration status: none (waiting for an incoming migration)' : '';
@@ -63,5 +72,29 @@ export function formatInfoMigrate(info: MigrationInfo, role: 'source' | 'destina
   const l = info.livemig;
   if (l?.['ram-digest']) lines.push(`ram digest (sha256): ${l['ram-digest']}`);
   if (l?.['destination-digest']) lines.push(`destination ram digest (sha256): ${l['destination-digest']}`);
+  return lines.join('\n');
+}
+
+/** What a destination's query-migrate adds under `incoming` (IncomingMigration.info()). */
+export interface IncomingInfoExtra {
+  'bytes-read'?: number;
+  records?: { zero: number; page: number; xbzrle: number; xbrle: number };
+  'source-digest'?: string;
+  'ram-digest'?: string;
+  'stride-check'?: { ok: boolean; message: string };
+}
+
+/** `info migrate` on a destination: the status lines, then what was received and the digests. */
+export function formatIncomingInfo(info: MigrationInfo & { incoming?: Record<string, unknown> }): string {
+  const head = formatInfoMigrate(info, 'destination');
+  if (!info.status) return head;
+  const x = (info.incoming ?? {}) as IncomingInfoExtra;
+  const lines = [head];
+  lines.push(`received: ${kb(x['bytes-read'] ?? 0)} kbytes`);
+  const r = x.records;
+  if (r) lines.push(`received pages: normal ${r.page}, zero ${r.zero}, xbzrle ${r.xbzrle}, xbrle ${r.xbrle}`);
+  if (x['source-digest']) lines.push(`source ram digest (sha256): ${x['source-digest']}`);
+  if (x['ram-digest']) lines.push(`ram digest (sha256): ${x['ram-digest']}`);
+  if (x['stride-check']) lines.push(`stride check: ${x['stride-check'].ok ? 'ok' : 'FAILED'} (${x['stride-check'].message})`);
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 /**
  * Migration URIs, QEMU's spelling: `tcp:host:port`, `unix:path`, `exec:command`, `fd:N`,
- * `file:path`. Parsing checks everything a URI can get wrong (port range, empty paths and
+ * `file:path`, plus livemig's `tls:host:port` (tcp with mutually authenticated TLS, see tls.ts). Parsing checks everything a URI can get wrong (port range, empty paths and
  * commands, descriptor numbers, unbracketed IPv6, socket path length) so that a bad URI fails
  * with a message naming it before any socket, file or process is opened.
  */
@@ -10,13 +10,14 @@ import { TransportError, invalidTransport } from './errors.js';
 /** A parsed migration URI. `tcp` hosts are stored without IPv6 brackets (`::1`, not `[::1]`). */
 export type MigrationUri =
   | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'tls'; host: string; port: number }
   | { kind: 'unix'; path: string }
   | { kind: 'exec'; command: string }
   | { kind: 'fd'; fd: number }
   | { kind: 'file'; path: string };
 
 /** The forms accepted, as listed in error messages. */
-export const SUPPORTED_MIGRATION_URIS = 'tcp:host:port, unix:path, exec:command, fd:N, file:path';
+export const SUPPORTED_MIGRATION_URIS = 'tcp:host:port, unix:path, exec:command, fd:N, file:path, tls:host:port';
 
 /** QEMU 7.2's wording for an unknown protocol, kept so scripts matching on it still work. */
 const QEMU_UNKNOWN_PROTOCOL = "Parameter 'uri' expects a valid migration protocol";
@@ -45,6 +46,8 @@ export function parseMigrationUri(uri: string): MigrationUri {
   switch (scheme) {
     case 'tcp':
       return checkMigrationUri(parseTcp(uri, rest), uri);
+    case 'tls':
+      return checkMigrationUri({ ...parseTcp(uri, rest), kind: 'tls' }, uri);
     case 'unix':
       return checkMigrationUri({ kind: 'unix', path: rest }, uri);
     case 'exec':
@@ -83,14 +86,16 @@ export function checkMigrationUri(u: unknown, text?: string): MigrationUri {
   const o = u as Record<string, unknown>;
   const name = text ?? safeJson(o);
   switch (o.kind) {
-    case 'tcp': {
+    case 'tcp':
+    case 'tls': {
       const { host, port } = o;
-      if (typeof host !== 'string') throw invalidTransport(name, `tcp host must be a string, got ${describeValue(host)}`);
+      const kind = o.kind;
+      if (typeof host !== 'string') throw invalidTransport(name, `${kind} host must be a string, got ${describeValue(host)}`);
       checkTcpHost(name, host);
       if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-        throw invalidTransport(name, `tcp port must be a whole number from 0 to 65535, got ${describeValue(port)}`);
+        throw invalidTransport(name, `${kind} port must be a whole number from 0 to 65535, got ${describeValue(port)}`);
       }
-      return Object.freeze({ kind: 'tcp', host, port });
+      return Object.freeze({ kind, host, port });
     }
     case 'unix': {
       const path = checkPath(name, 'unix socket path', o.path);
@@ -135,7 +140,8 @@ export function toMigrationUri(uri: string | MigrationUri): MigrationUri {
 export function formatChecked(u: MigrationUri): string {
   switch (u.kind) {
     case 'tcp':
-      return `tcp:${formatHost(u.host)}:${u.port}`;
+    case 'tls':
+      return `${u.kind}:${formatHost(u.host)}:${u.port}`;
     case 'unix':
       return `unix:${u.path}`;
     case 'exec':
@@ -152,8 +158,8 @@ export function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** `tcp:` after the protocol: `host:port`, `[v6]:port` or `:port`. */
-function parseTcp(uri: string, rest: string): MigrationUri {
+/** `tcp:` (and `tls:`) after the protocol: `host:port`, `[v6]:port` or `:port`. */
+function parseTcp(uri: string, rest: string): { kind: 'tcp'; host: string; port: number } {
   let host: string;
   let portText: string;
   if (rest.startsWith('[')) {
@@ -165,10 +171,10 @@ function parseTcp(uri: string, rest: string): MigrationUri {
     portText = rest.slice(close + 2);
   } else {
     const last = rest.lastIndexOf(':');
-    if (last < 0) throw invalidTransport(uri, 'missing port; expected tcp:host:port');
+    if (last < 0) throw invalidTransport(uri, `missing port; expected ${uri.startsWith('tls:') ? 'tls' : 'tcp'}:host:port`);
     host = rest.slice(0, last);
     portText = rest.slice(last + 1);
-    if (host.includes(':')) throw invalidTransport(uri, 'an IPv6 address must be written in brackets, e.g. tcp:[::1]:4444');
+    if (host.includes(':')) throw invalidTransport(uri, `an IPv6 address must be written in brackets, e.g. ${uri.startsWith('tls:') ? 'tls' : 'tcp'}:[::1]:4444`);
   }
   if (!/^[0-9]{1,5}$/.test(portText)) {
     throw invalidTransport(uri, `port must be a whole number from 0 to 65535, got ${JSON.stringify(portText)}`);

@@ -4,6 +4,7 @@ import * as guest from '../../src/guest/index.js';
 
 test('guest layer: the public export list is pinned', () => {
   assert.deepEqual(Object.keys(guest).sort(), [
+    'DEFAULT_WORKLOAD_OPTIONS',
     'ExplicitDirtyLog',
     'Guest',
     'GuestMemory',
@@ -15,5 +16,5 @@ test('guest layer: the public export list is pinned', () => {
     'checkStride',
     'dirtyBitmapWords',
   ]);
-  assert.deepEqual(guest.WORKLOAD_NAMES, ['idle', 'stride', 'seed', 'random']);
+  assert.deepEqual(guest.WORKLOAD_NAMES, ['idle', 'stride', 'seed', 'random', 'xbzrle-doc', 'bwmem', 'zipf', 'video', 'mixed']);
 });

@@ -29,7 +29,7 @@ test('guest: bad options are refused before any worker starts', async () => {
   const bad = async (o: Partial<GuestOptions>, re: RegExp): Promise<void> => {
     await assert.rejects(Guest.start({ memory, workload: 'stride', ...o } as GuestOptions), { name: 'InvalidArgumentError', message: re });
   };
-  await bad({ workload: 'spin' as WorkloadName }, /unknown workload "spin": expected one of idle, stride, seed, random/);
+  await bad({ workload: 'spin' as WorkloadName }, /unknown workload "spin": expected one of idle, stride, seed, random, xbzrle-doc, bwmem, zipf, video, mixed/);
   await bad({ vcpus: 0 }, /vcpus must be an integer 1\.\.64/);
   await bad({ seed: -1 }, /seed must be an integer/);
   await bad({ region: { offsetBytes: 1 * MiB } }, /beyond guest RAM/);

@@ -150,17 +150,6 @@ describe('opening failures', () => {
     await failsWith(openOutgoing(`file:${join(tmp.dir, 'no', 'such', 'dir', 'x')}`), 'TRANSPORT_CLOSED', /cannot open the file for writing: no such file or directory/);
   });
 
-  it('file: unreadable (permission denied) when not running as root', async (t) => {
-    if (process.getuid?.() === 0) {
-      t.skip('root can read any file');
-      return;
-    }
-    const file = join(tmp.dir, 'secret.mig');
-    writeFileSync(file, 'x', { mode: 0o000 });
-    const l = await listenIncoming(`file:${file}`);
-    await failsWith(l.accept(), 'TRANSPORT_CLOSED', /permission denied/);
-  });
-
   it('fd: a descriptor that is not open: EBADF, at listen and at open', async () => {
     const e1 = await failsWith(listenIncoming('fd:987654'), 'TRANSPORT_CLOSED', /^fd:987654: descriptor 987654 is not usable: bad file descriptor/);
     assert.equal(e1.osCode, 'EBADF');

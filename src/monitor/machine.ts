@@ -1,0 +1,281 @@
+/**
+ * What the monitors control: one guest and its side of a migration (a source's
+ * SourceManager, or a destination's IncomingMigration). HMP and QMP both go through here, so
+ * they agree on every check and message. Also here: QEMU's run state (`query-status`,
+ * `info status`) and the events QMP clients receive.
+ *
+ * Events (QEMU's names and data): `MIGRATION {status}` at every status change of a migration
+ * (source and destination), `MIGRATION_PASS {pass}` at every dirty-log sync, `STOP` / `RESUME`
+ * when the guest pauses or runs again (by `stop`/`cont` or by a migration's switchover),
+ * `SHUTDOWN {guest: false, reason: "host-qmp-quit"}` on `quit`. QEMU sends MIGRATION and
+ * MIGRATION_PASS only with the `events` capability on; livemig always sends them (the
+ * capability is kept for scripts that set it).
+ */
+import { EventEmitter } from 'node:events';
+import { InvalidArgumentError, LivemigError } from '../errors.js';
+import type { Guest } from '../guest/index.js';
+import { DEFAULT_PARAMETERS, isParameterName } from '../migration/index.js';
+import type { IncomingMigration, MigrateOptions, MigrationInfo, MigrationParameters, MigrationStatus, OutgoingMigration, SourceManager } from '../migration/index.js';
+import { parseMigrationUri } from '../transport/index.js';
+
+/** QEMU's RunState values a livemig guest can be in. */
+export type RunState = 'running' | 'paused' | 'postmigrate' | 'finish-migrate' | 'inmigrate' | 'shutdown';
+
+export type MachineEventName = 'MIGRATION' | 'MIGRATION_PASS' | 'STOP' | 'RESUME' | 'SHUTDOWN';
+
+export interface MachineEvent {
+  event: MachineEventName;
+  data?: Record<string, unknown>;
+  /** Wall-clock time of the event, as QMP sends it. */
+  timestamp: { seconds: number; microseconds: number };
+}
+
+export interface MachineEvents {
+  event: [MachineEvent];
+  /** A monitor asked the process to quit. */
+  quit: [];
+}
+
+/** livemig's capabilities as monitors show them: QEMU's xbzrle and events, and the seed's xbrle. */
+export const CAPABILITY_NAMES = ['xbzrle', 'xbrle', 'events'] as const;
+export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
+
+/** QEMU 7.2's other capabilities (qemu-reference 7.2): accepted when off, refused when on. */
+const QEMU_ONLY_CAPABILITIES: readonly string[] = [
+  'rdma-pin-all', 'auto-converge', 'zero-blocks', 'compress', 'postcopy-ram', 'x-colo', 'release-ram', 'block', 'return-path',
+  'pause-before-switchover', 'multifd', 'dirty-bitmaps', 'postcopy-blocktime', 'late-block-activate', 'x-ignore-shared',
+  'validate-uuid', 'background-snapshot', 'zero-copy-send', 'postcopy-preempt',
+];
+
+/** Parameter names and their JSON type (QMP checks types before values). */
+export const PARAMETER_NAMES = Object.keys(DEFAULT_PARAMETERS) as (keyof MigrationParameters)[];
+export function parameterType(name: keyof MigrationParameters): 'integer' | 'string' {
+  return typeof DEFAULT_PARAMETERS[name] === 'number' ? 'integer' : 'string';
+}
+
+/** How often the run state is sampled while a migration runs (to see its switchover pause). */
+const RUN_STATE_POLL_MS = 20;
+
+const FINAL: readonly MigrationStatus[] = ['completed', 'failed', 'cancelled'];
+
+const NOT_ON_DESTINATION = "this is a destination (livemig incoming): migrations start on the source, and its capabilities and parameters are set there (the destination reads whatever the stream carries)";
+
+export type MachineTarget = { source: SourceManager } | { incoming: IncomingMigration };
+
+export class Machine extends EventEmitter<MachineEvents> {
+  readonly role: 'source' | 'destination';
+  private readonly source: SourceManager | undefined;
+  private readonly incoming: IncomingMigration | undefined;
+  private wasRunning: boolean;
+  /** The last migration completed and nobody ran the guest since (QEMU's postmigrate). */
+  private postmigrate = false;
+  private poll: NodeJS.Timeout | undefined;
+
+  /** The guest's name (`--name`), for query-name. */
+  readonly name: string | undefined;
+
+  constructor(target: MachineTarget, options: { name?: string | undefined } = {}) {
+    super();
+    this.name = options.name;
+    if ('source' in target) {
+      this.role = 'source';
+      this.source = target.source;
+      this.source.onMigration((m) => this.watch(m));
+    } else {
+      this.role = 'destination';
+      this.incoming = target.incoming;
+      this.incoming.on('status', (status) => {
+        this.emitEvent('MIGRATION', { status });
+        this.checkRunState();
+      });
+    }
+    this.wasRunning = this.guest()?.status === 'running';
+  }
+
+  /** The guest, once there is one (a destination has none before its migration completed). */
+  guest(): Guest | undefined {
+    return this.source ? this.source.guest : this.incoming?.guest;
+  }
+
+  /** QEMU's run state of the guest. */
+  runState(): RunState {
+    const g = this.guest();
+    if (!g) return 'inmigrate';
+    if (g.status === 'stopped') return 'shutdown';
+    if (g.status === 'running') return 'running';
+    if (this.source?.current?.status === 'device') return 'finish-migrate';
+    return this.postmigrate ? 'postmigrate' : 'paused';
+  }
+
+  /** query-status. */
+  queryStatus(): { status: RunState; running: boolean; singlestep: false } {
+    return { status: this.runState(), running: this.guest()?.status === 'running', singlestep: false };
+  }
+
+  /** query-migrate: the source's current (or last) migration, or the destination's incoming one; `{}` before any. */
+  queryMigrate(): MigrationInfo & { incoming?: Record<string, unknown> } {
+    if (this.source) return this.source.info();
+    const inc = this.incoming!;
+    return inc.status === 'none' ? {} : inc.info();
+  }
+
+  /**
+   * Starts a migration (the URI is checked first, so a bad one fails here, as in QEMU).
+   * @throws LivemigError: on a destination, while one runs ("There's a migration process in
+   *   progress"), a stopped guest, or a TransportError for a bad URI.
+   */
+  migrate(uri: string, options: MigrateOptions = {}): { migration: OutgoingMigration; done: Promise<MigrationStatus> } {
+    const src = this.requireSource();
+    if (src.running) throw new LivemigError('MIGRATION_STATE', "There's a migration process in progress");
+    parseMigrationUri(uri);
+    return src.migrate(uri, options);
+  }
+
+  /** Cancels the running migration; harmless when none runs, and on a destination (as in QEMU). */
+  cancel(): void {
+    this.source?.cancel();
+  }
+
+  /** Pauses the guest (`stop`). */
+  async stop(): Promise<void> {
+    await this.requireGuest().pause();
+    this.checkRunState();
+  }
+
+  /** Runs the guest again (`cont`); refused while a migration is switching over. */
+  cont(): void {
+    const g = this.requireGuest();
+    if (this.source?.current?.status === 'device') throw new LivemigError('MIGRATION_STATE', 'the guest is being switched over to the destination; wait for the migration to end');
+    g.resume();
+    this.postmigrate = false;
+    this.checkRunState();
+  }
+
+  /** Capabilities in QEMU's query-migrate-capabilities shape. */
+  capabilities(): { capability: CapabilityName; state: boolean }[] {
+    const src = this.requireSource();
+    const c = src.capabilities;
+    const codec = src.parameters['delta-codec'];
+    return [
+      { capability: 'xbzrle', state: c.xbzrle && codec === 'xbzrle' },
+      { capability: 'xbrle', state: c.xbzrle && codec === 'xbrle' },
+      { capability: 'events', state: c.events },
+    ];
+  }
+
+  /**
+   * Sets capabilities, all or none: `xbzrle` is QEMU's XBZRLE, `xbrle` the seed's codec (both
+   * are the delta-compression capability with a different `delta-codec`), `events` is kept for
+   * QEMU scripts. QEMU's other capabilities may be set off, not on.
+   * @throws LivemigError while a migration runs (QEMU's message), InvalidArgumentError naming a bad capability.
+   */
+  setCapabilities(list: readonly { capability: string; state: boolean }[]): void {
+    const src = this.requireSource();
+    if (src.running) throw new LivemigError('MIGRATION_STATE', "There's a migration process in progress");
+    for (const { capability, state } of list) {
+      if ((CAPABILITY_NAMES as readonly string[]).includes(capability)) continue;
+      if (QEMU_ONLY_CAPABILITIES.includes(capability)) {
+        if (state) throw new InvalidArgumentError(`capability '${capability}' is not supported by livemig (supported: ${CAPABILITY_NAMES.join(', ')})`);
+        continue;
+      }
+      throw new InvalidArgumentError(`unknown capability '${capability}' (known: ${CAPABILITY_NAMES.join(', ')})`);
+    }
+    for (const { capability, state } of list) {
+      switch (capability) {
+        case 'xbzrle':
+        case 'xbrle':
+          if (state) {
+            src.setParameter('delta-codec', capability);
+            src.setCapability('xbzrle', true);
+          } else if (capability === 'xbzrle' || src.parameters['delta-codec'] === 'xbrle') {
+            src.setCapability('xbzrle', false);
+          }
+          break;
+        case 'events':
+          src.setCapability('events', state);
+          break;
+        default:
+          break; // a QEMU capability set off: nothing to do
+      }
+    }
+  }
+
+  /** The source's parameters (a copy). */
+  parameters(): MigrationParameters {
+    return { ...this.requireSource().parameters };
+  }
+
+  /**
+   * Sets parameters, all or none (values already typed: numbers or strings).
+   * @throws InvalidArgumentError naming an unknown parameter or a bad value, LivemigError for
+   *   a parameter that cannot change during a migration.
+   */
+  setParameters(values: Readonly<Record<string, unknown>>): void {
+    const src = this.requireSource();
+    for (const name of Object.keys(values)) {
+      if (!isParameterName(name)) throw new InvalidArgumentError(`unknown parameter '${name}' (known: ${PARAMETER_NAMES.join(', ')})`);
+    }
+    src.setParameters(values);
+  }
+
+  /** Asks the process to quit: sends SHUTDOWN, then `quit` to whoever runs the process. */
+  quit(): void {
+    this.emitEvent('SHUTDOWN', { guest: false, reason: 'host-qmp-quit' });
+    this.emit('quit');
+  }
+
+  /** Stops watching (the run-state poll). */
+  close(): void {
+    this.stopPolling();
+  }
+
+  private watch(m: OutgoingMigration): void {
+    m.on('status', (status) => {
+      if (status === 'setup') this.startPolling();
+      if (FINAL.includes(status)) {
+        this.stopPolling();
+        if (status === 'completed') this.postmigrate = true;
+        this.checkRunState(); // QEMU: STOP comes before MIGRATION completed
+      }
+      this.emitEvent('MIGRATION', { status });
+    });
+    m.on('pass', (pass) => this.emitEvent('MIGRATION_PASS', { pass }));
+  }
+
+  /** Sends STOP or RESUME when the guest's running state changed since last seen. */
+  private checkRunState(): void {
+    const running = this.guest()?.status === 'running';
+    if (running === this.wasRunning) return;
+    this.wasRunning = running;
+    this.emitEvent(running ? 'RESUME' : 'STOP');
+  }
+
+  private startPolling(): void {
+    this.stopPolling();
+    this.poll = setInterval(() => this.checkRunState(), RUN_STATE_POLL_MS);
+    this.poll.unref();
+  }
+
+  private stopPolling(): void {
+    if (this.poll) clearInterval(this.poll);
+    this.poll = undefined;
+  }
+
+  private emitEvent(event: MachineEventName, data?: Record<string, unknown>): void {
+    const us = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    const e: MachineEvent = { event, timestamp: { seconds: Math.floor(us / 1e6), microseconds: us % 1e6 } };
+    if (data) e.data = data;
+    this.emit('event', e);
+  }
+
+  private requireSource(): SourceManager {
+    if (!this.source) throw new LivemigError('MIGRATION_STATE', NOT_ON_DESTINATION);
+    return this.source;
+  }
+
+  private requireGuest(): Guest {
+    const g = this.guest();
+    if (!g) throw new LivemigError('GUEST_STATE', 'no guest is running here yet (the incoming migration has not completed)');
+    return g;
+  }
+}
