@@ -27,6 +27,8 @@ export interface ProgressState {
   totalTimeMs: number;
   /** Set once completed. */
   downtimeMs?: number;
+  /** In stop-and-copy: how long the guest has been paused so far. */
+  pausedMs?: number;
   forced?: boolean;
 }
 
@@ -48,6 +50,8 @@ export function progressLine(s: ProgressState, columns = 100): string {
     : `pass ${s.pass}`;
   const fields = s.status === 'completed'
     ? [`sent ${formatBytes(s.transferredBytes)}`, `in ${formatMs(s.totalTimeMs)}`, `downtime ${formatMs(s.downtimeMs ?? 0)}${s.forced ? ' (forced)' : ''}`, `${s.pass} passes`]
+    : s.status === 'device' // the guest is paused: nothing dirties, the clock that matters is the pause
+    ? [`sent ${formatBytes(s.transferredBytes)}`, `dirty ${formatBytes(s.remainingPages * 4096)}`, `guest paused ${formatMs(s.pausedMs ?? 0)}`, `exp. downtime ${formatMs(s.expectedDowntimeMs)}`]
     : [`sent ${formatBytes(s.transferredBytes)}`, `dirty ${formatBytes(s.remainingPages * 4096)}`, `dirtying ${formatRate(s.dirtyBytesPerSecond)}`, `exp. downtime ${formatMs(s.expectedDowntimeMs)}`];
   // drop fields from the right until the line fits, then give the bar what is left
   const text = (n: number) => [pct, ...fields.slice(0, n)].join(' │ ');
@@ -97,7 +101,11 @@ export function attachProgressBar(migration: OutgoingMigration, stream: Progress
   let passPages = 0;
   let lastPass: PassRecord | undefined;
   let dirtyRate: number | undefined;
-  const state = (): ProgressState => progressState(migration.info(), passPages, migration.forced, dirtyRate);
+  let pausedAt: number | undefined;
+  const state = (): ProgressState => {
+    const st = progressState(migration.info(), passPages, migration.forced, dirtyRate);
+    return pausedAt !== undefined ? { ...st, pausedMs: performance.now() - pausedAt } : st;
+  };
   const bar = new SingleBar({
     stream: stream as NodeJS.WritableStream,
     format: (_o, params) => progressLine(state(), Math.max(20, params.maxWidth - 1)),
@@ -128,6 +136,7 @@ export function attachProgressBar(migration: OutgoingMigration, stream: Progress
     redraw();
   };
   const onStatus = (s: MigrationStatus) => {
+    if (s === 'device') pausedAt = performance.now(); // the source pauses the guest as it enters this state
     redraw();
     if (TERMINAL.includes(s)) detach();
   };

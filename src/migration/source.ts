@@ -19,7 +19,7 @@ import { LivemigError } from '../errors.js';
 import { selectedKernel } from '../codec/index.js';
 import type { Guest } from '../guest/index.js';
 import { openOutgoing } from '../transport/index.js';
-import type { Channel } from '../transport/index.js';
+import type { Channel, OutgoingOptions } from '../transport/index.js';
 import { OutgoingStream, RAM_SECTION_ID } from './outgoing-stream.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS } from './parameters.js';
 import type { MigrationCapabilities, MigrationParameters } from './parameters.js';
@@ -51,6 +51,8 @@ export interface OutgoingMigrationOptions {
   replyTimeoutMs?: number;
   /** Passes after which the migration switches over anyway (0 = never; livemig's stall guard). */
   maxPasses?: number;
+  /** Transport options: TLS credentials (tls:, or tcp: as QEMU's tls-creds) and stall timeouts. */
+  transport?: Omit<OutgoingOptions, 'signal'>;
 }
 
 export interface MigrationEvents {
@@ -90,6 +92,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private windowPages = 0;
   private readonly maxPasses: number;
   private readonly replyTimeoutMs: number;
+  private readonly transport: Omit<OutgoingOptions, 'signal'>;
   private readonly limiter: RateLimiter;
   private telemetry: PassTelemetry | undefined;
   /** Every pass record of this migration, in order. */
@@ -119,6 +122,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.capabilities = { ...DEFAULT_CAPABILITIES, ...options.capabilities };
     this.maxPasses = options.maxPasses ?? 0;
     this.replyTimeoutMs = options.replyTimeoutMs ?? 60_000;
+    this.transport = options.transport ?? {};
     this.limiter = new RateLimiter(this.parameters['max-bandwidth']);
   }
 
@@ -146,8 +150,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
 
   /** Runs the migration to its end. Never rejects: the outcome is in `status` and `error`. */
   async run(uri: string): Promise<MigrationStatus> {
-    this.transition('setup');
     this.startTime = performance.now();
+    this.transition('setup');
     const delta = this.capabilities.xbzrle ? this.parameters['delta-codec'] : null;
     try {
       this.ram = new RamSender(this.guest.memory, this.guest.dirtyLog, {
@@ -155,7 +159,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         cacheSizeBytes: this.parameters['xbzrle-cache-size'],
         cacheWays: this.parameters['cache-ways'],
       }, this.counters);
-      const channel = (this.channel = await openOutgoing(uri, { signal: this.abort.signal }));
+      const channel = (this.channel = await openOutgoing(uri, { ...this.transport, signal: this.abort.signal }));
       this.checkCancelled();
       const reply = channel.hasReturnPath && channel.input ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal) : undefined;
       reply?.catch(() => undefined); // observed below; a cancel must not leave it unhandled
@@ -276,16 +280,16 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.guestLastStepWallMs = this.guest.lastStepWallMs();
     this.restoreThrottle();
     this.checkCancelled();
-    this.endPass('iterate', ram.remaining);
-    const added = ram.sync();
-    this.telemetry!.begin(added, performance.now());
-    this.emit('pass', this.counters.dirtySyncCount);
+    // the pages dirtied since the sync that ended iterating join that pass: it becomes the
+    // stop-and-copy pass (QEMU counts this last sync too)
+    this.telemetry!.addDirty(ram.sync());
     out.sectionEnd(RAM_SECTION_ID);
     const before = out.bytesWritten;
     while (ram.remaining > 0) {
       this.checkCancelled();
       ram.sendPages(out.ram, () => out.buffered >= FLUSH_BYTES || this.abort.signal.aborted, true);
       await out.flush();
+      this.account(out);
     }
     out.ramEos();
     out.footer(RAM_SECTION_ID);
@@ -458,6 +462,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       ...this.pressureStats(now),
       ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
       ...(this.destinationDigest ? { 'destination-digest': this.destinationDigest } : {}),
+      ...(this.channel ? { transport: { description: this.channel.description, ...(this.channel.tls ? { tls: { ...this.channel.tls } } : {}) } } : {}),
     };
     return info;
   }

@@ -4,6 +4,7 @@
  * Infinity: rates without a denominator are 0.
  */
 import type { MigrationStatus } from './state.js';
+import type { TlsInfo } from '../transport/index.js';
 
 export class MigrationCounters {
   // ram
@@ -79,6 +80,8 @@ export interface LivemigStats {
   kernel: string;
   /** The switchover was forced by max-iterations / max-time (stall-policy force). */
   'forced-switchover': boolean;
+  /** The connection: both ends in words and, over TLS, the session and the verified peer. */
+  transport?: { description: string; tls?: TlsInfo };
   /** With the auto-converge capability: the throttle now, the highest, and each step. */
   'auto-converge'?: AutoConvergeStats;
   /** With delta compression, once a window was judged: does it pay on the wire (see delta-guard.ts). */

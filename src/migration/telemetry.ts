@@ -63,6 +63,11 @@ export class PassTelemetry {
     this.dirtyAtStart = dirtyPages;
   }
 
+  /** Pages found dirty by a later sync that joins the current pass (the final one). */
+  addDirty(pages: number): void {
+    this.dirtyAtStart += pages;
+  }
+
   /** The record of the pass that ends now. `transferred` is the stream's byte count now. */
   end(now: number, stage: PassRecord['stage'], remainingPages: number, transferred: number): PassRecord {
     const c = this.counters;

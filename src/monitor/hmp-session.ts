@@ -19,11 +19,19 @@ export interface HmpSessionOptions {
   prompt: boolean;
   /** Checked after each command: true ends the session (the process is quitting). */
   stopped: () => boolean;
+  /**
+   * A socket client that stops reading is disconnected once this much output waits for it
+   * (default: no limit, for standard output).
+   */
+  maxUnreadOutputBytes?: number;
 }
 
 export async function runHmpSession(machine: Machine, input: Readable, output: Writable, options: HmpSessionOptions): Promise<void> {
+  const limit = options.maxUnreadOutputBytes ?? Infinity;
   const write = (s: string) => {
-    if (!output.writableEnded && !output.destroyed) output.write(s);
+    if (output.writableEnded || output.destroyed) return;
+    output.write(s);
+    if (output.writableLength > limit) output.destroy();
   };
   const hmp = new Hmp(machine, (line) => write(line + '\n'));
   if (options.prompt) write(`${BANNER}\n${PROMPT}`);

@@ -7,7 +7,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { formatIncomingInfo, formatInfoMigrate } from './info-migrate.js';
 import { parseOnOff, parseSecondsToMs, parseWholeNumber, tokenize } from './hmp-args.js';
-import { CAPABILITY_NAMES, PARAMETER_NAMES } from './machine.js';
+import { CAPABILITY_NAMES, PARAMETER_NAMES, parameterType } from './machine.js';
 import type { Machine } from './machine.js';
 import { parseSize } from './size.js';
 
@@ -19,7 +19,7 @@ const HELP: readonly (readonly [string, string])[] = [
   ['migrate_set_speed rate', 'set the bandwidth limit in bytes/s (k/m/g/t suffixes; 0 = unlimited)'],
   ['migrate_set_downtime seconds', 'set the downtime limit in seconds (e.g. 0.3, or 300ms)'],
   ['migrate_set_capability name on|off', `set a capability: ${CAPABILITY_NAMES.join(', ')} (xbrle: the seed's codec)`],
-  ['migrate_set_parameter name value', 'set a parameter (see info migrate_parameters); max-bandwidth and link-bandwidth in MiB/s without a suffix, downtime-limit and max-time in ms'],
+  ['migrate_set_parameter name value', 'set a parameter (see info migrate_parameters); max-bandwidth and link-bandwidth in MiB/s without a suffix, downtime-limit and max-time in ms, cpu-throttle-* in percent'],
   ['info migrate', 'show the migration status and statistics'],
   ['info migrate_capabilities', 'show the migration capabilities'],
   ['info migrate_parameters', 'show the migration parameters'],
@@ -35,6 +35,14 @@ const INFO_ITEMS = ['migrate', 'migrate_capabilities', 'migrate_parameters', 'st
 const SIZE_PARAMETERS: readonly string[] = ['xbzrle-cache-size'];
 /** QEMU: max-bandwidth is in MiB/s when no suffix is given. */
 const MIB_PARAMETERS: readonly string[] = ['max-bandwidth', 'link-bandwidth'];
+/** Units `info migrate_parameters` shows (QEMU's for its parameters; none for counts and percentages). */
+const PARAMETER_UNITS: Readonly<Record<string, string>> = {
+  'xbzrle-cache-size': 'bytes',
+  'max-bandwidth': 'bytes/second',
+  'link-bandwidth': 'bytes/second',
+  'downtime-limit': 'ms',
+  'max-time': 'ms',
+};
 
 export class Hmp {
   /**
@@ -149,7 +157,7 @@ export class Hmp {
     let value: number | string;
     if (SIZE_PARAMETERS.includes(name)) value = parseSize(text, name);
     else if (MIB_PARAMETERS.includes(name)) value = parseSize(text, name, 'm');
-    else if (name === 'delta-codec' || name === 'stall-policy') value = text;
+    else if (parameterType(name as (typeof PARAMETER_NAMES)[number]) === 'string') value = text;
     else value = parseWholeNumber(text, name);
     this.machine.setParameters({ [name]: value });
     return '';
@@ -168,17 +176,7 @@ export class Hmp {
         return m.capabilities().map((c) => `${c.capability}: ${c.state ? 'on' : 'off'}`).join('\n');
       case 'migrate_parameters': {
         const p = m.parameters();
-        return [
-          `xbzrle-cache-size: ${p['xbzrle-cache-size']} bytes`,
-          `max-bandwidth: ${p['max-bandwidth']} bytes/second`,
-          `downtime-limit: ${p['downtime-limit']} ms`,
-          `cache-ways: ${p['cache-ways']}`,
-          `delta-codec: ${p['delta-codec']}`,
-          `link-bandwidth: ${p['link-bandwidth']} bytes/second`,
-          `max-iterations: ${p['max-iterations']}`,
-          `max-time: ${p['max-time']} ms`,
-          `stall-policy: ${p['stall-policy']}`,
-        ].join('\n');
+        return PARAMETER_NAMES.map((name) => `${name}: ${p[name]}${PARAMETER_UNITS[name] ? ` ${PARAMETER_UNITS[name]}` : ''}`).join('\n');
       }
       case 'status': {
         // QEMU's hmp_info_status: "running", "paused", or "paused (<run state>)"

@@ -69,6 +69,7 @@ export function formatInfoMigrate(info: MigrationInfo, role: 'source' | 'destina
       );
     }
   }
+  if (info['cpu-throttle-percentage'] !== undefined) lines.push(`cpu throttle percentage: ${info['cpu-throttle-percentage']}`);
   const l = info.livemig;
   if (l?.['ram-digest']) lines.push(`ram digest (sha256): ${l['ram-digest']}`);
   if (l?.['destination-digest']) lines.push(`destination ram digest (sha256): ${l['destination-digest']}`);

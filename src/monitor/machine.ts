@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, LivemigError } from '../errors.js';
 import type { Guest } from '../guest/index.js';
-import { DEFAULT_PARAMETERS, isParameterName } from '../migration/index.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS, isCapabilityName, isParameterName } from '../migration/index.js';
 import type { IncomingMigration, MigrateOptions, MigrationInfo, MigrationParameters, MigrationStatus, OutgoingMigration, SourceManager } from '../migration/index.js';
 import { parseMigrationUri } from '../transport/index.js';
 
@@ -36,13 +36,16 @@ export interface MachineEvents {
   quit: [];
 }
 
-/** livemig's capabilities as monitors show them: QEMU's xbzrle and events, and the seed's xbrle. */
-export const CAPABILITY_NAMES = ['xbzrle', 'xbrle', 'events'] as const;
-export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
+/**
+ * Capabilities as monitors show them: the source's (QEMU's xbzrle, events, auto-converge, and
+ * livemig's own), with the seed's `xbrle` next to `xbzrle` (delta compression with the seed's
+ * codec).
+ */
+export const CAPABILITY_NAMES: readonly string[] = ['xbzrle', 'xbrle', ...Object.keys(DEFAULT_CAPABILITIES).filter((n) => n !== 'xbzrle')];
 
-/** QEMU 7.2's other capabilities (qemu-reference 7.2): accepted when off, refused when on. */
-const QEMU_ONLY_CAPABILITIES: readonly string[] = [
-  'rdma-pin-all', 'auto-converge', 'zero-blocks', 'compress', 'postcopy-ram', 'x-colo', 'release-ram', 'block', 'return-path',
+/** QEMU 7.2's capabilities (qemu-reference 7.2); those livemig lacks are accepted when off, refused when on. */
+const QEMU_CAPABILITIES: readonly string[] = [
+  'xbzrle', 'rdma-pin-all', 'auto-converge', 'zero-blocks', 'compress', 'events', 'postcopy-ram', 'x-colo', 'release-ram', 'block', 'return-path',
   'pause-before-switchover', 'multifd', 'dirty-bitmaps', 'postcopy-blocktime', 'late-block-activate', 'x-ignore-shared',
   'validate-uuid', 'background-snapshot', 'zero-copy-send', 'postcopy-preempt',
 ];
@@ -151,52 +154,45 @@ export class Machine extends EventEmitter<MachineEvents> {
     this.checkRunState();
   }
 
-  /** Capabilities in QEMU's query-migrate-capabilities shape. */
-  capabilities(): { capability: CapabilityName; state: boolean }[] {
+  /** Capabilities in QEMU's query-migrate-capabilities shape, in CAPABILITY_NAMES order. */
+  capabilities(): { capability: string; state: boolean }[] {
     const src = this.requireSource();
     const c = src.capabilities;
     const codec = src.parameters['delta-codec'];
-    return [
-      { capability: 'xbzrle', state: c.xbzrle && codec === 'xbzrle' },
-      { capability: 'xbrle', state: c.xbzrle && codec === 'xbrle' },
-      { capability: 'events', state: c.events },
-    ];
+    return CAPABILITY_NAMES.map((capability) => ({
+      capability,
+      state: capability === 'xbzrle' || capability === 'xbrle' ? c.xbzrle && codec === capability : isCapabilityName(capability) && c[capability],
+    }));
   }
 
   /**
    * Sets capabilities, all or none: `xbzrle` is QEMU's XBZRLE, `xbrle` the seed's codec (both
-   * are the delta-compression capability with a different `delta-codec`), `events` is kept for
-   * QEMU scripts. QEMU's other capabilities may be set off, not on.
+   * are the delta-compression capability with a different `delta-codec`); the others are the
+   * source's own. QEMU's capabilities livemig lacks may be set off, not on.
    * @throws LivemigError while a migration runs (QEMU's message), InvalidArgumentError naming a bad capability.
    */
   setCapabilities(list: readonly { capability: string; state: boolean }[]): void {
     const src = this.requireSource();
     if (src.running) throw new LivemigError('MIGRATION_STATE', "There's a migration process in progress");
     for (const { capability, state } of list) {
-      if ((CAPABILITY_NAMES as readonly string[]).includes(capability)) continue;
-      if (QEMU_ONLY_CAPABILITIES.includes(capability)) {
+      if (CAPABILITY_NAMES.includes(capability)) continue;
+      if (QEMU_CAPABILITIES.includes(capability)) {
         if (state) throw new InvalidArgumentError(`capability '${capability}' is not supported by livemig (supported: ${CAPABILITY_NAMES.join(', ')})`);
         continue;
       }
       throw new InvalidArgumentError(`unknown capability '${capability}' (known: ${CAPABILITY_NAMES.join(', ')})`);
     }
     for (const { capability, state } of list) {
-      switch (capability) {
-        case 'xbzrle':
-        case 'xbrle':
-          if (state) {
-            src.setParameter('delta-codec', capability);
-            src.setCapability('xbzrle', true);
-          } else if (capability === 'xbzrle' || src.parameters['delta-codec'] === 'xbrle') {
-            src.setCapability('xbzrle', false);
-          }
-          break;
-        case 'events':
-          src.setCapability('events', state);
-          break;
-        default:
-          break; // a QEMU capability set off: nothing to do
-      }
+      if (capability === 'xbzrle' || capability === 'xbrle') {
+        if (state) {
+          src.setParameter('delta-codec', capability);
+          src.setCapability('xbzrle', true);
+        } else if (capability === 'xbzrle' || src.parameters['delta-codec'] === 'xbrle') {
+          src.setCapability('xbzrle', false);
+        }
+      } else if (isCapabilityName(capability)) {
+        src.setCapability(capability, state);
+      } // else: a QEMU capability set off, nothing to do
     }
   }
 

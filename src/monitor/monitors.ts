@@ -12,6 +12,9 @@ import { listenMonitor } from './monitor-listener.js';
 import type { MonitorListener } from './monitor-listener.js';
 import { serveQmpConnection } from './qmp-server.js';
 
+/** A monitor socket client that stops reading is disconnected once this much output waits. */
+const MAX_UNREAD_OUTPUT_BYTES = 8 * 1024 * 1024;
+
 export interface MonitorsOptions {
   /** `--monitor`: stdio, none, unix or tcp. */
   monitor: MonitorAddress;
@@ -48,7 +51,7 @@ export async function startMonitors(machine: Machine, o: MonitorsOptions): Promi
     const m = o.monitor;
     if (m.kind === 'unix' || m.kind === 'tcp') {
       const l = await listenMonitor(m, '--monitor', (socket) => {
-        void runHmpSession(machine, socket, socket, { prompt: true, stopped }).then(() => socket.end());
+        void runHmpSession(machine, socket, socket, { prompt: true, stopped, maxUnreadOutputBytes: MAX_UNREAD_OUTPUT_BYTES }).then(() => socket.end());
       });
       listeners.push(l);
       addresses.monitor = l.address;

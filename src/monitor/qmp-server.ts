@@ -11,7 +11,9 @@ import { toSafeJson } from './json-out.js';
 import type { Machine, MachineEvent } from './machine.js';
 import { QmpSession } from './qmp.js';
 
+/** Commands read ahead of the one running; past this, reading pauses. */
 const MAX_QUEUED_COMMANDS = 64;
+/** A client that stops reading is disconnected once this much output waits for it. */
 const MAX_UNREAD_OUTPUT_BYTES = 8 * 1024 * 1024;
 
 /** Serves QMP on one connected socket until it closes. */
@@ -32,11 +34,14 @@ export function serveQmpConnection(machine: Machine, socket: Socket, maxMessageB
   const pump = async () => {
     if (busy) return;
     busy = true;
-    while (queue.length > 0 && !socket.destroyed) {
-      await session.handle(queue.shift()!);
-      if (queue.length < MAX_QUEUED_COMMANDS / 2 && socket.isPaused()) socket.resume();
+    try {
+      while (queue.length > 0 && !socket.destroyed) {
+        await session.handle(queue.shift()!); // never rejects
+        if (queue.length < MAX_QUEUED_COMMANDS / 2 && socket.isPaused()) socket.resume();
+      }
+    } finally {
+      busy = false;
     }
-    busy = false;
   };
   socket.on('data', (chunk: Buffer) => {
     for (const item of framer.push(chunk)) queue.push(item);

@@ -11,6 +11,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { TransportError, closedTransport, invalidTransport, toTransportError } from './errors.js';
+import type { TlsInfo } from './tls.js';
 import { formatChecked, type MigrationUri } from './uri.js';
 
 /**
@@ -52,6 +53,47 @@ export interface Channel {
   destroy(reason?: Error): void;
   /** Bytes accepted by `write()` so far. */
   readonly bytesWritten: number;
+  /** The TLS session (protocol, cipher, the peer's verified identity) on a tls: channel; absent otherwise. */
+  readonly tls?: TlsInfo;
+  /**
+   * Milliseconds `readChunks()` waits for the next bytes before failing with TRANSPORT_CLOSED
+   * (ETIMEDOUT): a peer that stopped sending. Infinity (or absent) waits for ever.
+   */
+  readonly readTimeoutMs?: number;
+  /**
+   * Milliseconds a `write()` or `end()` may wait without the peer taking a single byte before
+   * the channel fails with TRANSPORT_CLOSED (ETIMEDOUT): a peer that stopped reading. Infinity
+   * (or absent) waits for ever. The sender's memory stays bounded either way (backpressure).
+   */
+  readonly writeTimeoutMs?: number;
+}
+
+/** Timeouts against a stalled peer; see `Channel.readTimeoutMs` and `Channel.writeTimeoutMs`. */
+export interface ChannelTimeouts {
+  /** Default: DEFAULT_READ_TIMEOUT_MS on tcp/unix/tls sockets, Infinity on exec, file and fd. */
+  readTimeoutMs?: number;
+  /** Default: DEFAULT_WRITE_TIMEOUT_MS on tcp/unix/tls sockets, Infinity on exec, file and fd. */
+  writeTimeoutMs?: number;
+}
+
+/** A socket peer that sends nothing for a minute is gone (a source computing a 16 GiB digest pauses ~40 s). */
+export const DEFAULT_READ_TIMEOUT_MS = 60_000;
+/** A socket peer that takes no byte for 30 s has stopped reading. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+
+/** Largest finite timeout setTimeout honours. */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/** Checks the timeouts of `options` (TRANSPORT_INVALID naming the URI), filling in the given defaults. */
+export function checkTimeouts(uriText: string, options: ChannelTimeouts | undefined, defaults: Required<ChannelTimeouts>): Required<ChannelTimeouts> {
+  const one = (name: keyof ChannelTimeouts): number => {
+    const v = options?.[name] ?? defaults[name];
+    if (typeof v !== 'number' || Number.isNaN(v) || v <= 0 || (v > MAX_TIMER_MS && v !== Infinity)) {
+      throw invalidTransport(uriText, `${name} must be a positive number of milliseconds up to ${MAX_TIMER_MS} or Infinity, got ${String(v)}`);
+    }
+    return v;
+  };
+  return { readTimeoutMs: one('readTimeoutMs'), writeTimeoutMs: one('writeTimeoutMs') };
 }
 
 /** What a transport hands to StreamChannel. */
@@ -67,6 +109,11 @@ export interface ChannelParts {
   explain?: (cause: unknown) => Promise<TransportError>;
   /** Extra teardown for `destroy()` (kill the command). */
   teardown?: () => void;
+  /** The TLS session, on a tls: channel. */
+  tls?: TlsInfo;
+  /** See Channel; both default to Infinity. */
+  readTimeoutMs?: number;
+  writeTimeoutMs?: number;
 }
 
 /** A Channel over a Writable/Readable pair; see the module comment. */
@@ -76,6 +123,9 @@ export class StreamChannel implements Channel {
   readonly output: Writable | null;
   readonly input: Readable | null;
   readonly hasReturnPath: boolean;
+  readonly tls?: TlsInfo;
+  readonly readTimeoutMs: number;
+  readonly writeTimeoutMs: number;
   private readonly uriText: string;
   private readonly parts: ChannelParts;
   private written = 0;
@@ -94,6 +144,9 @@ export class StreamChannel implements Channel {
     this.output = parts.output;
     this.input = parts.input;
     this.hasReturnPath = parts.hasReturnPath;
+    if (parts.tls !== undefined) this.tls = parts.tls;
+    this.readTimeoutMs = parts.readTimeoutMs ?? Infinity;
+    this.writeTimeoutMs = parts.writeTimeoutMs ?? Infinity;
     const out = parts.output;
     if (out !== null) {
       out.on('error', (err) => this.fail(err));
@@ -184,20 +237,41 @@ export class StreamChannel implements Channel {
     });
   }
 
-  /** Resolves on `event`, rejects with the channel's failure if that comes first. */
-  private waitFor(emitter: EventEmitter, event: 'drain' | 'finish'): Promise<void> {
+  /**
+   * Resolves on `event`, rejects with the channel's failure if that comes first. With a finite
+   * `writeTimeoutMs`, a watchdog fails the channel (ETIMEDOUT) once the output's buffer has not
+   * shrunk for that long: the peer stopped reading, and waiting longer would only hang.
+   */
+  private waitFor(emitter: Writable, event: 'drain' | 'finish'): Promise<void> {
     if (this.failure !== undefined) return this.rejectWithFailure();
     return new Promise<void>((resolve, reject) => {
+      let watchdog: NodeJS.Timeout | undefined;
       const onEvent = (): void => {
+        if (watchdog !== undefined) clearInterval(watchdog);
         this.failWaiters.delete(onFail);
         resolve();
       };
       const onFail = (err: TransportError): void => {
-        emitter.off(event, onEvent);
+        if (watchdog !== undefined) clearInterval(watchdog);
+        (emitter as EventEmitter).off(event, onEvent);
         reject(err);
       };
-      emitter.once(event, onEvent);
+      (emitter as EventEmitter).once(event, onEvent);
       this.failWaiters.add(onFail);
+      const limit = this.writeTimeoutMs;
+      if (limit !== Infinity) {
+        let buffered = emitter.writableLength;
+        let progressAt = performance.now();
+        watchdog = setInterval(() => {
+          const now = performance.now();
+          if (emitter.writableLength < buffered) progressAt = now;
+          buffered = emitter.writableLength;
+          if (now - progressAt < limit) return;
+          const err = new TransportError('TRANSPORT_CLOSED', `${this.uriText}: ${this.description}: the peer took no data for ${limit} ms (writeTimeoutMs); ${buffered} bytes wait to be sent`, { uri: this.uriText, osCode: 'ETIMEDOUT' });
+          this.fail(err);
+          this.output?.destroy();
+        }, Math.max(10, Math.min(1000, Math.floor(limit / 4))));
+      }
     });
   }
 }

@@ -3,7 +3,7 @@
  * listen at once; exec, file and fd are opened by the single `accept()` (a descriptor is checked
  * right away so a wrong number fails early). The URI is checked before anything is opened.
  */
-import type { Channel } from './channel.js';
+import type { Channel, ChannelTimeouts } from './channel.js';
 import { checkWaitOptions, type WaitOptions } from './deadline.js';
 import { closedTransport, invalidTransport } from './errors.js';
 import { startIncomingCommand } from './exec-channel.js';
@@ -11,17 +11,30 @@ import { fdKind, openFd } from './fd-channel.js';
 import { openFileForReading } from './file-channel.js';
 import type { IncomingListener } from './listener.js';
 import { listenSocket } from './socket-listener.js';
+import { tlsFor, type TlsCredentials } from './tls.js';
 import { formatChecked, toMigrationUri, type MigrationUri } from './uri.js';
 
 type OneShotUri = Extract<MigrationUri, { kind: 'exec' | 'file' | 'fd' }>;
 
+/** Options of `listenIncoming`: stall timeouts of accepted sockets and TLS credentials. */
+export interface ListenOptions extends ChannelTimeouts {
+  /** Required for tls:; given with tcp:, every source must authenticate with TLS (QEMU's tls-creds). */
+  tls?: TlsCredentials;
+}
+
 /** Starts waiting for a migration on `uri`; see IncomingListener. */
-export async function listenIncoming(uri: string | MigrationUri): Promise<IncomingListener> {
+export async function listenIncoming(uri: string | MigrationUri, options?: ListenOptions): Promise<IncomingListener> {
   const u = toMigrationUri(uri);
+  const tls = tlsFor(u, formatChecked(u), options?.tls);
+  const timeouts: ChannelTimeouts = {
+    ...(options?.readTimeoutMs !== undefined ? { readTimeoutMs: options.readTimeoutMs } : {}),
+    ...(options?.writeTimeoutMs !== undefined ? { writeTimeoutMs: options.writeTimeoutMs } : {}),
+  };
   switch (u.kind) {
     case 'tcp':
+    case 'tls':
     case 'unix':
-      return listenSocket(u);
+      return listenSocket(u, tls, timeouts);
     case 'fd':
       fdKind(u);
       return new OneShotListener(u);

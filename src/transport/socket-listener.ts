@@ -4,22 +4,28 @@
  * (a few at most) until one does, so the source may connect before the destination asks.
  */
 import { createServer, type AddressInfo, type ListenOptions, type Server, type Socket } from 'node:net';
-import type { Channel } from './channel.js';
+import { DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, checkTimeouts, type Channel, type ChannelTimeouts } from './channel.js';
 import { checkWaitOptions, withDeadline, type StepOutcome, type WaitOptions } from './deadline.js';
 import { TransportError, closedTransport } from './errors.js';
 import type { IncomingListener } from './listener.js';
-import { socketChannel } from './socket-channel.js';
+import { describeSocket, socketChannel } from './socket-channel.js';
+import { tlsAccept, type CheckedTls } from './tls.js';
 import { clearStaleSocket, removeOwnSocket, socketFileIdentity, type SocketFileIdentity } from './unix-socket-file.js';
 import { formatChecked, formatHost, type MigrationUri } from './uri.js';
 
-type SocketUri = Extract<MigrationUri, { kind: 'tcp' | 'unix' }>;
+type SocketUri = Extract<MigrationUri, { kind: 'tcp' | 'tls' | 'unix' }>;
 
 /** Connections kept for later accept() calls; more are refused (closed at once). */
 const MAX_UNACCEPTED = 8;
 
-/** Starts listening on a tcp: or unix: URI (port 0 picks a free port). */
-export async function listenSocket(uri: SocketUri): Promise<IncomingListener> {
+/**
+ * Starts listening on a tcp:, tls: or unix: URI (port 0 picks a free port). With `tls`, each
+ * accepted connection must complete the mutually authenticated handshake before accept()
+ * hands it out (see tls.ts); a source that fails it makes that accept() reject.
+ */
+export async function listenSocket(uri: SocketUri, tls?: CheckedTls, timeouts?: ChannelTimeouts): Promise<IncomingListener> {
   const text = formatChecked(uri);
+  const t = checkTimeouts(text, timeouts, { readTimeoutMs: DEFAULT_READ_TIMEOUT_MS, writeTimeoutMs: DEFAULT_WRITE_TIMEOUT_MS });
   if (uri.kind === 'unix') await clearStaleSocket(text, uri.path);
   const server = createServer({ allowHalfOpen: true });
   const options: ListenOptions = uri.kind === 'unix' ? { path: uri.path } : uri.host === '' ? { port: uri.port } : { host: uri.host, port: uri.port };
@@ -31,11 +37,11 @@ export async function listenSocket(uri: SocketUri): Promise<IncomingListener> {
       resolve();
     });
   });
-  if (uri.kind === 'unix') return new SocketListener(server, uri, text, await socketFileIdentity(uri.path));
+  if (uri.kind === 'unix') return new SocketListener(server, uri, text, await socketFileIdentity(uri.path), tls, t);
   const bound = server.address() as AddressInfo;
-  const actual: MigrationUri = { kind: 'tcp', host: uri.host, port: bound.port };
+  const actual: MigrationUri = { kind: uri.kind, host: uri.host, port: bound.port };
   const connectTo = isWildcard(uri.host) ? loopbackFor(uri.host) : bound.address;
-  return new SocketListener(server, actual, `tcp:${formatHost(connectTo)}:${bound.port}`, undefined);
+  return new SocketListener(server, actual, `${uri.kind}:${formatHost(connectTo)}:${bound.port}`, undefined, tls, t);
 }
 
 function isWildcard(host: string): boolean {
@@ -55,9 +61,13 @@ class SocketListener implements IncomingListener {
   private readonly waiters: Array<StepOutcome<Socket>> = [];
   private closing: Promise<void> | undefined;
   private serverError: TransportError | undefined;
+  private readonly tls: CheckedTls | undefined;
+  private readonly timeouts: Required<ChannelTimeouts>;
 
-  constructor(server: Server, uri: MigrationUri, address: string, socketFile: SocketFileIdentity | undefined) {
+  constructor(server: Server, uri: MigrationUri, address: string, socketFile: SocketFileIdentity | undefined, tls: CheckedTls | undefined, timeouts: Required<ChannelTimeouts>) {
     this.server = server;
+    this.tls = tls;
+    this.timeouts = timeouts;
     this.uri = Object.freeze(uri);
     this.address = address;
     this.socketFile = socketFile;
@@ -84,10 +94,18 @@ class SocketListener implements IncomingListener {
           const i = this.waiters.indexOf(outcome);
           if (i >= 0) this.waiters.splice(i, 1);
         };
-      }).then((socket) => socketChannel(socket, this.uri, 'incoming'));
+      }).then((socket) => this.channelFor(socket));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** The accepted socket as a channel; over TLS only once the source is verified and accepted. */
+  private async channelFor(socket: Socket): Promise<Channel> {
+    if (this.tls === undefined) return socketChannel(socket, this.uri, 'incoming', undefined, this.timeouts);
+    const description = describeSocket(socket, this.uri, 'incoming');
+    const { socket: secure, info } = await tlsAccept(this.address, socket, this.tls);
+    return socketChannel(secure, this.uri, 'incoming', `tls ${description.slice(4)} (${info.protocol}, peer ${info.peerSubject})`, { ...this.timeouts, tls: info, teardown: () => socket.destroy() });
   }
 
   close(): Promise<void> {

@@ -57,7 +57,7 @@ describe('progress bar', { timeout: 60_000 }, () => {
     for (const l of lines) assert.ok(l.length <= 120, `wider than the terminal: ${l}`);
     const live = lines.filter((l) => /^pass \d+ /.test(l));
     assert.ok(live.length > 0, `no live line in:\n${lines.join('\n')}`);
-    for (const l of live) assert.match(l, /^pass \d+( stop-and-copy)? ▕[█░]+▏ +\d+ % │ sent [\d.]+ [KMG]?i?B │ dirty [\d.]+ [KMG]?i?B │ dirtying [\d.]+ [KMG]?i?B\/s │ exp\. downtime [\d.]+ m?s$/);
+    for (const l of live) assert.match(l, /^pass \d+ ▕[█░]+▏ +\d+ % │ sent [\d.]+ [KMG]?i?B │ dirty [\d.]+ [KMG]?i?B │ dirtying [\d.]+ [KMG]?i?B\/s │ exp\. downtime [\d.]+ m?s$|^pass \d+ stop-and-copy ▕[█░]+▏ +\d+ % │ sent [\d.]+ [KMG]?i?B │ dirty [\d.]+ [KMG]?i?B │ guest paused [\d.]+ m?s │ exp\. downtime [\d.]+ m?s$/);
     for (const l of live) assert.doesNotMatch(l, /NaN|undefined|Infinity/);
     const percents = live.map((l) => Number(/(\d+) %/.exec(l)![1]));
     assert.ok(percents.every((p) => p >= 0 && p <= 100));
@@ -76,7 +76,7 @@ describe('progress bar', { timeout: 60_000 }, () => {
       assert.ok(l.length <= w, `${w}: ${l}`);
       assert.match(l, /^pass 3 .* 75 %/);
     }
-    assert.equal(progressLine({ ...STATE, status: 'device' }, 140).startsWith('pass 3 stop-and-copy ▕'), true);
+    assert.match(progressLine({ ...STATE, status: 'device', pausedMs: 120 }, 140), /^pass 3 stop-and-copy ▕[█░]+▏  75 % │ sent 12\.5 MiB │ dirty 1000 KiB │ guest paused 120 ms │ exp\. downtime 240 ms$/);
     assert.equal(passFraction({ ...STATE, passPages: 0, remainingPages: 0 }), 1);
     assert.equal(passFraction({ ...STATE, passPages: 10, remainingPages: 20 }), 0);
   });

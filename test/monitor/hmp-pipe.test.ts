@@ -10,6 +10,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, parseInfo } from '../helpers/processes.js';
+import { DEFAULT_PARAMETERS } from '../../src/migration/index.js';
+import { CAPABILITY_NAMES } from '../../src/monitor/index.js';
 import { killAll, livemig } from './procs.js';
 import type { Proc } from './procs.js';
 
@@ -59,12 +61,14 @@ describe('HMP through a pipe (livemig run)', { timeout: 120_000 }, () => {
     const p = livemig(['run', '--ram', '4M']);
     const params = async () => parseInfo(await p.ask('info migrate_parameters'));
     const caps = async () => parseInfo(await p.ask('info migrate_capabilities'));
-    assert.deepEqual(Object.fromEntries(await params()), {
-      'xbzrle-cache-size': '67108864 bytes', 'max-bandwidth': '134217728 bytes/second', 'downtime-limit': '300 ms', 'cache-ways': '2',
-      'delta-codec': 'xbzrle', 'link-bandwidth': '0 bytes/second', 'max-iterations': '0', 'max-time': '0 ms', 'stall-policy': 'force',
-    });
-    assert.deepEqual(Object.fromEntries(await caps()), { xbzrle: 'off', xbrle: 'off', events: 'off' });
-
+    const units: Record<string, string> = { 'xbzrle-cache-size': ' bytes', 'max-bandwidth': ' bytes/second', 'link-bandwidth': ' bytes/second', 'downtime-limit': ' ms', 'max-time': ' ms' };
+    assert.deepEqual(Object.fromEntries(await params()), Object.fromEntries(Object.entries(DEFAULT_PARAMETERS).map(([k, v]) => [k, `${v}${units[k] ?? ''}`])));
+    assert.equal((await params()).get('xbzrle-cache-size'), '67108864 bytes', "QEMU's default and unit");
+    assert.equal((await params()).get('max-bandwidth'), '134217728 bytes/second');
+    assert.equal((await params()).get('downtime-limit'), '300 ms');
+    const capsOff = Object.fromEntries(CAPABILITY_NAMES.map((c) => [c, 'off']));
+    assert.deepEqual(Object.fromEntries(await caps()), capsOff);
+    assert.deepEqual([...(await caps()).keys()].slice(0, 3), ['xbzrle', 'xbrle', 'events']);
     await silent(p, 'migrate_set_cachesize 4m');
     assert.equal((await params()).get('xbzrle-cache-size'), '4194304 bytes');
     await error(p, 'migrate_set_cachesize 3x', /^Error: invalid cache size '3x': expected a number with an optional k, m, g or t suffix/);
@@ -87,17 +91,27 @@ describe('HMP through a pipe (livemig run)', { timeout: 120_000 }, () => {
     await error(p, 'migrate_set_downtime 3000', /downtime_limit' expects an integer in the range of 0 to \(2000 \* 1000\) ms/);
 
     await silent(p, 'migrate_set_capability xbzrle on');
-    assert.deepEqual(Object.fromEntries(await caps()), { xbzrle: 'on', xbrle: 'off', events: 'off' });
+    assert.deepEqual(Object.fromEntries(await caps()), { ...capsOff, xbzrle: 'on' });
     await silent(p, 'migrate_set_capability xbrle on');
-    assert.deepEqual(Object.fromEntries(await caps()), { xbzrle: 'off', xbrle: 'on', events: 'off' });
+    assert.deepEqual(Object.fromEntries(await caps()), { ...capsOff, xbrle: 'on' });
     assert.equal((await params()).get('delta-codec'), 'xbrle');
+    await silent(p, 'migrate_set_capability xbrle off');
+    assert.deepEqual(Object.fromEntries(await caps()), capsOff);
+    await silent(p, 'migrate_set_capability xbrle on');
     await silent(p, 'migrate_set_capability xbzrle off'); // delta compression off, whichever codec
-    assert.deepEqual(Object.fromEntries(await caps()), { xbzrle: 'off', xbrle: 'off', events: 'off' });
+    assert.deepEqual(Object.fromEntries(await caps()), capsOff);
     await silent(p, 'migrate_set_capability events on');
     assert.equal((await caps()).get('events'), 'on');
-    await silent(p, 'migrate_set_capability auto-converge off');
-    await error(p, 'migrate_set_capability auto-converge on', /capability 'auto-converge' is not supported by livemig/);
-    await error(p, 'migrate_set_capability frobnicate on', /unknown capability 'frobnicate' \(known: xbzrle, xbrle, events\)/);
+    await silent(p, 'migrate_set_capability events off');
+    for (const c of CAPABILITY_NAMES.filter((n) => !['xbzrle', 'xbrle', 'events'].includes(n))) {
+      await silent(p, `migrate_set_capability ${c} on`);
+      assert.equal((await caps()).get(c), 'on', c);
+      await silent(p, `migrate_set_capability ${c} off`);
+    }
+    assert.deepEqual(Object.fromEntries(await caps()), capsOff);
+    await silent(p, 'migrate_set_capability multifd off'); // QEMU's, not livemig's: off is fine
+    await error(p, 'migrate_set_capability multifd on', /capability 'multifd' is not supported by livemig/);
+    await error(p, 'migrate_set_capability frobnicate on', /unknown capability 'frobnicate' \(known: xbzrle, xbrle, events/);
     await error(p, 'migrate_set_capability xbzrle maybe', /invalid state of xbzrle 'maybe': expected on or off/);
     await error(p, 'migrate_set_capability xbzrle', /usage: migrate_set_capability name on\|off/);
 
@@ -113,6 +127,7 @@ describe('HMP through a pipe (livemig run)', { timeout: 120_000 }, () => {
       ['max-iterations 5', 'max-iterations', '5'],
       ['max-time 1000', 'max-time', '1000 ms'],
       ['stall-policy cancel', 'stall-policy', 'cancel'],
+      ['cpu-throttle-initial 30', 'cpu-throttle-initial', '30'],
     ];
     for (const [args, name, shown] of set) {
       await silent(p, `migrate_set_parameter ${args}`);
@@ -128,6 +143,7 @@ describe('HMP through a pipe (livemig run)', { timeout: 120_000 }, () => {
       ['xbzrle-cache-size 5000', /power of two/],
       ['max-bandwidth 3x', /invalid max-bandwidth '3x'/],
       ['max-time', /usage: migrate_set_parameter name value/],
+      ['cpu-throttle-initial 0', /cpu_throttle_initial' expects an integer in the range of 1 to 99/],
     ];
     for (const [args, re] of bad) await error(p, `migrate_set_parameter ${args}`, re);
     assert.equal((await params()).get('cache-ways'), '1', 'failed commands changed nothing');
@@ -195,8 +211,9 @@ describe('HMP through a pipe (livemig run)', { timeout: 120_000 }, () => {
     await silent(p, 'migrate_set_speed 128k'); // bandwidth may change during a migration
     await silent(p, 'migrate_set_downtime 0.1');
     const from = p.out.length;
-    await silent(p, 'migrate_cancel');
+    p.send('migrate_cancel'); // prints nothing itself; the detached migration's outcome line follows
     await p.waitLine(/^Migration status: cancelled$/, 'out', from);
+    assert.deepEqual(p.out.slice(from), ['Migration status: cancelled']);
     assert.equal(parseInfo(await p.ask('info migrate')).get('Migration status'), 'cancelled');
     assert.equal(p.out.at(-1), 'VM status: running');
     await silent(p, 'migrate_cancel');

@@ -11,7 +11,7 @@ const ram: RamStats = {
 };
 
 test('an active migration without delta compression: QEMU 7.2\'s lines in its order', () => {
-  const info: MigrationInfo = { status: 'active', 'total-time': 9336, 'expected-downtime': 3460, 'setup-time': 3, ram };
+  const info: MigrationInfo = { status: 'active', 'total-time': 9336, 'expected-downtime': 3460, 'setup-time': 3, 'cpu-throttle-percentage': 30, ram };
   assert.equal(formatInfoMigrate(info), [
     'Migration status: active',
     'total time: 9336 ms',
@@ -31,6 +31,7 @@ test('an active migration without delta compression: QEMU 7.2\'s lines in its or
     'pages-per-second: 7310',
     'dirty pages rate: 10568 pages',
     'precopy ram: 275403 kbytes',
+    'cpu throttle percentage: 30',
   ].join('\n'));
 });
 

@@ -9,6 +9,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from './qmp-client.js';
+import { DEFAULT_PARAMETERS } from '../../src/migration/index.js';
+import { CAPABILITY_NAMES } from '../../src/monitor/index.js';
 import type { Json } from './qmp-client.js';
 import { killAll, livemig } from './procs.js';
 import type { Proc } from './procs.js';
@@ -156,15 +158,11 @@ describe('QMP over a unix socket', { timeout: 120_000 }, () => {
     assert.deepEqual(await c.ok('query-name'), { name: 'guest-a' });
     assert.deepEqual(await c.ok('query-status'), { status: 'running', running: true, singlestep: false });
     assert.deepEqual(await c.ok('query-migrate'), {});
-    assert.deepEqual(await c.ok('query-migrate-capabilities'), [
-      { capability: 'xbzrle', state: false },
-      { capability: 'xbrle', state: false },
-      { capability: 'events', state: false },
-    ]);
-    assert.deepEqual(await c.ok('query-migrate-parameters'), {
-      'xbzrle-cache-size': 67108864, 'max-bandwidth': 134217728, 'downtime-limit': 300, 'cache-ways': 2, 'delta-codec': 'xbzrle',
-      'link-bandwidth': 0, 'max-iterations': 0, 'max-time': 0, 'stall-policy': 'force',
-    });
+    assert.deepEqual(await c.ok('query-migrate-capabilities'), CAPABILITY_NAMES.map((capability) => ({ capability, state: false })));
+    assert.deepEqual(CAPABILITY_NAMES.slice(0, 3), ['xbzrle', 'xbrle', 'events']);
+    assert.deepEqual(await c.ok('query-migrate-parameters'), { ...DEFAULT_PARAMETERS });
+    const p0 = (await c.ok('query-migrate-parameters')) as Json;
+    assert.deepEqual([p0['xbzrle-cache-size'], p0['max-bandwidth'], p0['downtime-limit']], [67108864, 134217728, 300], "QEMU's defaults");
     assert.equal(await c.ok('human-monitor-command', { 'command-line': 'info status' }), 'VM status: running\n');
     assert.equal(await c.ok('human-monitor-command', { 'command-line': 'frobnicate' }), "Error: unknown command: 'frobnicate' (try 'help')\n");
     assert.equal(await c.ok('human-monitor-command', { 'command-line': 'migrate_cancel' }), '');
@@ -174,11 +172,7 @@ describe('QMP over a unix socket', { timeout: 120_000 }, () => {
   test('setting capabilities and parameters: QEMU\'s shapes, typed, all or nothing', async () => {
     const c = await ready(where);
     assert.deepEqual(await c.ok('migrate-set-capabilities', { capabilities: [{ capability: 'xbzrle', state: true }, { capability: 'events', state: true }, { capability: 'auto-converge', state: false }] }), {});
-    assert.deepEqual(await c.ok('query-migrate-capabilities'), [
-      { capability: 'xbzrle', state: true },
-      { capability: 'xbrle', state: false },
-      { capability: 'events', state: true },
-    ]);
+    assert.deepEqual(await c.ok('query-migrate-capabilities'), CAPABILITY_NAMES.map((capability) => ({ capability, state: capability === 'xbzrle' || capability === 'events' })));
     await c.ok('migrate-set-capabilities', { capabilities: [{ capability: 'xbrle', state: true }] });
     assert.equal(((await c.ok('query-migrate-parameters')) as Json)['delta-codec'], 'xbrle');
     await c.ok('migrate-set-capabilities', { capabilities: [{ capability: 'xbzrle', state: false }, { capability: 'events', state: false }] });
@@ -191,15 +185,15 @@ describe('QMP over a unix socket', { timeout: 120_000 }, () => {
       [{ capabilities: [{ capability: 'xbzrle', state: 'on' }] }, "Invalid parameter type for 'capabilities[0].state', expected: boolean"],
       [{ capabilities: [{ capability: 1, state: true }] }, "Invalid parameter type for 'capabilities[0].capability', expected: string"],
       [{ capabilities: [{ capability: 'xbzrle', state: true, x: 1 }] }, "Parameter 'capabilities[0].x' is unexpected"],
-      [{ capabilities: [{ capability: 'frobnicate', state: true }] }, "unknown capability 'frobnicate' (known: xbzrle, xbrle, events)"],
-      [{ capabilities: [{ capability: 'xbzrle', state: true }, { capability: 'multifd', state: true }] }, "capability 'multifd' is not supported by livemig (supported: xbzrle, xbrle, events)"],
+      [{ capabilities: [{ capability: 'frobnicate', state: true }] }, `unknown capability 'frobnicate' (known: ${CAPABILITY_NAMES.join(', ')})`],
+      [{ capabilities: [{ capability: 'xbzrle', state: true }, { capability: 'multifd', state: true }] }, `capability 'multifd' is not supported by livemig (supported: ${CAPABILITY_NAMES.join(', ')})`],
     ];
     for (const [args, desc] of capErrors) assert.deepEqual(await c.fails('migrate-set-capabilities', args as Json), { class: 'GenericError', desc }, JSON.stringify(args));
     assert.equal(((await c.ok('query-migrate-capabilities')) as { state: boolean }[])[0]!.state, false, 'a refused list changed nothing');
 
     const all = { 'xbzrle-cache-size': 8388608, 'max-bandwidth': 1048576, 'downtime-limit': 100, 'cache-ways': 1, 'delta-codec': 'xbzrle', 'link-bandwidth': 0, 'max-iterations': 7, 'max-time': 5000, 'stall-policy': 'cancel' };
     assert.deepEqual(await c.ok('migrate-set-parameters', all), {});
-    assert.deepEqual(await c.ok('query-migrate-parameters'), all);
+    assert.deepEqual(await c.ok('query-migrate-parameters'), { ...DEFAULT_PARAMETERS, ...all });
     const paramErrors: [Json, string][] = [
       [{ 'max-bandwidth': 'fast' }, "Invalid parameter type for 'max-bandwidth', expected: integer"],
       [{ 'max-bandwidth': 1.5 }, "Invalid parameter type for 'max-bandwidth', expected: integer"],
@@ -213,11 +207,13 @@ describe('QMP over a unix socket', { timeout: 120_000 }, () => {
       [{ 'cache-ways': 65 }, "Parameter 'cache-ways' expects a whole number from 1 to 64, got 65"],
       [{ 'delta-codec': 'gzip' }, "Parameter 'delta-codec' expects xbzrle or xbrle, got gzip"],
       [{ 'stall-policy': 'wait' }, "Parameter 'stall-policy' expects force or cancel, got wait"],
+      [{ 'max-cpu-throttle': 100 }, "Parameter 'max_cpu_throttle' expects an integer in the range of 1 to 99"],
       [{ 'max-bandwidth': 2 ** 60 }, `Parameter 'max-bandwidth' expects a whole number of bytes ≥ 0, got ${2 ** 60}`],
     ];
     for (const [args, desc] of paramErrors) assert.deepEqual(await c.fails('migrate-set-parameters', args), { class: 'GenericError', desc }, JSON.stringify(args));
-    assert.deepEqual(await c.ok('query-migrate-parameters'), all, 'refused sets changed nothing');
-    await c.ok('migrate-set-parameters', { 'xbzrle-cache-size': 67108864, 'max-bandwidth': 134217728, 'downtime-limit': 300, 'cache-ways': 2, 'max-iterations': 0, 'max-time': 0, 'stall-policy': 'force' });
+    assert.deepEqual(await c.ok('query-migrate-parameters'), { ...DEFAULT_PARAMETERS, ...all }, 'refused sets changed nothing');
+    await c.ok('migrate-set-parameters', { ...DEFAULT_PARAMETERS });
+    assert.deepEqual(await c.ok('query-migrate-parameters'), { ...DEFAULT_PARAMETERS });
   });
 
   test('stop and cont: replies, STOP/RESUME events, query-status', async () => {

@@ -47,7 +47,7 @@ describe('parseMigrationUri', () => {
 
   it('rejects unknown protocols with QEMU\'s wording and the supported list', () => {
     for (const uri of ['', 'foo:bar', 'TCP:1.2.3.4:5', 'http://x', 'localhost:4444', ' tcp:1.2.3.4:5']) {
-      rejects(uri, /^Parameter 'uri' expects a valid migration protocol: .*supported: tcp:host:port, unix:path, exec:command, fd:N, file:path$/);
+      rejects(uri, /^Parameter 'uri' expects a valid migration protocol: .*supported: tcp:host:port, unix:path, exec:command, fd:N, file:path, tls:host:port$/);
     }
     rejects('foo:bar', /"foo:bar" has unknown protocol "foo"/);
     rejects('', /the URI is empty/);

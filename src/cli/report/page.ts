@@ -116,6 +116,11 @@ function summarySection(runs: readonly ReportRun[], series: readonly RunSeries[]
     ['overflows', (r) => (xb(r) ? formatCount(xb(r)!.overflow) : '-')],
     ['average throughput', (r) => { const t = (r.info['total-time'] ?? 0) - (r.info['setup-time'] ?? 0); return ram(r) && t > 0 ? formatRate((ram(r)!.transferred * 1000) / t) : '-'; }],
   ];
+  // rows only some migrations have: auto-converge, auto-xbzrle, the guest's work rate
+  if (runs.some((r) => r.info.livemig?.['auto-converge'])) rows.push(['auto-converge: highest vCPU throttle', (r) => { const a = r.info.livemig?.['auto-converge']; return a ? `${a['max-cpu-throttle-reached']} % (${a.steps.length} steps)` : '-'; }]);
+  if (runs.some((r) => r.info.livemig?.['delta-assessment'])) rows.push(['delta compression on the wire', (r) => { const a = r.info.livemig?.['delta-assessment']; return a ? `${a.verdict} (gain ${trim(a.gain)}, judged at pass ${a.pass})` : '-'; }]);
+  if (runs.some((r) => r.info.livemig?.['delta-disabled-at-pass'])) rows.push(['delta compression switched off', (r) => { const n = r.info.livemig?.['delta-disabled-at-pass']; return n ? `at pass ${n}` : '-'; }]);
+  if (runs.some((r) => r.info.livemig?.['guest-work-rate'] !== undefined)) rows.push(['guest page writes per second (before switchover)', (r) => { const n = r.info.livemig?.['guest-work-rate']; return n !== undefined ? formatCount(n) : '-'; }]);
   if (runs.some((r) => r.digestsMatch !== undefined)) rows.push(['RAM digests (source = destination)', (r) => (r.digestsMatch === undefined ? '-' : r.digestsMatch ? 'matched' : 'MISMATCH')]);
   const head = `<tr><th></th>${runs.map((r, i) => `<th scope="col"><span class="swatch" style="background:${runColor(i)}"></span>${esc(r.label)}</th>`).join('')}</tr>`;
   const body = rows.map(([name, f]) => `<tr><th scope="row">${esc(name)}</th>${runs.map((r, i) => `<td>${esc(f(r, series[i]!))}</td>`).join('')}</tr>`).join('');
