@@ -9,7 +9,7 @@
  * `--exit`, else at the end of a stdio monitor's input or on quit.
  */
 import type { Guest } from '../guest/index.js';
-import { checkStride } from '../guest/index.js';
+import { GuestMemory, checkStride } from '../guest/index.js';
 import { IncomingMigration } from '../migration/index.js';
 import type { IncomingStatus } from '../migration/index.js';
 import { Machine, formatIncomingInfo, parseMonitorAddress, startMonitors, toSafeJson } from '../monitor/index.js';
@@ -28,6 +28,8 @@ export interface IncomingCommandOptions {
   exit: boolean;
   exitAfter: number;
   dirtyLog: 'explicit' | 'scan';
+  /** Prepare this much RAM (one block, pc.ram) before the stream arrives, as QEMU's `-m`. */
+  ram?: number | undefined;
 }
 
 export async function incomingCommand(uri: string, o: IncomingCommandOptions): Promise<number> {
@@ -37,7 +39,10 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
     if (o.json) process.stdout.write(toSafeJson(event) + '\n');
   };
   const listener = await listenIncoming(uri);
-  const incoming = new IncomingMigration({ maxRamBytes: o.maxRam, dirtyLog: o.dirtyLog });
+  // prepared RAM is faulted in now, before the stream arrives, not while it streams in
+  const prepared = o.ram === undefined ? undefined : new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
+  if (prepared) for (const b of prepared.blocks) b.bytes.fill(0);
+  const incoming = new IncomingMigration({ maxRamBytes: o.maxRam, dirtyLog: o.dirtyLog, ...(prepared ? { memory: prepared } : {}) });
   const machine = new Machine({ incoming });
   const abort = new AbortController();
   let quitting = false;
@@ -78,7 +83,8 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
     if (status !== 'none') {
       const info = incoming.info();
       if (status === 'completed') {
-        say({ event: 'completed', ...info });
+        const usage = process.resourceUsage();
+        say({ event: 'completed', maxRssBytes: usage.maxRSS * 1024, cpuUserMs: Math.round(usage.userCPUTime / 1000), cpuSystemMs: Math.round(usage.systemCPUTime / 1000), ...info });
         if (!o.json) process.stderr.write(formatIncomingInfo(info) + '\n');
       } else {
         say({ event: 'failed', error: incoming.error?.message ?? 'unknown error', ...info });

@@ -30,7 +30,9 @@ program
   .addOption(new Option('--monitor <where>', 'the human monitor: stdio, none, unix:PATH or tcp:HOST:PORT (a socket gets one session per connection)').default('stdio'))
   .option('--qmp <where>', 'QMP, the JSON monitor: unix:PATH or tcp:HOST:PORT (port 0: a free port, printed on standard error)')
   .option('--name <name>', 'a name for this guest')
-  .action(async (o: { ram: number; workload: WorkloadName; vcpus: number; seed: number; dirtyLog: 'explicit' | 'scan'; monitor: string; qmp?: string; name?: string }) => {
+  .option('--telemetry <file>', 'write one JSON line per pass of each migration')
+  .option('--report <file>', 'write an HTML report of the migrations (rewritten after each)')
+  .action(async (o: { ram: number; workload: WorkloadName; vcpus: number; seed: number; dirtyLog: 'explicit' | 'scan'; monitor: string; qmp?: string; name?: string; telemetry?: string; report?: string }) => {
     process.exitCode = await runCommand(o);
   });
 
@@ -39,13 +41,14 @@ program
   .description('wait for a migration on URI (tcp:HOST:PORT, unix:PATH, exec:CMD, fd:N, file:PATH), verify it and resume the guest')
   .argument('<uri>', 'where the migration comes from')
   .addOption(new Option('--max-ram <size>', 'most RAM an incoming stream may make us allocate').default(DEFAULT_MAX_RAM_BYTES, '4G').argParser(sizeOption('--max-ram')))
+  .addOption(new Option('--ram <size>', 'prepare this much RAM (block pc.ram) before the migration arrives, as QEMU\'s -m; the stream must match it').argParser(sizeOption('--ram')))
   .addOption(new Option('--monitor <where>', 'the human monitor: stdio, none, unix:PATH or tcp:HOST:PORT').default('stdio'))
   .option('--qmp <where>', 'QMP, the JSON monitor: unix:PATH or tcp:HOST:PORT')
   .option('--json', 'print events as JSON lines on standard output', false)
   .option('--exit', 'exit when the migration has ended (status 0 if completed)', false)
   .addOption(new Option('--exit-after <ms>', 'with --exit: let the resumed guest run this long, then report its work and RAM').default(0).argParser(intOption('--exit-after', 0, 3_600_000)))
   .addOption(new Option('--dirty-log <kind>', 'dirty log of the resumed guest').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
-  .action(async (uri: string, o: { maxRam: number; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
+  .action(async (uri: string, o: { maxRam: number; ram?: number; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
     process.exitCode = await incomingCommand(uri, o);
   });
 
@@ -73,6 +76,19 @@ program
   .addOption(new Option('--max-ram <size>', 'most RAM the stream may make us allocate').default(4 * 1024 ** 3, '4G').argParser(sizeOption('--max-ram')))
   .action(async (file: string, o: { json: boolean; extractRam?: string; maxRam: number }) => {
     process.exitCode = await analyzeCommand(file, o);
+  });
+
+program
+  .command('bench')
+  .description('run the migration benchmark matrix (workloads × links × codecs × cache sizes × guest sizes, auto-converge, auto-xbzrle) and write JSON, markdown and an HTML report')
+  .addOption(new Option('--matrix <name>', 'tiny (CI, < 1 min), default (~10 min), full (hours)').default('default').argParser(choiceOption('--matrix', ['tiny', 'default', 'full'] as const)))
+  .option('--netns', 'real links: source and destination in two network namespaces joined by a veth pair shaped with tc (root)', false)
+  .option('--json <file>', 'write every result, with pass records, as JSON')
+  .option('--markdown <file>', 'write the results as markdown tables')
+  .option('--report <file>', 'write a self-contained HTML report with plots')
+  .option('--filter <text>', 'only the runs whose id contains this text')
+  .action(async (o: { matrix: 'tiny' | 'default' | 'full'; netns: boolean; json?: string; markdown?: string; report?: string; filter?: string }) => {
+    process.exitCode = await (await import('./bench-command.js')).benchCommand(o);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

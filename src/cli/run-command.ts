@@ -10,6 +10,7 @@ import type { WorkloadName } from '../guest/index.js';
 import { SourceManager } from '../migration/index.js';
 import { Machine, parseMonitorAddress, startMonitors } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
+import { checkReportPath, formatBytes, observeMigrations } from './report/index.js';
 
 export interface RunOptions {
   ram: number;
@@ -22,6 +23,10 @@ export interface RunOptions {
   /** unix:PATH or tcp:HOST:PORT. */
   qmp?: string | undefined;
   name?: string | undefined;
+  /** One JSON line per pass of each migration. */
+  telemetry?: string | undefined;
+  /** An HTML report of the migrations, rewritten after each. */
+  report?: string | undefined;
 }
 
 /** How often end of input re-checks whether a detached migration has ended. */
@@ -31,9 +36,17 @@ export async function runCommand(o: RunOptions): Promise<number> {
   // every option is checked before the guest starts
   const monitor = parseMonitorAddress(o.monitor, '--monitor', ['stdio', 'none', 'unix', 'tcp']);
   const qmp = o.qmp === undefined ? undefined : parseMonitorAddress(o.qmp, '--qmp', ['unix', 'tcp']);
+  if (o.report !== undefined) checkReportPath(o.report, '--report');
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
   const guest = await Guest.start({ memory, workload: o.workload, vcpus: o.vcpus, seed: o.seed, dirtyLog: o.dirtyLog });
   const source = new SourceManager(guest);
+  const observer = observeMigrations(source, {
+    progress: process.stderr, // drawn only on a terminal
+    ...(o.telemetry !== undefined ? { telemetry: o.telemetry } : {}),
+    ...(o.report !== undefined
+      ? { report: o.report, reportOptions: { title: 'livemig run', parameters: [['guest RAM', formatBytes(o.ram)], ['workload', o.workload], ['vCPUs', String(o.vcpus)]] as [string, string][] } }
+      : {}),
+  });
   const machine = new Machine({ source }, { name: o.name });
   const quit = new Promise<void>((resolve) => machine.once('quit', resolve));
   const onSignal = () => machine.quit();
@@ -56,6 +69,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     source.cancel();
+    await observer.close();
     await monitors?.close();
     machine.close();
     await guest.stop();

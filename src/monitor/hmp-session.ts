@@ -28,10 +28,22 @@ export interface HmpSessionOptions {
 
 export async function runHmpSession(machine: Machine, input: Readable, output: Writable, options: HmpSessionOptions): Promise<void> {
   const limit = options.maxUnreadOutputBytes ?? Infinity;
-  const write = (s: string) => {
-    if (output.writableEnded || output.destroyed) return;
-    output.write(s);
+  // Output of the commands of one input chunk goes out in one write, so a reader sees a
+  // command's reply together with the next one's (scripts that send a marker command rely on it).
+  let pending = '';
+  let scheduled: NodeJS.Immediate | undefined;
+  const flush = () => {
+    scheduled = undefined;
+    const text = pending;
+    pending = '';
+    if (text.length === 0 || output.writableEnded || output.destroyed) return;
+    output.write(text);
     if (output.writableLength > limit) output.destroy();
+  };
+  const write = (s: string) => {
+    pending += s;
+    if (pending.length > MAX_HMP_LINE_BYTES) flush();
+    else scheduled ??= setImmediate(flush);
   };
   const hmp = new Hmp(machine, (line) => write(line + '\n'));
   if (options.prompt) write(`${BANNER}\n${PROMPT}`);
@@ -48,5 +60,8 @@ export async function runHmpSession(machine: Machine, input: Readable, output: W
     }
   } catch {
     // the input failed (a reset connection): the session ends like at end of input
+  } finally {
+    if (scheduled) clearImmediate(scheduled);
+    flush();
   }
 }

@@ -86,7 +86,15 @@ export class Source {
     const from = this.lines.length;
     this.send(command);
     this.send('info status');
-    await this.waitLine(/^VM status: /, ms, from);
+    // the marker is the last `VM status:` line; `info status` itself prints one before it
+    const want = command.trim() === 'info status' ? 2 : 1;
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const seen = this.lines.slice(from).filter((l) => /^VM status: /.test(l)).length;
+      if (seen >= want) break;
+      if (Date.now() > deadline) throw new Error(`no answer to '${command}' within ${ms} ms; output:\n${this.lines.slice(from).join('\n')}`);
+      await this.waitLine(/^VM status: /, Math.max(1, deadline - Date.now()), this.lines.length);
+    }
     const out = this.lines.slice(from);
     out.pop();
     return out;

@@ -1,0 +1,93 @@
+/**
+ * `livemig bench`: runs a matrix of migrations in one go (each run a source and a destination
+ * process), prints a line per run as it goes, and writes the results as JSON, markdown and
+ * HTML. With `netns`, links are real: two network namespaces joined by a veth pair shaped by
+ * tc, removed again on every exit path (also on Ctrl-C).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname } from 'node:path';
+import { linkLabel, matrix } from './matrix.js';
+import type { MatrixName, RunSpec } from './matrix.js';
+import { NetnsLink } from './netns.js';
+import { renderHtml, renderMarkdown } from './report.js';
+import type { BenchOutput } from './report.js';
+import { runOne } from './run.js';
+import type { RunResult } from './run.js';
+
+export interface BenchOptions {
+  matrix: MatrixName;
+  netns: boolean;
+  json?: string;
+  markdown?: string;
+  report?: string;
+  /** Only runs whose id contains this text. */
+  filter?: string;
+  /** The command line, for the record. */
+  command: string;
+  /** Progress lines (default standard error). */
+  log?: (line: string) => void;
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchOutput> {
+  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const specs: RunSpec[] = matrix(o.matrix).filter((s) => !o.filter || s.id.includes(o.filter));
+  const started = new Date();
+  const t0 = performance.now();
+  let link: NetnsLink | undefined;
+  const cleanup = (): void => link?.close();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    cleanup();
+    process.kill(process.pid, sig);
+  };
+  if (o.netns) {
+    link = NetnsLink.create();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    process.once('exit', cleanup);
+  }
+  const runs: RunResult[] = [];
+  try {
+    log(`livemig bench: ${specs.length} runs of the ${o.matrix} matrix${link ? ` over ${link.sourceNs} ⇄ ${link.destinationNs}` : ' over loopback tcp with the simulated link'}`);
+    for (const [i, s] of specs.entries()) {
+      const r = await runOne(s, link ? { netns: link } : {});
+      runs.push(r);
+      const status = r.status === 'completed' ? (r.forced ? 'forced' : 'converged') : `${r.status}${r.error ? ` (${r.error})` : ''}`;
+      log(
+        `[${i + 1}/${specs.length}] ${s.id} @ ${linkLabel(s.linkBitsPerSecond)}: ${status}, total ${r.totalMs} ms, downtime ${r.downtimeMs} ms (guest ${r.guestDowntimeMs ?? '-'}), ${(r.bytes.total / 1048576).toFixed(1)} MiB, ${r.passes} passes${r.spec.autoConverge ? `, throttle ${r.throttleMax} %` : ''}`,
+      );
+    }
+  } finally {
+    if (link) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('exit', cleanup);
+    }
+    cleanup();
+  }
+  const cpu = cpus();
+  const out: BenchOutput = {
+    meta: {
+      matrix: o.matrix,
+      command: o.command,
+      startedAt: started.toISOString(),
+      elapsedMs: Math.round(performance.now() - t0),
+      node: process.version,
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model.trim() ?? 'unknown',
+      kernel: release(),
+      link: link ? `network namespaces and a veth pair shaped by tc ${link.shaper}` : 'loopback tcp through the simulated link (link-bandwidth token bucket, every stage)',
+    },
+    runs,
+  };
+  const write = (path: string | undefined, text: () => string): void => {
+    if (!path) return;
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text());
+    log(`wrote ${path}`);
+  };
+  write(o.json, () => JSON.stringify(out, null, 1) + '\n');
+  write(o.markdown, () => renderMarkdown(out));
+  write(o.report, () => renderHtml(out));
+  return out;
+}
