@@ -5,7 +5,7 @@
  * tc, removed again on every exit path (also on Ctrl-C).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { dirname } from 'node:path';
 import { linkLabel, matrix } from './matrix.js';
 import type { MatrixName, RunSpec } from './matrix.js';
@@ -29,28 +29,43 @@ export interface BenchOptions {
   log?: (line: string) => void;
 }
 
+function round2(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
 export async function runBench(o: BenchOptions): Promise<BenchOutput> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const specs: RunSpec[] = matrix(o.matrix).filter((s) => !o.filter || s.id.includes(o.filter));
   const started = new Date();
+  const loadBefore = loadavg()[0]!;
   const t0 = performance.now();
   let link: NetnsLink | undefined;
+  const abort = new AbortController();
   const cleanup = (): void => link?.close();
+  // On Ctrl-C or kill: stop the run's processes, remove the namespaces, then die of the signal.
   const onSignal = (sig: NodeJS.Signals): void => {
+    abort.abort();
     cleanup();
     process.kill(process.pid, sig);
   };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', cleanup);
   if (o.netns) {
-    link = NetnsLink.create();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    process.once('exit', cleanup);
+    try {
+      link = NetnsLink.create();
+    } catch (e) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('exit', cleanup);
+      throw e;
+    }
   }
   const runs: RunResult[] = [];
   try {
     log(`livemig bench: ${specs.length} runs of the ${o.matrix} matrix${link ? ` over ${link.sourceNs} ⇄ ${link.destinationNs}` : ' over loopback tcp with the simulated link'}`);
     for (const [i, s] of specs.entries()) {
-      const r = await runOne(s, link ? { netns: link } : {});
+      const r = await runOne(s, link ? { netns: link, signal: abort.signal } : { signal: abort.signal });
       runs.push(r);
       const status = r.status === 'completed' ? (r.forced ? 'forced' : 'converged') : `${r.status}${r.error ? ` (${r.error})` : ''}`;
       log(
@@ -58,11 +73,9 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
       );
     }
   } finally {
-    if (link) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.off('exit', cleanup);
-    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', cleanup);
     cleanup();
   }
   const cpu = cpus();
@@ -76,6 +89,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
       cpus: cpu.length,
       cpuModel: cpu[0]?.model.trim() ?? 'unknown',
       kernel: release(),
+      loadAverage: { before: round2(loadBefore), after: round2(loadavg()[0]!) },
       link: link ? `network namespaces and a veth pair shaped by tc ${link.shaper}` : 'loopback tcp through the simulated link (link-bandwidth token bucket, every stage)',
     },
     runs,

@@ -20,6 +20,8 @@ export interface BenchMeta {
   kernel: string;
   /** How links were made: the simulated token bucket, or netns with netem/tbf. */
   link: string;
+  /** The host's 1-minute load average when the matrix started and ended (other work on the machine skews timings). */
+  loadAverage: { before: number; after: number };
 }
 
 export interface BenchOutput {
@@ -46,7 +48,7 @@ const MiB = 1024 * 1024;
 /** Pairs each `none` run with the `xbzrle` run that differs from it in the codec only. */
 export function codecPairs(runs: readonly RunResult[], codec: 'xbzrle' | 'xbrle' = 'xbzrle'): CodecPair[] {
   const key = (s: RunSpec): string =>
-    JSON.stringify([s.workload, s.workloadOptions, s.ramBytes, s.vcpus, s.seed, s.linkBitsPerSecond, s.cachePercent, s.cacheWays, s.downtimeLimitMs, s.maxTimeMs, s.autoConverge, s.autoXbzrle]);
+    JSON.stringify([s.workload, s.workloadOptions, s.ramBytes, s.regionPercent, s.vcpus, s.seed, s.linkBitsPerSecond, s.cachePercent, s.cacheWays, s.downtimeLimitMs, s.maxTimeMs, s.autoConverge, s.autoXbzrle]);
   const withDelta = new Map<string, RunResult>();
   for (const r of runs) if (r.spec.codec === codec && r.status !== 'error') withDelta.set(key(r.spec), r);
   const out: CodecPair[] = [];
@@ -99,7 +101,7 @@ function cacheOf(s: RunSpec, r: RunResult): string {
 /** The columns of the all-runs table. */
 const COLUMNS: [string, (r: RunResult) => string][] = [
   ['comparison', (r) => r.spec.comparison],
-  ['workload', (r) => r.spec.workload + (r.spec.workloadOptions.rate ? ` @${rate(r.spec.workloadOptions.rate)}/s` : '')],
+  ['workload', (r) => r.spec.workload + (r.spec.regionPercent < 100 ? ` [${r.spec.regionPercent} %]` : '') + (r.spec.workloadOptions.rate ? ` @${rate(r.spec.workloadOptions.rate)}/s` : '')],
   ['variant', (r) => r.spec.variant],
   ['RAM MiB', (r) => mib(r.spec.ramBytes)],
   ['link', (r) => linkLabel(r.spec.linkBitsPerSecond)],
@@ -154,9 +156,9 @@ export function renderMarkdown(o: BenchOutput): string {
     `# livemig benchmark: the \`${m.matrix}\` matrix`,
     '',
     `Command: \`${m.command}\` · ${m.startedAt} · ${(m.elapsedMs / 1000).toFixed(0)} s · ${o.runs.length} runs`,
-    `Machine: ${m.cpus} × ${m.cpuModel}, Linux ${m.kernel}, Node ${m.node}. Links: ${m.link}.`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, Linux ${m.kernel}, Node ${m.node}; load average ${m.loadAverage.before} at the start, ${m.loadAverage.after} at the end. Links: ${m.link}.`,
     '',
-    'Times in ms; "net downtime" is the downtime minus what only livemig pays inside it: two RAM sha256 verifications (source and destination) and starting the destination\'s vCPU threads (the seed and QEMU verify nothing, and their vCPU threads exist already); "guest downtime" is from the guest\'s last write on the source to its first on the destination. Work rates are the guest\'s page writes per second. "whole" counts page bytes of pages sent whole.',
+    'A workload\'s [N %] is the share of RAM it writes. Times in ms; "downtime" is livemig\'s, from pausing the guest to the destination\'s confirmation; "net downtime" is the part of it that QEMU\'s and the seed\'s downtime consist of (stopping the vCPUs and sending what was left), without what only livemig does inside it (a sha256 of the RAM on both sides, resuming the guest\'s threads before confirming); "guest downtime" is from the guest\'s last write on the source to its first on the destination. Work rates are the guest\'s page writes per second. "whole" counts page bytes of pages sent whole.',
     '',
     '## Delta compression (XBZRLE) against none, all else equal',
     '',
@@ -179,7 +181,7 @@ function groupCharts(runs: RunResult[]): string {
   const cats = runs.map((r) => `${r.spec.workload}`);
   const subs = runs.map((r) => r.spec.variant);
   const per = (name: string, color: string, f: (r: RunResult) => number) => ({ name, color, values: runs.map(f) });
-  const width = Math.max(480, 60 * runs.length + 100);
+  const width = Math.max(480, 72 * runs.length + 100);
   const tooltip = (i: number): string => {
     const r = runs[i]!;
     return `${r.spec.id}: ${statusOf(r)}, total ${f0(r.totalMs)} ms, downtime ${f0(r.downtimeMs)} ms (net ${f0(r.netDowntimeMs)}), ${mib(r.bytes.total)} MiB`;
@@ -187,6 +189,7 @@ function groupCharts(runs: RunResult[]): string {
   const byCodec = (f: (r: RunResult) => number) =>
     ['none', 'xbzrle', 'xbrle'].map((c) => ({ name: c, color: CODEC_COLOR[c]!, values: runs.map((r) => (r.spec.codec === c ? f(r) : null)) }));
   const maxOf = (f: (r: RunResult) => number): number => Math.max(1, ...runs.map(f));
+  const box = (svg: string): string => `<div class="chart" style="max-width:${width}px">${svg}</div>`;
   return [
     barChart({ width, height: 260, categories: cats, subLabels: subs, series: byCodec((r) => r.downtimeMs), yMax: maxOf((r) => r.downtimeMs), yTick: (v) => `${v}`, xTitle: 'run', yTitle: 'downtime (ms)', tooltip, barLabel: (t) => f0(t) }),
     barChart({ width, height: 260, categories: cats, subLabels: subs, series: byCodec((r) => r.totalMs), yMax: maxOf((r) => r.totalMs), yTick: (v) => `${v / 1000} s`, xTitle: 'run', yTitle: 'total time', tooltip }),
@@ -207,11 +210,13 @@ function groupCharts(runs: RunResult[]): string {
       yTitle: 'MiB on the wire',
       tooltip,
     }),
-  ].join('\n');
+  ]
+    .map(box)
+    .join('\n');
 }
 
 function htmlTable(head: string[], rows: string[][]): string {
-  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+  return `<div class="table"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 
 /** The HTML page: self-contained (inline CSS and SVG, no script). */
@@ -233,10 +238,11 @@ svg{max-width:100%;height:auto;display:block;margin:0.5em 0}
 svg text{font:11px system-ui,sans-serif;fill:#333}
 svg text.sub{fill:#777}
 section{margin-top:2em}
+.table{overflow-x:auto}
 .meta{color:#555}
 </style></head><body>
 <h1>livemig benchmark: the ${esc(m.matrix)} matrix</h1>
-<p class="meta">${esc(m.command)} · ${esc(m.startedAt)} · ${(m.elapsedMs / 1000).toFixed(0)} s · ${o.runs.length} runs · ${m.cpus} × ${esc(m.cpuModel)}, Linux ${esc(m.kernel)}, Node ${esc(m.node)} · links: ${esc(m.link)}</p>
+<p class="meta">${esc(m.command)} · ${esc(m.startedAt)} · ${(m.elapsedMs / 1000).toFixed(0)} s · ${o.runs.length} runs · ${m.cpus} × ${esc(m.cpuModel)}, Linux ${esc(m.kernel)}, Node ${esc(m.node)} · load average ${m.loadAverage.before} → ${m.loadAverage.after} · links: ${esc(m.link)}</p>
 <h2>Delta compression (XBZRLE) against none, all else equal</h2>
 ${pairs.length ? htmlTable(PAIR_HEAD, pairRows(pairs)) : '<p>(no pairs)</p>'}
 ${sections.join('\n')}

@@ -33,11 +33,13 @@ export interface RunResult {
   /** Starting the vCPU threads on the destination (measured there before the migration): part of the downtime. */
   resumeMs: number;
   /**
-   * downtimeMs minus what only livemig pays inside it: two RAM verifications and starting the
-   * vCPU threads. An estimate of the downtime the seed and QEMU (which verify nothing and whose
-   * vCPU threads exist already) would show.
+   * The part of the downtime QEMU's and the seed's consists of: stopping the vCPUs and sending
+   * what was left (livemig's `downtime-parts` pause + send), without what only livemig pays
+   * inside it: the RAM digest on both sides and resuming the guest's threads before confirming.
    */
   netDowntimeMs: number;
+  /** livemig's downtime, part by part (see OutgoingMigration.downtimeParts). */
+  downtimeParts: { pauseMs: number; sendMs: number; digestMs: number; confirmMs: number };
   setupMs: number;
   passes: number;
   bytes: { total: number; zero: number; normal: number; delta: number; stopAndCopy: number };
@@ -63,6 +65,8 @@ export interface RunResult {
 
 export interface RunEnv {
   netns?: NetnsLink;
+  /** Aborting kills the run's processes at once (the harness does it on SIGINT/SIGTERM). */
+  signal?: AbortSignal;
   /** Extra ms a run may take beyond its max-time before it is killed. */
   slackMs?: number;
 }
@@ -138,7 +142,13 @@ export async function runOne(spec: RunSpec, env: RunEnv = {}): Promise<RunResult
   const childEnv = { ...process.env, ...(env.netns ? { LIVEMIG_BENCH_NETNS: '1' } : {}) };
   let dst: Child | undefined;
   let src: Child | undefined;
+  const onAbort = (): void => {
+    kill(src);
+    kill(dst);
+  };
+  env.signal?.addEventListener('abort', onAbort);
   try {
+    if (env.signal?.aborted) throw new Error('aborted');
     const listen = env.netns ? `tcp:${DESTINATION_ADDRESS}:0` : 'tcp:127.0.0.1:0';
     const timing = [String(spec.warmupMs), String(spec.measureMs), String(spec.vcpus)];
     if (env.netns) {
@@ -151,6 +161,7 @@ export async function runOne(spec: RunSpec, env: RunEnv = {}): Promise<RunResult
     const listening = await dst.next('listening', 30_000);
     const uri = String(listening['uri']);
     const srcArgs = [SOURCE_CHILD, JSON.stringify(spec), uri];
+    if (env.signal?.aborted) throw new Error('aborted');
     if (env.netns) {
       const s = env.netns.exec(env.netns.sourceNs, [node, ...srcArgs]);
       src = start(s.cmd, s.args, childEnv);
@@ -163,8 +174,8 @@ export async function runOne(spec: RunSpec, env: RunEnv = {}): Promise<RunResult
   } catch (e) {
     return failed(spec, e instanceof Error ? e.message : String(e));
   } finally {
-    kill(src);
-    kill(dst);
+    env.signal?.removeEventListener('abort', onAbort);
+    onAbort();
   }
 }
 
@@ -184,6 +195,7 @@ function toResult(spec: RunSpec, r: Record<string, unknown>, d: Record<string, u
   const downtimeMs = num(info.downtime);
   const stop = passes.find((p) => p.stage === 'stop-and-copy');
   const lm = info.livemig;
+  const parts = lm?.['downtime-parts'];
   const during = (() => {
     const t = iterate.reduce((s, p) => s + (p.endMs - p.startMs), 0);
     return t > 0 ? iterate.reduce((s, p) => s + (p.guestWorkRate ?? 0) * (p.endMs - p.startMs), 0) / t : num(lm?.['guest-work-rate']);
@@ -200,7 +212,8 @@ function toResult(spec: RunSpec, r: Record<string, unknown>, d: Record<string, u
     guestDowntimeMs: typeof d['guestDowntimeMs'] === 'number' ? Math.round(d['guestDowntimeMs']) : null,
     verifyMs: Math.round(verifyMs),
     resumeMs: Math.round(num(d['resumeMs'])),
-    netDowntimeMs: Math.max(0, Math.round(downtimeMs - 2 * verifyMs - num(d['resumeMs']))),
+    netDowntimeMs: Math.round(num(parts?.['pause-ms']) + num(parts?.['send-ms'])),
+    downtimeParts: { pauseMs: num(parts?.['pause-ms']), sendMs: num(parts?.['send-ms']), digestMs: num(parts?.['digest-ms']), confirmMs: num(parts?.['confirm-ms']) },
     setupMs: num(info['setup-time']),
     passes: num(info.ram?.['dirty-sync-count']),
     bytes: {
@@ -244,6 +257,7 @@ function failed(spec: RunSpec, error: string): RunResult {
     verifyMs: 0,
     resumeMs: 0,
     netDowntimeMs: 0,
+    downtimeParts: { pauseMs: 0, sendMs: 0, digestMs: 0, confirmMs: 0 },
     setupMs: 0,
     passes: 0,
     bytes: { total: 0, zero: 0, normal: 0, delta: 0, stopAndCopy: 0 },

@@ -35,7 +35,8 @@ async function main(): Promise<void> {
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: spec.ramBytes }]);
   if (spec.prefill) prefill(memory, spec.seed);
   else for (const b of memory.blocks) b.bytes.fill(0); // fault the pages in: first touches are slow on some hosts
-  const guest = await Guest.start({ memory, workload: spec.workload, vcpus: spec.vcpus, seed: spec.seed, workloadOptions: spec.workloadOptions });
+  const region = { offsetBytes: 0, sizeBytes: Math.max(4096, Math.floor((spec.ramBytes * spec.regionPercent) / 100 / 4096) * 4096) };
+  const guest = await Guest.start({ memory, workload: spec.workload, vcpus: spec.vcpus, seed: spec.seed, region, workloadOptions: spec.workloadOptions });
   try {
     await sleep(spec.warmupMs);
     const w0 = guest.workDone();

@@ -121,6 +121,10 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       this.error = e instanceof Error ? e : new Error(String(e));
       this.setStatus('failed');
       await this.reply(channel, { status: 'failed', error: this.error.message }).catch(() => undefined);
+      // Closing a socket with unread stream bytes resets it, and a reset can discard the reply
+      // before the source reads it: read and drop what is in flight until the source, told why,
+      // closes (or briefly), so the source reports our reason rather than "connection reset".
+      await drainInput(channel, DRAIN_AFTER_FAILURE_MS);
       channel.destroy();
     }
     return this.status;
@@ -157,6 +161,31 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     };
     return info;
   }
+}
+
+/** How long a failed destination keeps reading (and dropping) the stream after its reply. */
+const DRAIN_AFTER_FAILURE_MS = 2000;
+
+/** Reads and drops the channel's input until it ends or closes, for at most `ms`. */
+function drainInput(channel: Channel, ms: number): Promise<void> {
+  const input = channel.input;
+  if (!channel.hasReturnPath || input === null || input.destroyed || input.readableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      input.off('end', done);
+      input.off('close', done);
+      input.off('error', done);
+      input.off('data', drop);
+      resolve();
+    };
+    const drop = (): void => undefined;
+    const timer = setTimeout(done, ms);
+    input.on('data', drop);
+    input.once('end', done);
+    input.once('close', done);
+    input.once('error', done);
+  });
 }
 
 function workloadOf(deviceState: Uint8Array): string | undefined {

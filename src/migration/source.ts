@@ -93,6 +93,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private readonly maxPasses: number;
   private readonly replyTimeoutMs: number;
   private readonly transport: Omit<OutgoingOptions, 'signal'>;
+  /** The destination's reason, when it rejected the stream before the end (return path). */
+  private destinationError: string | undefined;
   private readonly limiter: RateLimiter;
   private telemetry: PassTelemetry | undefined;
   /** Every pass record of this migration, in order. */
@@ -109,6 +111,12 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
    * time, it gives the downtime the guest saw.
    */
   guestLastStepWallMs = 0;
+  /**
+   * Where a completed migration's downtime went: stopping the vCPUs, sending what was left
+   * (RAM, device state), the source's RAM digest, and the destination's confirmation (its
+   * digest check and the guest's resume). The first two are what QEMU's downtime consists of.
+   */
+  downtimeParts: { pauseMs: number; sendMs: number; digestMs: number; confirmMs: number } | undefined;
   private lastSyncAt = 0;
   private throttleBefore = 0;
   private workStart = { work: 0, t: 0 };
@@ -163,6 +171,15 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.checkCancelled();
       const reply = channel.hasReturnPath && channel.input ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal) : undefined;
       reply?.catch(() => undefined); // observed below; a cancel must not leave it unhandled
+      // A destination that rejects the stream says why on the return path while we still send:
+      // stop at once and report its reason (not the reset that follows).
+      reply?.then((r) => {
+        if (r.status === 'failed' && this.active && this.status !== 'cancelling' && this.status !== 'completed') {
+          this.destinationError = r.error ?? 'no reason given';
+          this.abort.abort();
+          this.channel?.destroy(new LivemigError('MIGRATION_FAILED', `destination failed: ${this.destinationError}`));
+        }
+      }, () => undefined);
       const link = this.parameters['link-bandwidth'] > 0 ? new LinkPacer(this.parameters['link-bandwidth']) : undefined;
       const out = new OutgoingStream(link ? async (chunk) => { await link.wait(chunk.length); await channel.write(chunk); } : (chunk) => channel.write(chunk));
       out.header();
@@ -277,6 +294,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.workStop = { work: this.guest.workDone(), t: downtimeStart };
     this.pausedByUs = this.guest.status === 'running';
     if (this.pausedByUs) await this.guest.pause();
+    const pausedAt = performance.now();
     this.guestLastStepWallMs = this.guest.lastStepWallMs();
     this.restoreThrottle();
     this.checkCancelled();
@@ -294,7 +312,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     out.ramEos();
     out.footer(RAM_SECTION_ID);
     out.deviceState(this.guest.deviceState());
+    const digestStart = performance.now();
     this.ramDigest = this.guest.memory.digest();
+    const digestMs = performance.now() - digestStart;
     out.digest('sha256', Buffer.from(this.ramDigest, 'hex'));
     out.eof();
     out.vmdesc();
@@ -302,6 +322,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.counters.downtimeBytes += out.bytesWritten - before;
     this.account(out);
     this.endPass('stop-and-copy', 0);
+    const sentAt = performance.now();
     await channel.end();
     if (reply) {
       const r = await withTimeout(reply, this.replyTimeoutMs);
@@ -311,6 +332,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     }
     this.endTime = performance.now();
     this.downtime = this.endTime - downtimeStart;
+    this.downtimeParts = { pauseMs: pausedAt - downtimeStart, sendMs: sentAt - pausedAt - digestMs, digestMs, confirmMs: this.endTime - sentAt };
     this.counters.expectedDowntimeMs = 0;
     this.transition('completed');
     this.pausedByUs = false; // the guest now runs on the destination; the source stays paused (QEMU's postmigrate)
@@ -321,6 +343,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.channel?.destroy();
     const cancelled = this.status === 'cancelling';
     this.error = e instanceof Error ? e : new Error(String(e));
+    if (this.destinationError !== undefined && !cancelled && !(e instanceof LivemigError && e.message.startsWith('destination failed: '))) {
+      this.error = new LivemigError('MIGRATION_FAILED', `destination failed: ${this.destinationError}`, { cause: e });
+    }
     this.workStop ??= { work: this.guest.workDone(), t: this.endTime };
     this.restoreThrottle();
     if (this.pausedByUs) {
@@ -419,6 +444,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     else if (!ended) info['expected-downtime'] = Math.round(c.expectedDowntimeMs);
     if (this.status === 'failed' && this.error) info['error-desc'] = this.error.message;
     if (!ended && this.autoConverge && this.autoConverge.percent > 0) info['cpu-throttle-percentage'] = this.autoConverge.percent;
+    const parts = this.downtimeParts;
     const remaining = this.status === 'completed' ? 0 : (this.ram?.remaining ?? 0) * 4096;
     info.ram = {
       transferred: c.transferred,
@@ -460,6 +486,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       kernel: selectedKernel().name,
       'forced-switchover': this.forced,
       ...this.pressureStats(now),
+      ...(parts && this.status === 'completed'
+        ? { 'downtime-parts': { 'pause-ms': Math.round(parts.pauseMs), 'send-ms': Math.round(parts.sendMs), 'digest-ms': Math.round(parts.digestMs), 'confirm-ms': Math.round(parts.confirmMs) } }
+        : {}),
       ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
       ...(this.destinationDigest ? { 'destination-digest': this.destinationDigest } : {}),
       ...(this.channel ? { transport: { description: this.channel.description, ...(this.channel.tls ? { tls: { ...this.channel.tls } } : {}) } } : {}),

@@ -90,6 +90,11 @@ export interface LivemigStats {
   'delta-disabled-at-pass'?: number;
   /** The guest's page writes per second while it ran during this migration (before switchover). */
   'guest-work-rate'?: number;
+  /**
+   * A completed migration's downtime, part by part: stopping the vCPUs, sending the rest, the
+   * source's RAM digest, the destination's confirmation (its digest check and resume).
+   */
+  'downtime-parts'?: { 'pause-ms': number; 'send-ms': number; 'digest-ms': number; 'confirm-ms': number };
 }
 
 export interface AutoConvergeStats {

@@ -193,6 +193,7 @@ export function tlsAccept(address: string, raw: Socket, tls: CheckedTls): Promis
     };
     const timer = setTimeout(() => fail(new TransportError('TRANSPORT_CLOSED', `${address}: TLS handshake with ${peerAddress} timed out after ${tls.handshakeTimeoutMs} ms`, { uri: address, osCode: 'ETIMEDOUT' })), tls.handshakeTimeoutMs);
     raw.setNoDelay(true);
+    raw.allowHalfOpen = false;
     // One server object per connection: it does the verification a bare TLSSocket would skip
     // (authorized/authorizationError), and its events belong to this socket alone.
     const server = createTlsServer({
@@ -201,11 +202,20 @@ export function tlsAccept(address: string, raw: Socket, tls: CheckedTls): Promis
       key: toPem(c.key),
       requestCert: true,
       rejectUnauthorized: false, // checked below, so the source can be told why
-      allowHalfOpen: true,
+      // Not half-open during the handshake: a source that refuses this destination's certificate
+      // just closes (Node verifies after OpenSSL's handshake, without an alert), and only a full
+      // close reaches 'tlsClientError'. Half-open again once accepted (see below).
+      allowHalfOpen: false,
       minVersion: MIN_VERSION,
     });
-    server.once('tlsClientError', (err) => fail(closedTransport(address, `TLS handshake with ${peerAddress} failed`, err)));
+    server.once('tlsClientError', (err) => {
+      const hangUp = (err as { code?: string }).code === 'ECONNRESET';
+      fail(closedTransport(address, `TLS handshake with ${peerAddress} failed${hangUp ? ' (the source hung up: did it refuse this destination\'s certificate?)' : ''}`, err));
+    });
+
     server.once('secureConnection', (socket: TLSSocket) => {
+      // The source ending its stream must not end our return path.
+      socket.allowHalfOpen = true;
       socket.on('error', (err) => fail(closedTransport(address, `TLS session with ${peerAddress} failed`, err)));
       const refusal = refusalOf(socket, c.authorize);
       if (refusal !== undefined) {
@@ -282,29 +292,37 @@ function toPeer(cert: PeerCertificate): TlsPeer {
   return { subject: formatName(cert.subject), issuer: formatName(cert.issuer), fingerprint256: cert.fingerprint256 ?? '', certificate: cert };
 }
 
-/** Reads one '\n'-terminated line (at most MAX_LINE_BYTES) and puts back anything after it. */
+/**
+ * Reads one '\n'-terminated line (at most MAX_LINE_BYTES) and puts back anything after it.
+ * Paused-mode reads ('readable'), so that afterwards the socket is neither flowing nor
+ * explicitly paused: a later 'data' listener or iterator sees every byte that follows.
+ */
 function readLine(socket: TLSSocket, done: (line: string, err?: Error) => void): void {
   let buf = Buffer.alloc(0);
   const finish = (line: string, err?: Error): void => {
-    socket.off('data', onData);
+    socket.off('readable', onReadable);
     socket.off('end', onEnd);
     socket.off('close', onEnd);
     done(line, err);
   };
-  const onData = (chunk: Buffer): void => {
-    buf = Buffer.concat([buf, chunk]);
-    const nl = buf.indexOf(0x0a);
-    if (nl < 0) {
-      if (buf.length > MAX_LINE_BYTES) finish(buf.subarray(0, 80).toString('utf8'));
-      return;
+  const onReadable = (): void => {
+    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+      buf = Buffer.concat([buf, chunk]);
+      const nl = buf.indexOf(0x0a);
+      if (nl >= 0) {
+        const rest = buf.subarray(nl + 1);
+        if (rest.length > 0) socket.unshift(rest);
+        finish(buf.subarray(0, nl).toString('utf8'));
+        return;
+      }
+      if (buf.length > MAX_LINE_BYTES) {
+        finish(buf.subarray(0, 80).toString('utf8'));
+        return;
+      }
     }
-    socket.pause();
-    const rest = buf.subarray(nl + 1);
-    finish(buf.subarray(0, nl).toString('utf8'));
-    if (rest.length > 0) socket.unshift(rest);
   };
   const onEnd = (): void => finish('', new Error('connection closed'));
-  socket.on('data', onData);
+  socket.on('readable', onReadable);
   socket.once('end', onEnd);
   socket.once('close', onEnd);
 }
