@@ -15,6 +15,7 @@ import type { IncomingStatus } from '../migration/index.js';
 import { Machine, formatIncomingInfo, parseMonitorAddress, startMonitors, toSafeJson } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
 import { listenIncoming } from '../transport/index.js';
+import { loadTlsCreds } from './tls-creds.js';
 import type { Channel } from '../transport/index.js';
 
 export interface IncomingCommandOptions {
@@ -30,6 +31,8 @@ export interface IncomingCommandOptions {
   dirtyLog: 'explicit' | 'scan';
   /** Prepare this much RAM (one block, pc.ram) before the stream arrives, as QEMU's `-m`. */
   ram?: number | undefined;
+  /** A directory of TLS credentials (QEMU's tls-creds-x509 layout) for a tls: URI. */
+  tlsCreds?: string | undefined;
 }
 
 export async function incomingCommand(uri: string, o: IncomingCommandOptions): Promise<number> {
@@ -38,7 +41,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   const say = (event: Record<string, unknown>) => {
     if (o.json) process.stdout.write(toSafeJson(event) + '\n');
   };
-  const listener = await listenIncoming(uri);
+  const listener = await listenIncoming(uri, o.tlsCreds === undefined ? undefined : { tls: loadTlsCreds(o.tlsCreds, 'server') });
   // prepared RAM is faulted in now, before the stream arrives, not while it streams in
   const prepared = o.ram === undefined ? undefined : new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
   if (prepared) for (const b of prepared.blocks) b.bytes.fill(0);

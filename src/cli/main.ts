@@ -32,7 +32,8 @@ program
   .option('--name <name>', 'a name for this guest')
   .option('--telemetry <file>', 'write one JSON line per pass of each migration')
   .option('--report <file>', 'write an HTML report of the migrations (rewritten after each)')
-  .action(async (o: { ram: number; workload: WorkloadName; vcpus: number; seed: number; dirtyLog: 'explicit' | 'scan'; monitor: string; qmp?: string; name?: string; telemetry?: string; report?: string }) => {
+  .option('--tls-creds <dir>', 'TLS credentials for tls: URIs (ca-cert.pem, client-cert.pem, client-key.pem, as QEMU\'s tls-creds-x509)')
+  .action(async (o: { ram: number; workload: WorkloadName; vcpus: number; seed: number; dirtyLog: 'explicit' | 'scan'; monitor: string; qmp?: string; name?: string; telemetry?: string; report?: string; tlsCreds?: string }) => {
     process.exitCode = await runCommand(o);
   });
 
@@ -41,6 +42,7 @@ program
   .description('wait for a migration on URI (tcp:HOST:PORT, unix:PATH, exec:CMD, fd:N, file:PATH), verify it and resume the guest')
   .argument('<uri>', 'where the migration comes from')
   .addOption(new Option('--max-ram <size>', 'most RAM an incoming stream may make us allocate').default(DEFAULT_MAX_RAM_BYTES, '4G').argParser(sizeOption('--max-ram')))
+  .option('--tls-creds <dir>', 'TLS credentials for a tls: URI (ca-cert.pem, server-cert.pem, server-key.pem, as QEMU\'s tls-creds-x509)')
   .addOption(new Option('--ram <size>', 'prepare this much RAM (block pc.ram) before the migration arrives, as QEMU\'s -m; the stream must match it').argParser(sizeOption('--ram')))
   .addOption(new Option('--monitor <where>', 'the human monitor: stdio, none, unix:PATH or tcp:HOST:PORT').default('stdio'))
   .option('--qmp <where>', 'QMP, the JSON monitor: unix:PATH or tcp:HOST:PORT')
@@ -48,7 +50,7 @@ program
   .option('--exit', 'exit when the migration has ended (status 0 if completed)', false)
   .addOption(new Option('--exit-after <ms>', 'with --exit: let the resumed guest run this long, then report its work and RAM').default(0).argParser(intOption('--exit-after', 0, 3_600_000)))
   .addOption(new Option('--dirty-log <kind>', 'dirty log of the resumed guest').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
-  .action(async (uri: string, o: { maxRam: number; ram?: number; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
+  .action(async (uri: string, o: { maxRam: number; ram?: number; tlsCreds?: string; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
     process.exitCode = await incomingCommand(uri, o);
   });
 

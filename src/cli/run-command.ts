@@ -11,6 +11,7 @@ import { SourceManager } from '../migration/index.js';
 import { Machine, parseMonitorAddress, startMonitors } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
 import { checkReportPath, formatBytes, observeMigrations } from './report/index.js';
+import { loadTlsCreds } from './tls-creds.js';
 
 export interface RunOptions {
   ram: number;
@@ -27,6 +28,8 @@ export interface RunOptions {
   telemetry?: string | undefined;
   /** An HTML report of the migrations, rewritten after each. */
   report?: string | undefined;
+  /** A directory of TLS credentials (QEMU's tls-creds-x509 layout) for tls: migrations. */
+  tlsCreds?: string | undefined;
 }
 
 /** How often end of input re-checks whether a detached migration has ended. */
@@ -37,9 +40,11 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const monitor = parseMonitorAddress(o.monitor, '--monitor', ['stdio', 'none', 'unix', 'tcp']);
   const qmp = o.qmp === undefined ? undefined : parseMonitorAddress(o.qmp, '--qmp', ['unix', 'tcp']);
   if (o.report !== undefined) checkReportPath(o.report, '--report');
+  const tls = o.tlsCreds === undefined ? undefined : loadTlsCreds(o.tlsCreds, 'client');
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
   const guest = await Guest.start({ memory, workload: o.workload, vcpus: o.vcpus, seed: o.seed, dirtyLog: o.dirtyLog });
   const source = new SourceManager(guest);
+  if (tls) source.transport = { tls };
   const observer = observeMigrations(source, {
     progress: process.stderr, // drawn only on a terminal
     ...(o.telemetry !== undefined ? { telemetry: o.telemetry } : {}),

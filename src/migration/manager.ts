@@ -6,6 +6,7 @@
 import { LivemigError } from '../errors.js';
 import type { Guest } from '../guest/index.js';
 import { parseMigrationUri } from '../transport/index.js';
+import type { OutgoingOptions } from '../transport/index.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS, checkParameter } from './parameters.js';
 import type { MigrationCapabilities, MigrationParameters } from './parameters.js';
 import { OutgoingMigration } from './source.js';
@@ -26,6 +27,8 @@ export class SourceManager {
   readonly parameters: MigrationParameters = { ...DEFAULT_PARAMETERS };
   readonly capabilities: MigrationCapabilities = { ...DEFAULT_CAPABILITIES };
   current: OutgoingMigration | undefined;
+  /** Transport options for every migration (TLS credentials, timeouts). */
+  transport: Omit<OutgoingOptions, 'signal'> = {};
   private readonly listeners: ((m: OutgoingMigration) => void)[] = [];
 
   constructor(readonly guest: Guest) {}
@@ -52,6 +55,7 @@ export class SourceManager {
       guest: this.guest,
       parameters: { ...this.parameters },
       capabilities: { ...this.capabilities },
+      transport: this.transport,
       ...(options.maxPasses !== undefined ? { maxPasses: options.maxPasses } : {}),
     });
     this.current = m;

@@ -71,6 +71,8 @@ export function formatInfoMigrate(info: MigrationInfo, role: 'source' | 'destina
   }
   if (info['cpu-throttle-percentage'] !== undefined) lines.push(`cpu throttle percentage: ${info['cpu-throttle-percentage']}`);
   const l = info.livemig;
+  const tls = l?.transport?.tls;
+  if (tls) lines.push(`tls: ${tls.protocol} ${tls.cipher}, peer ${tls.peerSubject} (sha256 ${tls.peerFingerprint256})`);
   if (l?.['ram-digest']) lines.push(`ram digest (sha256): ${l['ram-digest']}`);
   if (l?.['destination-digest']) lines.push(`destination ram digest (sha256): ${l['destination-digest']}`);
   return lines.join('\n');
