@@ -12,8 +12,9 @@ import type { Guest } from '../guest/index.js';
 import { GuestMemory, checkStride } from '../guest/index.js';
 import { IncomingMigration } from '../migration/index.js';
 import type { IncomingStatus } from '../migration/index.js';
-import { Machine, formatIncomingInfo, parseMonitorAddress, startMonitors, toSafeJson } from '../monitor/index.js';
+import { Machine, formatIncomingInfo, parseMonitorAddress, toSafeJson } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
+import { quitOnSignals, startProcessMonitors } from './process-monitors.js';
 import { listenIncoming } from '../transport/index.js';
 import { loadTlsCreds } from './tls-creds.js';
 import type { Channel } from '../transport/index.js';
@@ -58,19 +59,11 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
       resolve();
     }),
   );
-  const onSignal = () => machine.quit();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const unhookSignals = quitOnSignals(machine);
   let monitors: Monitors | undefined;
   let guest: Guest | undefined;
   try {
-    monitors = await startMonitors(machine, {
-      monitor,
-      qmp,
-      stdin: process.stdin,
-      stdout: process.stdout,
-      onListening: (kind, address) => process.stderr.write(`livemig: ${kind} listening on ${address}\n`),
-    });
+    monitors = await startProcessMonitors(machine, monitor, qmp);
     say({ event: 'listening', uri: listener.address });
     if (!o.json) process.stderr.write(`livemig: waiting for a migration on ${listener.address}\n`);
     let status: IncomingStatus = 'none';
@@ -106,8 +99,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
     }
     return status === 'completed' || status === 'none' ? 0 : 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    unhookSignals();
     await listener.close();
     await monitors?.close();
     machine.close();

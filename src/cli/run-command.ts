@@ -8,8 +8,9 @@
 import { Guest, GuestMemory } from '../guest/index.js';
 import type { WorkloadName } from '../guest/index.js';
 import { SourceManager } from '../migration/index.js';
-import { Machine, parseMonitorAddress, startMonitors } from '../monitor/index.js';
+import { Machine, parseMonitorAddress } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
+import { quitOnSignals, startProcessMonitors } from './process-monitors.js';
 import { checkReportPath, formatBytes, observeMigrations } from './report/index.js';
 import { loadTlsCreds } from './tls-creds.js';
 
@@ -54,25 +55,16 @@ export async function runCommand(o: RunOptions): Promise<number> {
   });
   const machine = new Machine({ source }, { name: o.name });
   const quit = new Promise<void>((resolve) => machine.once('quit', resolve));
-  const onSignal = () => machine.quit();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const unhookSignals = quitOnSignals(machine);
   let monitors: Monitors | undefined;
   try {
-    monitors = await startMonitors(machine, {
-      monitor,
-      qmp,
-      stdin: process.stdin,
-      stdout: process.stdout,
-      onListening: (kind, address) => process.stderr.write(`livemig: ${kind} listening on ${address}\n`),
-    });
+    monitors = await startProcessMonitors(machine, monitor, qmp);
     const endOfInput = monitors.stdio?.then(async () => {
       while (source.running) await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
     });
     await Promise.race(endOfInput ? [quit, endOfInput] : [quit]);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    unhookSignals();
     source.cancel();
     await observer.close();
     await monitors?.close();

@@ -85,6 +85,14 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 const MAX_TIMER_MS = 0x7fffffff;
 
 /** Checks the timeouts of `options` (TRANSPORT_INVALID naming the URI), filling in the given defaults. */
+/** The timeouts a caller set, and only those (absent ones take the transport's defaults). */
+export function pickTimeouts(options: ChannelTimeouts | undefined): ChannelTimeouts {
+  return {
+    ...(options?.readTimeoutMs !== undefined ? { readTimeoutMs: options.readTimeoutMs } : {}),
+    ...(options?.writeTimeoutMs !== undefined ? { writeTimeoutMs: options.writeTimeoutMs } : {}),
+  };
+}
+
 export function checkTimeouts(uriText: string, options: ChannelTimeouts | undefined, defaults: Required<ChannelTimeouts>): Required<ChannelTimeouts> {
   const one = (name: keyof ChannelTimeouts): number => {
     const v = options?.[name] ?? defaults[name];

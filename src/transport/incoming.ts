@@ -4,6 +4,7 @@
  * right away so a wrong number fails early). The URI is checked before anything is opened.
  */
 import type { Channel, ChannelTimeouts } from './channel.js';
+import { pickTimeouts } from './channel.js';
 import { checkWaitOptions, type WaitOptions } from './deadline.js';
 import { closedTransport, invalidTransport } from './errors.js';
 import { startIncomingCommand } from './exec-channel.js';
@@ -26,10 +27,7 @@ export interface ListenOptions extends ChannelTimeouts {
 export async function listenIncoming(uri: string | MigrationUri, options?: ListenOptions): Promise<IncomingListener> {
   const u = toMigrationUri(uri);
   const tls = tlsFor(u, formatChecked(u), options?.tls);
-  const timeouts: ChannelTimeouts = {
-    ...(options?.readTimeoutMs !== undefined ? { readTimeoutMs: options.readTimeoutMs } : {}),
-    ...(options?.writeTimeoutMs !== undefined ? { writeTimeoutMs: options.writeTimeoutMs } : {}),
-  };
+  const timeouts = pickTimeouts(options);
   switch (u.kind) {
     case 'tcp':
     case 'tls':

@@ -4,6 +4,7 @@
  * malformed one fails (TRANSPORT_INVALID) without touching the network, a process or a file.
  */
 import type { Channel, ChannelTimeouts } from './channel.js';
+import { pickTimeouts } from './channel.js';
 import { connectSocket } from './connect.js';
 import { checkWaitOptions, type WaitOptions } from './deadline.js';
 import { closedTransport } from './errors.js';
@@ -31,10 +32,7 @@ export async function openOutgoing(uri: string | MigrationUri, options?: Outgoin
   const text = formatChecked(u);
   const deadline = checkWaitOptions(text, options);
   const tls = tlsFor(u, text, options?.tls);
-  const timeouts: ChannelTimeouts = {
-    ...(options?.readTimeoutMs !== undefined ? { readTimeoutMs: options.readTimeoutMs } : {}),
-    ...(options?.writeTimeoutMs !== undefined ? { writeTimeoutMs: options.writeTimeoutMs } : {}),
-  };
+  const timeouts = pickTimeouts(options);
   switch (u.kind) {
     case 'tcp':
     case 'tls':

@@ -121,20 +121,4 @@ export async function assertRejects(bytes: Uint8Array, expected: Rejection, opti
   });
 }
 
-/** xorshift32 for deterministic test data. */
-export function prng(seed: number): () => number {
-  let s = seed | 0 || 0x9e3779b9;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
-}
-
-export function randomPage(seed: number): Uint8Array {
-  const next = prng(seed);
-  const p = new Uint8Array(PAGE);
-  for (let i = 0; i < PAGE; i++) p[i] = next() & 0xff;
-  return p;
-}
+export { prng, randomPage } from '../helpers/pages.js';
