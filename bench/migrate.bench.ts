@@ -24,7 +24,7 @@ const RAM = argRam > 0 ? parseSize(process.argv[argRam + 1]!, '--ram') : 1024 **
 
 /** The destination prepares its RAM before the stream arrives (`--ram`, as QEMU's -m). */
 async function destination(): Promise<{ uri: string; done: Promise<Record<string, unknown>> }> {
-  const p = spawn(process.execPath, [CLI, 'incoming', 'tcp:127.0.0.1:0', '--json', '--exit', '--monitor', 'none', '--ram', String(RAM)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, [...process.execArgv, CLI, 'incoming', 'tcp:127.0.0.1:0', '--json', '--exit', '--monitor', 'none', '--ram', String(RAM)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const rl = createInterface({ input: p.stdout });
   let onListen!: (u: string) => void;
   let onDone!: (e: Record<string, unknown>) => void;

@@ -9,14 +9,51 @@
  * It rejects exactly what QEMU's xbzrle_decode_buffer rejects, but unlike QEMU it checks
  * the whole delta before touching the page, so a rejected delta leaves the page as it was.
  */
-import { DeltaError } from '../errors.js';
+import { DeltaError, InvalidArgumentError } from '../errors.js';
 
 export function xbzrleDecode(delta: Uint8Array, page: Uint8Array): void {
-  xbzrleCheck(delta, page.length);
-  const slen = delta.length;
-  let i = 0;
-  let d = 0;
-  while (i < slen) {
+  xbzrleDecodeAt(delta, 0, delta.length, page, 0, page.length);
+}
+
+/**
+ * `xbzrleDecode` on ranges of larger buffers, without a view per call: the `slen` delta bytes
+ * at `delta[start]` patch the `dlen`-byte page at `mem[at]` (a destination decodes from its
+ * receive buffer straight into guest RAM; making two subarrays per page cost as much as the
+ * decode). Error offsets are relative to `start`; on an error nothing in `mem` changed.
+ * @throws InvalidArgumentError when a range does not lie inside its buffer.
+ */
+export function xbzrleDecodeAt(delta: Uint8Array, start: number, slen: number, mem: Uint8Array, at: number, dlen: number): void {
+  const end = start + slen;
+  if (!((start >>> 0) === start && (slen >>> 0) === slen && end <= delta.length && (at >>> 0) === at && (dlen >>> 0) === dlen && at + dlen <= mem.length)) badRange(delta, start, slen, mem, at, dlen);
+  // Fast path: one zero run and one changed run ending the delta (a page written in one
+  // place, the commonest hot page). Anything else, valid or not, takes the general path,
+  // which checks the whole delta before touching the page.
+  if (slen >= 3) {
+    let i = start;
+    let z = delta[i++]!;
+    let ok = true;
+    if (z & 0x80) {
+      const b1 = delta[i++]!;
+      ok = (b1 & 0x80) === 0;
+      z = (z & 0x7f) | (b1 << 7);
+    }
+    let n = delta[i++]!;
+    if (n & 0x80) {
+      const b1 = delta[i++]!;
+      ok = ok && (b1 & 0x80) === 0;
+      n = (n & 0x7f) | (b1 << 7);
+    }
+    if (ok && n !== 0 && i + n === end && z + n <= dlen) {
+      const d = at + z;
+      if (n <= 16) for (let k = 0; k < n; k++) mem[d + k] = delta[i + k]!;
+      else mem.set(delta.subarray(i, end), d);
+      return;
+    }
+  }
+  checkAt(delta, start, slen, dlen);
+  let i = start;
+  let d = at;
+  while (i < end) {
     let b = delta[i++]!;
     let z = b;
     if (b & 0x80) {
@@ -29,9 +66,9 @@ export function xbzrleDecode(delta: Uint8Array, page: Uint8Array): void {
       n = (b & 0x7f) | (delta[i++]! << 7);
     }
     if (n <= 16) {
-      for (let k = 0; k < n; k++) page[d + k] = delta[i + k]!;
+      for (let k = 0; k < n; k++) mem[d + k] = delta[i + k]!;
     } else {
-      page.set(delta.subarray(i, i + n), d);
+      mem.set(delta.subarray(i, i + n), d);
     }
     d += n;
     i += n;
@@ -40,35 +77,44 @@ export function xbzrleDecode(delta: Uint8Array, page: Uint8Array): void {
 
 /** Validates a delta against a page of `dlen` bytes; throws DeltaError naming the offset. */
 export function xbzrleCheck(delta: Uint8Array, dlen: number): void {
-  const slen = delta.length;
-  let i = 0;
+  checkAt(delta, 0, delta.length, dlen);
+}
+
+/** xbzrleCheck on the `slen` bytes at `delta[start]`; offsets in errors are relative to `start`. */
+function checkAt(delta: Uint8Array, start: number, slen: number, dlen: number): void {
+  const end = start + slen;
+  let i = start;
   let d = 0;
-  while (i < slen) {
-    if (slen - i < 2) reject(Bad.ZrunTruncated, i, slen - i);
+  while (i < end) {
+    if (end - i < 2) reject(Bad.ZrunTruncated, i - start, end - i);
     const zAt = i;
     let z = delta[i++]!;
     if (z & 0x80) {
       const b1 = delta[i++]!;
-      if (b1 & 0x80) reject(Bad.ZrunUleb, zAt);
+      if (b1 & 0x80) reject(Bad.ZrunUleb, zAt - start);
       z = (z & 0x7f) | (b1 << 7);
     }
-    if (zAt !== 0 && z === 0) reject(Bad.ZrunZero, zAt);
+    if (zAt !== start && z === 0) reject(Bad.ZrunZero, zAt - start);
     d += z;
-    if (d > dlen) reject(Bad.ZrunPastPage, zAt, z, d, dlen);
-    if (slen - i < 2) reject(Bad.NzrunTruncated, i, slen - i);
+    if (d > dlen) reject(Bad.ZrunPastPage, zAt - start, z, d, dlen);
+    if (end - i < 2) reject(Bad.NzrunTruncated, i - start, end - i);
     const nAt = i;
     let n = delta[i++]!;
     if (n & 0x80) {
       const b1 = delta[i++]!;
-      if (b1 & 0x80) reject(Bad.NzrunUleb, nAt);
+      if (b1 & 0x80) reject(Bad.NzrunUleb, nAt - start);
       n = (n & 0x7f) | (b1 << 7);
     }
-    if (n === 0) reject(Bad.NzrunZero, nAt);
-    if (d + n > dlen) reject(Bad.NzrunPastPage, nAt, n, d, dlen);
-    if (i + n > slen) reject(Bad.NzrunPastDelta, nAt, n, slen);
+    if (n === 0) reject(Bad.NzrunZero, nAt - start);
+    if (d + n > dlen) reject(Bad.NzrunPastPage, nAt - start, n, d, dlen);
+    if (i + n > end) reject(Bad.NzrunPastDelta, nAt - start, n, slen);
     d += n;
     i += n;
   }
+}
+
+function badRange(delta: Uint8Array, start: number, slen: number, mem: Uint8Array, at: number, dlen: number): never {
+  throw new InvalidArgumentError(`xbzrleDecodeAt: delta range ${start}+${slen} of a ${delta.length}-byte buffer or page range ${at}+${dlen} of a ${mem.length}-byte buffer is out of bounds`);
 }
 
 const enum Bad { ZrunTruncated, ZrunUleb, ZrunZero, ZrunPastPage, NzrunTruncated, NzrunUleb, NzrunZero, NzrunPastPage, NzrunPastDelta }

@@ -2,6 +2,7 @@
  * The source's view of the stream: the stream layer's writer, fed to the transport with
  * back-pressure, with the section ids livemig uses.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ByteWriter, LivemigSectionId, MigrationStreamWriter } from '../stream/index.js';
 import type { ChunkSink, RamRecordWriter } from '../stream/index.js';
 import type { GuestMemory } from '../guest/index.js';
@@ -69,8 +70,15 @@ export class OutgoingStream {
     this.stream.vmdesc();
   }
 
-  /** Hands everything written to the transport and waits until it took it. */
-  flush(): Promise<void> {
-    return this.bytes.flush();
+  /**
+   * Hands everything written to the transport, waits until it took it, then lets the event
+   * loop turn once. A socket that takes every chunk at once resolves all of this in
+   * microtasks, so without that turn a whole pass would run without one: the transport's
+   * write callbacks (which return chunks to the writer's pool), timers, monitor commands and
+   * the destination's reply would all wait for its end.
+   */
+  async flush(): Promise<void> {
+    await this.bytes.flush();
+    await nextTurn();
   }
 }

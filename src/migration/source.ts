@@ -181,7 +181,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         }
       }, () => undefined);
       const link = this.parameters['link-bandwidth'] > 0 ? new LinkPacer(this.parameters['link-bandwidth']) : undefined;
-      const out = new OutgoingStream(link ? async (chunk) => { await link.wait(chunk.length); await channel.write(chunk); } : (chunk) => channel.write(chunk));
+      const out = new OutgoingStream(link ? async (chunk, release) => { await link.wait(chunk.length); await channel.write(chunk, release); } : (chunk, release) => channel.write(chunk, release));
       out.header();
       this.ram.setup();
       out.ramSetup(this.guest.memory);

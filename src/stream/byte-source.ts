@@ -133,6 +133,22 @@ export class ByteSource {
     return v;
   }
 
+  /**
+   * Consumes the next `n` ensured bytes and returns their index in `windowBytes`: `take()`
+   * for readers that work on offsets and want no view per record. Valid as `take()`'s view.
+   */
+  takeAt(n: number): number {
+    this.check(n);
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
+  /** The buffer `takeAt()` indexes into (the current window). */
+  get windowBytes(): Uint8Array {
+    return this.win;
+  }
+
   /** Discards `n` bytes without buffering them. @throws StreamError when the input ends first. */
   async skip(n: number, what: string): Promise<void> {
     const start = this.offset;

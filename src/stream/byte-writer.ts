@@ -1,16 +1,21 @@
 /**
  * A big-endian byte writer that fills fixed-size chunks and hands each full chunk to an
- * async sink, one call at a time, in order. A chunk handed over is never touched again (the
- * transport may keep it), so the writer allocates a fresh chunk after each hand-over: one
- * allocation per chunk, none per page.
+ * async sink, one call at a time, in order. A chunk handed over is never touched again until
+ * the sink calls the `release` it was given (a socket does once the kernel took the bytes);
+ * released chunks are reused, so a long stream allocates a handful of chunks, not one per
+ * 256 KiB. (Fresh large allocations are mmap'd and fault in page by page: on a VM that costs
+ * more than the copy itself.) A sink that keeps its chunks never calls `release`.
  *
  * The first sink failure is sticky (QEMU's qemu_file_set_error): later writes are no-ops and
  * `flush()`/`drain()` reject with it.
  */
 import { InvalidArgumentError } from '../errors.js';
 
-/** Receives a chunk of stream bytes; the chunk is the sink's to keep. */
-export type ChunkSink = (chunk: Uint8Array) => Promise<void>;
+/**
+ * Receives a chunk of stream bytes. The chunk is the sink's until it calls `release()` (at
+ * most once, when it no longer needs the bytes); a sink that never calls it keeps the chunk.
+ */
+export type ChunkSink = (chunk: Uint8Array, release: () => void) => Promise<void>;
 
 export interface ByteWriterOptions {
   /** Bytes per chunk handed to the sink (default 256 KiB, at least 64). */
@@ -20,6 +25,8 @@ export interface ByteWriterOptions {
 /** 256 KiB: large enough that sink calls are rare, small enough to keep latency low. */
 export const DEFAULT_CHUNK_BYTES = 256 * 1024;
 const MIN_CHUNK_BYTES = 64;
+/** Released chunks kept for reuse; more in flight than this is only possible with a sink that buffers. */
+const POOL_CHUNKS = 8;
 const TWO_POW_32 = 0x1_0000_0000;
 
 export class ByteWriter {
@@ -32,6 +39,9 @@ export class ByteWriter {
   private readonly queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private pumping: Promise<void> | null = null;
+  /** Released chunks' buffers, ready for reuse. */
+  private readonly free: ArrayBuffer[] = [];
+  private allocated = 0;
 
   constructor(private readonly sink: ChunkSink, options: ByteWriterOptions = {}) {
     const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
@@ -49,6 +59,11 @@ export class ByteWriter {
   /** Bytes handed over whose sink call has not finished yet. */
   get pendingBytes(): number {
     return this.queuedBytes;
+  }
+
+  /** Chunks allocated so far (reuse keeps this small; a test and the benchmark read it). */
+  get chunksAllocated(): number {
+    return this.allocated;
   }
 
   /** The sticky sink failure, if one happened. */
@@ -136,10 +151,23 @@ export class ByteWriter {
   private room(n: number): void {
     if (this.chunk !== null && this.pos + n > this.chunkBytes) this.handOver();
     if (this.chunk === null) {
-      this.chunk = new Uint8Array(this.chunkBytes);
+      const reused = this.free.pop();
+      if (reused === undefined) this.allocated++;
+      this.chunk = reused === undefined ? new Uint8Array(this.chunkBytes) : new Uint8Array(reused);
       this.view = new DataView(this.chunk.buffer);
       this.pos = 0;
     }
+  }
+
+  /** A release for `chunk`: returns its buffer to the pool once (a second call is ignored). */
+  private releaser(chunk: Uint8Array): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const buffer = chunk.buffer as ArrayBuffer;
+      if (buffer.byteLength === this.chunkBytes && this.free.length < POOL_CHUNKS && this.failure === null) this.free.push(buffer);
+    };
   }
 
   private handOver(): void {
@@ -158,7 +186,7 @@ export class ByteWriter {
       while (this.queue.length > 0) {
         const chunk = this.queue[0]!;
         try {
-          await this.sink(chunk);
+          await this.sink(chunk, this.releaser(chunk));
         } catch (error) {
           this.failure = { error };
           this.queue.length = 0;

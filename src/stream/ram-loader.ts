@@ -17,7 +17,7 @@
  * payload problems name the payload field; a delta that does not decode names the bad byte.
  */
 import { DeltaError, LivemigError, StreamError } from '../errors.js';
-import { PAGE_SIZE_BYTES, xbrleDecode, xbzrleDecode } from '../codec/index.js';
+import { PAGE_SIZE_BYTES, xbrleDecode, xbzrleDecodeAt } from '../codec/index.js';
 import type { ByteSource } from './byte-source.js';
 import { DeltaEncoding, RamFlag, RAM_FLAGS_MASK } from './constants.js';
 import { describeBytes, MAX_RAM_BLOCKS, StreamLimitError } from './limits.js';
@@ -179,13 +179,13 @@ export class RamLoader {
     }
     const payloadAt = src.offset;
     if (src.available < len) await src.ensure(len, `${record} payload`);
-    const delta = src.take(len);
-    const page = block.mem!.subarray(offset, offset + PAGE_SIZE_BYTES);
+    const deltaAt = src.takeAt(len);
+    const window = src.windowBytes;
     try {
       if (encoding === DeltaEncoding.Xbzrle) {
-        xbzrleDecode(delta, page);
+        xbzrleDecodeAt(window, deltaAt, len, block.mem!, offset, PAGE_SIZE_BYTES);
       } else {
-        xbrleDecode(delta, page);
+        xbrleDecode(window.subarray(deltaAt, deltaAt + len), block.mem!.subarray(offset, offset + PAGE_SIZE_BYTES));
       }
     } catch (e) {
       if (e instanceof DeltaError) {

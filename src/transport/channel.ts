@@ -38,9 +38,10 @@ export interface Channel {
   /**
    * Write with backpressure: resolves when the chunk is accepted (waiting for 'drain' when the
    * buffer is full), rejects with TransportError TRANSPORT_CLOSED if the peer is gone. The chunk
-   * is not copied: the caller must not reuse `chunk` afterwards.
+   * is not copied: the caller must not change `chunk` until `released` is called, which happens
+   * once the transport no longer holds it (the OS took its bytes) and never after a failure.
    */
-  write(chunk: Uint8Array): Promise<void>;
+  write(chunk: Uint8Array, released?: () => void): Promise<void>;
   /**
    * Flushes and half-closes the output (end()), resolving once everything was handed to the OS
    * (file: closed; exec: the command exited with status 0 — any other status is a
@@ -174,7 +175,7 @@ export class StreamChannel implements Channel {
     return this.written;
   }
 
-  write(chunk: Uint8Array): Promise<void> {
+  write(chunk: Uint8Array, released?: () => void): Promise<void> {
     const out = this.output;
     if (out === null) {
       return Promise.reject(invalidTransport(this.uriText, `${this.description} cannot send: this side has no output`));
@@ -190,7 +191,10 @@ export class StreamChannel implements Channel {
     }
     if (chunk.byteLength === 0) return Promise.resolve();
     this.written += chunk.byteLength;
-    if (out.write(chunk)) return Promise.resolve();
+    const accepted = released === undefined ? out.write(chunk) : out.write(chunk, (err) => {
+      if (err == null) released();
+    });
+    if (accepted) return Promise.resolve();
     return this.waitFor(out, 'drain');
   }
 

@@ -49,3 +49,37 @@ export function referenceXbrleEncode(old: Uint8Array, cur: Uint8Array, budget: n
   }
   return out;
 }
+
+/**
+ * QEMU's xbzrle_decode_buffer rules, one byte at a time, on a copy: the decoded page, or the
+ * payload offset of the first thing QEMU rejects.
+ */
+export function referenceXbzrleDecode(delta: Uint8Array, page: Uint8Array): { page: Uint8Array } | { errorAt: number } {
+  const out = page.slice();
+  const readUleb = (at: number): [number, number] | undefined => {
+    // at most two bytes; a third continuation byte is an error
+    const b0 = delta[at]!;
+    if ((b0 & 0x80) === 0) return [b0, 1];
+    const b1 = delta[at + 1]!;
+    if (b1 & 0x80) return undefined;
+    return [(b0 & 0x7f) | (b1 << 7), 2];
+  };
+  let i = 0;
+  let d = 0;
+  while (i < delta.length) {
+    if (delta.length - i < 2) return { errorAt: i };
+    const z = readUleb(i);
+    if (z === undefined) return { errorAt: i };
+    if (i !== 0 && z[0] === 0) return { errorAt: i };
+    const zAt = i;
+    i += z[1];
+    d += z[0];
+    if (d > page.length) return { errorAt: zAt };
+    if (delta.length - i < 2) return { errorAt: i };
+    const n = readUleb(i);
+    if (n === undefined || n[0] === 0 || d + n[0] > page.length || i + n[1] + n[0] > delta.length) return { errorAt: i };
+    i += n[1];
+    for (let k = 0; k < n[0]; k++) out[d++] = delta[i++]!;
+  }
+  return { page: out };
+}

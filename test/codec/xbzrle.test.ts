@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { getKernel, xbzrleDecode, xbzrleEncode, DeltaError, InvalidArgumentError } from '../../src/index.js';
+import { getKernel, xbzrleDecode, xbzrleDecodeAt, xbzrleEncode, DeltaError, InvalidArgumentError } from '../../src/index.js';
 import type { DeltaKernel } from '../../src/index.js';
 import { PAGE, buildPair, fromHex, hex, pagePairSpec, randomPage } from '../helpers/pages.js';
-import { referenceXbzrleEncode } from './reference.js';
+import { referenceXbzrleDecode, referenceXbzrleEncode } from './reference.js';
 
 const kernels = [getKernel('ts')!, getKernel('wasm-simd')].filter((k): k is DeltaKernel => k !== undefined);
 
@@ -258,6 +258,61 @@ describe('xbzrle decode', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('xbzrle decode at offsets (the destination\'s view-free entry point)', () => {
+  // deltas near the valid shapes, where a fast path could part from the full check:
+  // one or two (zero run, changed run) pairs with lengths that may be off by a little
+  const uleb = (v: number): number[] => (v < 0x80 ? [v] : [(v & 0x7f) | 0x80, (v >>> 7) & 0xff]);
+  const nearValid = fc
+    .array(fc.record({ z: fc.integer({ min: 0, max: 4200 }), n: fc.integer({ min: 0, max: 40 }), extra: fc.integer({ min: -2, max: 2 }) }), { minLength: 1, maxLength: 2 })
+    .chain((pairs) => fc.uint8Array({ minLength: 0, maxLength: 90 }).map((bytes) => {
+      const out: number[] = [];
+      for (const { z, n, extra } of pairs) out.push(...uleb(z), ...uleb(n), ...bytes.subarray(0, Math.max(0, n + extra)));
+      return Uint8Array.from(out);
+    }));
+  const anyDelta = fc.oneof(nearValid, fc.uint8Array({ maxLength: 48 }));
+
+  test('property: same page or same rejection offset as QEMU\'s rules, inside larger buffers, nothing outside the page touched', () => {
+    fc.assert(
+      fc.property(anyDelta, fc.nat(9), fc.uint8Array({ maxLength: 8 }), fc.nat(3), (delta, lead, trail, pageSlot) => {
+        // the delta sits in a bigger buffer with bytes before and after it that must not be read
+        const buf = new Uint8Array(lead + delta.length + trail.length).fill(0x01);
+        buf.set(delta, lead);
+        buf.set(trail, lead + delta.length);
+        const mem = randomPage(5, PAGE * 4);
+        const before = mem.slice();
+        const expected = referenceXbzrleDecode(delta, before.subarray(pageSlot * PAGE, (pageSlot + 1) * PAGE));
+        let thrown: unknown;
+        try {
+          xbzrleDecodeAt(buf, lead, delta.length, mem, pageSlot * PAGE, PAGE);
+        } catch (e) {
+          thrown = e;
+        }
+        if ('errorAt' in expected) {
+          assert.ok(thrown instanceof DeltaError, `expected a rejection at ${expected.errorAt}, got ${String(thrown)}`);
+          assert.equal(thrown.offset, expected.errorAt);
+          assert.deepEqual(mem, before);
+        } else {
+          assert.equal(thrown, undefined);
+          assert.deepEqual(mem.subarray(pageSlot * PAGE, (pageSlot + 1) * PAGE), expected.page);
+          mem.set(before.subarray(pageSlot * PAGE, (pageSlot + 1) * PAGE), pageSlot * PAGE);
+          assert.deepEqual(mem, before, 'a byte outside the page changed');
+        }
+      }),
+      { numRuns: 4000 },
+    );
+  });
+
+  test('ranges outside their buffers are refused before anything is read or written', () => {
+    const mem = new Uint8Array(PAGE);
+    const d = fromHex('0001aa');
+    assert.throws(() => xbzrleDecodeAt(d, 1, 3, mem, 0, PAGE), InvalidArgumentError);
+    assert.throws(() => xbzrleDecodeAt(d, 0, 3, mem, 1, PAGE), /out of bounds/);
+    assert.throws(() => xbzrleDecodeAt(d, -1, 3, mem, 0, PAGE), InvalidArgumentError);
+    assert.throws(() => xbzrleDecodeAt(d, 0.5, 2, mem, 0, PAGE), InvalidArgumentError);
+    assert.ok(mem.every((b) => b === 0));
   });
 });
 

@@ -41,6 +41,44 @@ test('byte writer: an integer never straddles chunks; a handed-over chunk is nev
   assert.equal(buffers.size, chunks.length, 'two chunks share a buffer');
 });
 
+test('byte writer: a released chunk is reused, one not yet released is never written to', async () => {
+  // the sink releases each chunk one hand-over late, as a socket does once the kernel took it
+  const sent: string[] = [];
+  let held: { chunk: Uint8Array; copy: string; release: () => void } | undefined;
+  const w = new ByteWriter(async (c, release) => {
+    if (held !== undefined) {
+      assert.equal(toHex(held.chunk), held.copy, 'a chunk changed before it was released');
+      assert.notEqual(held.chunk.buffer, c.buffer, 'an unreleased chunk was handed over again');
+      held.release();
+      held.release(); // a second call must be ignored, not pool the buffer twice
+    }
+    held = { chunk: c, copy: toHex(c), release };
+    sent.push(toHex(c));
+  }, { chunkBytes: 64 });
+  const expected: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const bytes = new Uint8Array(64).fill(i);
+    w.writeBytes(bytes);
+    expected.push(toHex(bytes));
+    if (i % 7 === 0) await w.flush();
+  }
+  await w.flush();
+  assert.deepEqual(sent, expected);
+  // at most 7 chunks queued between flushes, one held by the sink, one being filled
+  assert.ok(w.chunksAllocated <= 9, `${w.chunksAllocated} chunks allocated for 200 hand-overs`);
+});
+
+test('byte writer: a sink that never releases gets a fresh chunk every time', async () => {
+  const chunks: Uint8Array[] = [];
+  const w = new ByteWriter(async (c) => {
+    chunks.push(c);
+  }, { chunkBytes: 64 });
+  for (let i = 0; i < 20; i++) w.writeBytes(new Uint8Array(64).fill(i));
+  await w.flush();
+  assert.equal(w.chunksAllocated, 20);
+  chunks.forEach((c, i) => assert.ok(c.every((b) => b === i), `chunk ${i} was overwritten`));
+});
+
 test('byte writer: sink calls are sequential and in order, and drain() applies back-pressure', async () => {
   const order: number[] = [];
   let active = 0;
