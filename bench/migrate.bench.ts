@@ -5,11 +5,11 @@
  *  - idle guest, RAM full of random bytes (whole pages through the socket);
  * each reported as GB/s of RAM moved in the first pass, beside the same run's baselines:
  * a plain loopback tcp copy of as many bytes as the stream carried, and a memcpy of the RAM.
- * Also the peak resident memory of both processes.
+ * Also the peak resident memory of both processes (each case runs in a process of its own).
  *
  *   npm run build && node dist/bench/migrate.bench.js [--ram 1G]
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,7 @@ async function migrateCase(label: string, fill: (m: GuestMemory) => void) {
   return {
     label,
     status,
+    error: info['error-desc'],
     pass1Seconds: seconds,
     ramGBps: RAM / seconds / 1e9,
     streamBytes: info.ram!.transferred,
@@ -62,7 +63,7 @@ async function migrateCase(label: string, fill: (m: GuestMemory) => void) {
     downtimeMs: info.downtime ?? -1,
     sourceMaxRss: process.resourceUsage().maxRSS * 1024,
     destinationMaxRss: Number(end['maxRssBytes'] ?? 0),
-    digestsMatch: (end['incoming'] as Record<string, unknown>)?.['ram-digest'] === info.livemig?.['ram-digest'],
+    digestsMatch: status === 'completed' && info.livemig?.['ram-digest'] !== undefined && (end['incoming'] as Record<string, unknown>)?.['ram-digest'] === info.livemig['ram-digest'],
   };
 }
 
@@ -119,12 +120,33 @@ function firstTouchBaseline(bytes: number): number {
 
 const gb = (n: number) => n.toFixed(2);
 const mib = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`;
-const zero = await migrateCase('idle, zero RAM', (m) => {
-  for (const b of m.blocks) b.bytes.fill(0); // resident, as a running guest's RAM is
-});
-const random = await migrateCase('idle, random RAM', (m) => {
-  for (const b of m.blocks) for (let off = 0; off < b.bytes.length; off += 1 << 26) randomFillSync(b.bytes.subarray(off, Math.min(b.bytes.length, off + (1 << 26))));
-});
+type CaseResult = Awaited<ReturnType<typeof migrateCase>>;
+const CASES: Record<string, [string, (m: GuestMemory) => void]> = {
+  zero: ['idle, zero RAM', (m) => {
+    for (const b of m.blocks) b.bytes.fill(0); // resident, as a running guest's RAM is
+  }],
+  random: ['idle, random RAM', (m) => {
+    for (const b of m.blocks) for (let off = 0; off < b.bytes.length; off += 1 << 26) randomFillSync(b.bytes.subarray(off, Math.min(b.bytes.length, off + (1 << 26))));
+  }],
+};
+const argCase = process.argv.indexOf('--case');
+if (argCase > 0) {
+  // one case in this process, its result as JSON on stdout (so peak RSS is this case's alone)
+  const name = process.argv[argCase + 1]!;
+  const c = CASES[name];
+  if (c === undefined) throw new Error(`--case must be one of ${Object.keys(CASES).join(', ')}, got ${name}`);
+  console.log(JSON.stringify(await migrateCase(c[0], c[1])));
+  process.exit(0);
+}
+/** Runs a case in a child process of its own. */
+function runCase(name: string): CaseResult {
+  const self = fileURLToPath(import.meta.url);
+  const r = spawnSync(process.execPath, [...process.execArgv, self, '--ram', String(RAM), '--case', name], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`case ${name} failed (exit ${r.status ?? r.signal})`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as CaseResult;
+}
+const zero = runCase('zero');
+const random = runCase('random');
 const tcp = await tcpBaseline(random.streamBytes);
 const copy = memcpyBaseline(Math.min(RAM, 1 << 30));
 const touch = firstTouchBaseline(Math.min(RAM, 256 << 20));
@@ -132,7 +154,8 @@ console.log(`# livemig migration pipeline, ${mib(RAM)} guest, loopback tcp, no r
 console.log('| case | RAM moved in pass 1 (GB/s) | ÷ plain tcp copy | ÷ memcpy | total | downtime | peak RSS source | peak RSS destination | digests |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of [zero, random]) {
-  console.log(`| ${r.label} | ${gb(r.ramGBps)} | ${gb(r.ramGBps / tcp)}× | ${gb(r.ramGBps / copy)}× | ${r.totalMs} ms | ${r.downtimeMs} ms | ${mib(r.sourceMaxRss)} | ${mib(r.destinationMaxRss)} | ${r.digestsMatch ? 'equal' : 'DIFFER'} |`);
+  if (r.status !== 'completed') console.log(`| ${r.label} | migration ${r.status}: ${r.error ?? 'no reason given'} |`);
+  else console.log(`| ${r.label} | ${gb(r.ramGBps)} | ${gb(r.ramGBps / tcp)}× | ${gb(r.ramGBps / copy)}× | ${r.totalMs} ms | ${r.downtimeMs} ms | ${mib(r.sourceMaxRss)} | ${mib(r.destinationMaxRss)} | ${r.digestsMatch ? 'equal' : 'DIFFER'} |`);
 }
 console.log(`baselines in this run: plain tcp loopback ${gb(tcp)} GB/s, memcpy ${gb(copy)} GB/s, first touch of fresh memory ${gb(touch)} GB/s`);
 console.log('(the source RAM is resident, as a running guest\'s is; the destination prepares its RAM before the stream arrives, as QEMU\'s -m)');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
+import { updateHash } from '../hash.js';
 import { MAX_GUEST_PAGES, PAGE_SHIFT, PAGE_SIZE } from './page.js';
 import { RamBlock, checkBlockSize, checkIdstr } from './ram-block.js';
 import type { RamBlockSpec } from './ram-block.js';
@@ -133,7 +134,7 @@ export class GuestMemory {
    */
   digest(): string {
     const h = createHash('sha256');
-    for (const b of this.blocks) h.update(b.bytes);
+    for (const b of this.blocks) updateHash(h, b.bytes);
     return h.digest('hex');
   }
 }

@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
+import { updateHash } from '../hash.js';
 import { readVmdescFromFile } from './vmdesc.js';
 import type { ByteInput, ByteSource } from './byte-source.js';
 import { blockFileName } from './idstr.js';
@@ -171,7 +172,7 @@ export async function analyzeMigrationStream(
     const summary: BlockSummary = {
       idstr: b.idstr,
       lengthBytes: b.lengthBytes,
-      sha256: createHash('sha256').update(mem).digest('hex'),
+      sha256: updateHash(createHash('sha256'), mem).digest('hex'),
       records: perBlock.get(b.idstr)!,
     };
     const file = files?.get(b.idstr);

@@ -120,7 +120,7 @@ export class RamLoader {
           target.onRecord?.('memSize', null, 0);
           break;
         case RamFlag.Zero: {
-          const block = await this.block(flags, at);
+          const block = this.continued(flags) ?? (await this.block(flags, at));
           const offset = this.pageOffset(block, hi, lo - flags, at);
           if (src.available < 1) await src.ensure(1, recordName('ZERO', block, offset) + ' fill byte');
           const fill = src.readU8();
@@ -130,7 +130,7 @@ export class RamLoader {
           break;
         }
         case RamFlag.Page: {
-          const block = await this.block(flags, at);
+          const block = this.continued(flags) ?? (await this.block(flags, at));
           const offset = this.pageOffset(block, hi, lo - flags, at);
           if (src.available < PAGE_SIZE_BYTES) await src.ensure(PAGE_SIZE_BYTES, recordName('PAGE', block, offset) + ' data');
           block.mem!.set(src.take(PAGE_SIZE_BYTES), offset);
@@ -139,7 +139,7 @@ export class RamLoader {
           break;
         }
         case RamFlag.Xbzrle: {
-          const block = await this.block(flags, at);
+          const block = this.continued(flags) ?? (await this.block(flags, at));
           const offset = this.pageOffset(block, hi, lo - flags, at);
           const encoding = await this.loadDelta(block, offset);
           if (encoding === DeltaEncoding.Xbzrle) {
@@ -196,6 +196,11 @@ export class RamLoader {
     }
     this.deltaBytes = len;
     return encoding;
+  }
+
+  /** The last block, for a CONTINUE record (nearly all of them): no read, so no await per record. */
+  private continued(flags: number): Block | null {
+    return (flags & RamFlag.Continue) !== 0 ? this.lastBlock : null;
   }
 
   /** The record's block: the last one under CONTINUE, else the idstr that follows. */

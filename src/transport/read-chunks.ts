@@ -22,20 +22,35 @@ export async function* readChunks(channel: Channel, options: { readTimeoutMs?: n
   if (typeof idleMs !== 'number' || Number.isNaN(idleMs) || idleMs <= 0) throw invalidTransport(text, `readTimeoutMs must be a positive number of milliseconds or Infinity, got ${String(idleMs)}`);
   const chunks: AsyncIterator<unknown> = input.iterator({ destroyOnReturn: false });
   let done = false;
+  // One timer for the whole read, not one per chunk: it fires at most once per idleMs and
+  // re-arms itself for what is left of the current wait (-1: not waiting for bytes now).
+  let waitingSince = -1;
+  let idle: NodeJS.Timeout | undefined;
+  const onIdle = (): void => {
+    idle = undefined;
+    if (waitingSince < 0) return;
+    const waited = performance.now() - waitingSince;
+    if (waited < idleMs) {
+      idle = setTimeout(onIdle, idleMs - waited);
+      return;
+    }
+    input.destroy(new TransportError('TRANSPORT_CLOSED', `${text}: ${channel.description}: no data from the peer for ${idleMs} ms (readTimeoutMs)`, { uri: text, osCode: 'ETIMEDOUT' }));
+  };
   try {
     for (;;) {
       let next: IteratorResult<unknown>;
       // A peer that stopped sending: fail the read (and the connection) rather than wait for ever.
-      const idle = idleMs === Infinity ? undefined : setTimeout(() => {
-        input.destroy(new TransportError('TRANSPORT_CLOSED', `${text}: ${channel.description}: no data from the peer for ${idleMs} ms (readTimeoutMs)`, { uri: text, osCode: 'ETIMEDOUT' }));
-      }, idleMs);
+      if (idleMs !== Infinity) {
+        waitingSince = performance.now();
+        idle ??= setTimeout(onIdle, idleMs);
+      }
       try {
         next = await chunks.next();
       } catch (err) {
         done = true;
         throw toTransportError(text, `reading ${channel.description} failed`, err);
       } finally {
-        if (idle !== undefined) clearTimeout(idle);
+        waitingSince = -1;
       }
       if (next.done === true) {
         done = true;
@@ -45,6 +60,7 @@ export async function* readChunks(channel: Channel, options: { readTimeoutMs?: n
       yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
     }
   } finally {
+    if (idle !== undefined) clearTimeout(idle);
     // The consumer left the loop early: detach from the stream without closing it.
     if (!done) await chunks.return?.();
   }

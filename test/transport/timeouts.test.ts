@@ -77,6 +77,36 @@ describe('stall timeouts', { timeout: 30_000 }, () => {
     ch.destroy();
   });
 
+  it('the read timeout counts only time spent waiting for bytes: a steady peer and a slow consumer never trip it', async () => {
+    const listener = await listenIncoming('tcp:127.0.0.1:0', { readTimeoutMs: 250 });
+    const port = Number(listener.address.split(':').pop());
+    const client = connect({ host: '127.0.0.1', port });
+    client.on('error', () => undefined);
+    const ch = await listener.accept();
+    await listener.close();
+    // the peer sends a piece every 100 ms for 800 ms (over three timeouts in all), then ends
+    let sent = 0;
+    const pacer = setInterval(() => {
+      client.write(Buffer.alloc(100, 1));
+      sent += 100;
+      if (sent === 800) {
+        clearInterval(pacer);
+        client.end();
+      }
+    }, 100);
+    let got = 0;
+    let first = true;
+    for await (const c of readChunks(ch)) {
+      got += c.length;
+      if (first) {
+        first = false;
+        await new Promise((r) => setTimeout(r, 400)); // busy with the chunk for longer than the timeout
+      }
+    }
+    assert.equal(got, 800);
+    ch.destroy();
+  });
+
   it('readChunks takes its own timeout; exec/file/fd default to none, sockets to the defaults', async () => {
     assert.equal(DEFAULT_WRITE_TIMEOUT_MS, 30_000);
     assert.equal(DEFAULT_READ_TIMEOUT_MS, 60_000);
