@@ -18,4 +18,5 @@ export type { WorkloadName, WorkloadOptions, ResolvedWorkloadOptions } from './w
 export { Guest } from './guest.js';
 export type { GuestOptions, GuestStatus, DirtyLogKind } from './guest.js';
 export { checkStride } from './check-stride.js';
+export { RamHasher } from './ram-hasher.js';
 export type { StrideCheck } from './check-stride.js';

@@ -6,8 +6,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { LivemigError } from '../errors.js';
-import { Guest, GuestMemory, checkStride } from '../guest/index.js';
-import { loadMigrationStream } from '../stream/index.js';
+import { Guest, GuestMemory, RamHasher, checkStride } from '../guest/index.js';
+import { RAM_SECTION_IDSTR, loadMigrationStream } from '../stream/index.js';
 import type { LoadTarget } from '../stream/index.js';
 import { readChunks } from '../transport/index.js';
 import type { Channel } from '../transport/index.js';
@@ -48,6 +48,10 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   bytesRead = 0;
   readonly recordCounts = { zero: 0, page: 0, xbzrle: 0, xbrle: 0 };
   private deviceState: Uint8Array | undefined;
+  /** Hashes the RAM on a worker once it is complete (started with the RAM: a worker takes a while to start). */
+  private hasher: RamHasher | undefined;
+  private hashing: Promise<string> | undefined;
+  private hashStale = false;
   private ramAnnounced = false;
   private startTime = 0;
   private endTime = 0;
@@ -83,10 +87,15 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         setupRam: (blocks) => {
           if (this.ramAnnounced) throw new LivemigError('STREAM_INVALID', 'a second RAM block list in one stream');
           this.ramAnnounced = true;
-          if (this.memory) return this.matchPrepared(this.memory, blocks);
+          if (this.memory) {
+            const views = this.matchPrepared(this.memory, blocks);
+            this.hasher = RamHasher.start(this.memory);
+            return views;
+          }
           const total = blocks.reduce((n, b) => n + b.lengthBytes, 0);
           if (total > this.maxRamBytes) throw new LivemigError('STREAM_LIMIT', `the stream's RAM (${total} bytes) exceeds --max-ram (${this.maxRamBytes} bytes)`);
           this.memory = new GuestMemory(blocks.map((b) => ({ idstr: b.idstr, sizeBytes: b.lengthBytes })));
+          this.hasher = RamHasher.start(this.memory);
           return new Map(this.memory.blocks.map((b) => [b.idstr, b.bytes]));
         },
         onDeviceState: (bytes) => {
@@ -99,13 +108,24 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         onRecord: (kind) => {
           if (kind === 'zero' || kind === 'page' || kind === 'xbzrle' || kind === 'xbrle') this.recordCounts[kind]++;
         },
+        // RAM is final: hash it on a worker while the device sections arrive (and while the
+        // source hashes its own), not after them. A RAM section after that makes the hash stale.
+        onRamComplete: () => {
+          if (this.hasher === undefined || this.hashing !== undefined) return;
+          // (if the worker fails, hash here; once the load is over, a closed worker's result is unused)
+          this.hashing = this.hasher.digest().catch(() => (this.hasher === undefined ? '' : this.memory!.digest()));
+        },
+        onSection: (info) => {
+          if (info.idstr === RAM_SECTION_IDSTR && this.hashing !== undefined) this.hashStale = true;
+        },
       };
       // readChunks: stopping at EOF must not destroy the socket, whose write side carries the reply
-      const result = await loadMigrationStream(readChunks(channel), target, { maxRamBytes: this.maxRamBytes });
+      // (the loader is done with a chunk when it asks for the next: reused buffers are safe)
+      const result = await loadMigrationStream(readChunks(channel, { reuseBuffers: true }), target, { maxRamBytes: this.maxRamBytes });
       this.bytesRead = result.bytesRead;
       if (!this.memory || !this.ramAnnounced) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM');
       if (!this.sourceDigest) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM digest (livemig-digest section); refusing to resume an unverified guest');
-      this.ramDigest = this.memory.digest();
+      this.ramDigest = this.hashing !== undefined && !this.hashStale ? await this.hashing : this.memory.digest();
       if (this.ramDigest !== this.sourceDigest) {
         throw new LivemigError('DIGEST_MISMATCH', `RAM digest mismatch: loaded ${this.ramDigest}, source sent ${this.sourceDigest}`);
       }
@@ -126,6 +146,10 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       // closes (or briefly), so the source reports our reason rather than "connection reset".
       await drainInput(channel, DRAIN_AFTER_FAILURE_MS);
       channel.destroy();
+    } finally {
+      const hasher = this.hasher;
+      this.hasher = undefined;
+      await hasher?.close();
     }
     return this.status;
   }
@@ -170,6 +194,22 @@ const DRAIN_AFTER_FAILURE_MS = 2000;
 function drainInput(channel: Channel, ms: number): Promise<void> {
   const input = channel.input;
   if (!channel.hasReturnPath || input === null || input.destroyed || input.readableEnded) return Promise.resolve();
+  const pooled = channel.pooled;
+  if (pooled !== undefined) {
+    // pooled reads: the bytes come through the reader, not as 'data' events
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      void (async () => {
+        try {
+          while ((await pooled.next()) !== null);
+        } catch {
+          // closed or failed: nothing more to drop
+        }
+        clearTimeout(timer);
+        resolve();
+      })();
+    });
+  }
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);

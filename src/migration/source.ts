@@ -17,6 +17,7 @@ import { debuglog } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LivemigError } from '../errors.js';
 import { selectedKernel } from '../codec/index.js';
+import { RamHasher } from '../guest/index.js';
 import type { Guest } from '../guest/index.js';
 import { openOutgoing } from '../transport/index.js';
 import type { Channel, OutgoingOptions } from '../transport/index.js';
@@ -78,6 +79,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private readonly guest: Guest;
   private readonly abort = new AbortController();
   private ram: RamSender | undefined;
+  /** Hashes the RAM on a worker at switchover (started at setup: a worker takes a while to start). */
+  private hasher: RamHasher | undefined;
   private channel: Channel | undefined;
   private startTime = 0;
   private endTime = 0;
@@ -167,6 +170,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         cacheSizeBytes: this.parameters['xbzrle-cache-size'],
         cacheWays: this.parameters['cache-ways'],
       }, this.counters);
+      this.hasher = RamHasher.start(this.guest.memory);
       const channel = (this.channel = await openOutgoing(uri, { ...this.transport, signal: this.abort.signal }));
       this.checkCancelled();
       const reply = channel.hasReturnPath && channel.input ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal) : undefined;
@@ -204,6 +208,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     } finally {
       this.ram?.dispose();
       this.ram = undefined;
+      void this.hasher?.close();
+      this.hasher = undefined;
     }
     return this.status;
   }
@@ -282,6 +288,20 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     }
   }
 
+  /**
+   * The digest of the paused guest's RAM: on the hasher's worker when it runs, else here. Never
+   * rejects unhandled (a cancel may leave it unawaited).
+   */
+  private digestFrozenRam(): Promise<string> {
+    const local = (): string => (this.abort.signal.aborted ? '' : this.guest.memory.digest());
+    const p = this.hasher ? this.hasher.digest().catch((e: unknown) => {
+      debug('RAM digest worker failed (%s); hashing on the main thread', e instanceof Error ? e.message : String(e));
+      return local();
+    }) : Promise.resolve().then(local);
+    p.catch(() => undefined);
+    return p;
+  }
+
   /** Lifts auto-converge's throttle (QEMU stops it when the migration ends). */
   private restoreThrottle(): void {
     if (this.autoConverge && this.autoConverge.percent > 0 && this.guest.status !== 'stopped') this.guest.throttle(this.throttleBefore);
@@ -298,6 +318,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.guestLastStepWallMs = this.guest.lastStepWallMs();
     this.restoreThrottle();
     this.checkCancelled();
+    // RAM is frozen from here: its digest is computed on a worker while the last pages go out
+    const digesting = this.digestFrozenRam();
     // the pages dirtied since the sync that ended iterating join that pass: it becomes the
     // stop-and-copy pass (QEMU counts this last sync too)
     this.telemetry!.addDirty(ram.sync());
@@ -312,8 +334,12 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     out.ramEos();
     out.footer(RAM_SECTION_ID);
     out.deviceState(this.guest.deviceState());
+    // out before waiting for the digest: the destination starts hashing its RAM at the END
+    await out.flush();
     const digestStart = performance.now();
-    this.ramDigest = this.guest.memory.digest();
+    this.ramDigest = await digesting;
+    this.checkCancelled();
+    /** Time spent waiting for the digest once everything else was sent. */
     const digestMs = performance.now() - digestStart;
     out.digest('sha256', Buffer.from(this.ramDigest, 'hex'));
     out.eof();

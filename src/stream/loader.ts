@@ -74,6 +74,12 @@ export interface LoadTarget extends RamLoadTarget {
   onDigest?(algorithm: string, digest: Uint8Array): void;
   /** Each section header, before its body is read. */
   onSection?(info: SectionInfo): void;
+  /**
+   * The RAM section's END was loaded: RAM is final unless another RAM section follows (QEMU
+   * sends one END; its loader, like this one, accepts more), so a destination may start hashing
+   * it while the device sections arrive, and must discard that hash if `onSection` shows RAM again.
+   */
+  onRamComplete?(): void;
 }
 
 export interface LoadOptions {
@@ -297,6 +303,7 @@ class StreamLoader {
       case 'ram':
         await this.ram.loadSection(records);
         addCounts(this.result.counts, records);
+        if (info.type === 'end') this.target.onRamComplete?.();
         break;
       case 'livemig-device':
         await this.deviceState(record);

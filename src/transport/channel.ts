@@ -11,6 +11,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { TransportError, closedTransport, invalidTransport, toTransportError } from './errors.js';
+import type { PooledReader } from './pooled-reader.js';
 import type { TlsInfo } from './tls.js';
 import { formatChecked, type MigrationUri } from './uri.js';
 
@@ -56,6 +57,12 @@ export interface Channel {
   readonly bytesWritten: number;
   /** The TLS session (protocol, cipher, the peer's verified identity) on a tls: channel; absent otherwise. */
   readonly tls?: TlsInfo;
+  /**
+   * On an incoming socket accepted with `pooledReads`: the input's bytes, read into reused
+   * buffers. `input` then carries no data (only 'end', 'error' and 'close'); read with
+   * `readChunks(channel, { reuseBuffers: true })`.
+   */
+  readonly pooled?: PooledReader;
   /**
    * Milliseconds `readChunks()` waits for the next bytes before failing with TRANSPORT_CLOSED
    * (ETIMEDOUT): a peer that stopped sending. Infinity (or absent) waits for ever.
@@ -120,6 +127,8 @@ export interface ChannelParts {
   teardown?: () => void;
   /** The TLS session, on a tls: channel. */
   tls?: TlsInfo;
+  /** See Channel.pooled. */
+  pooled?: PooledReader;
   /** See Channel; both default to Infinity. */
   readTimeoutMs?: number;
   writeTimeoutMs?: number;
@@ -133,6 +142,7 @@ export class StreamChannel implements Channel {
   readonly input: Readable | null;
   readonly hasReturnPath: boolean;
   readonly tls?: TlsInfo;
+  readonly pooled?: PooledReader;
   readonly readTimeoutMs: number;
   readonly writeTimeoutMs: number;
   private readonly uriText: string;
@@ -154,6 +164,7 @@ export class StreamChannel implements Channel {
     this.input = parts.input;
     this.hasReturnPath = parts.hasReturnPath;
     if (parts.tls !== undefined) this.tls = parts.tls;
+    if (parts.pooled !== undefined) this.pooled = parts.pooled;
     this.readTimeoutMs = parts.readTimeoutMs ?? Infinity;
     this.writeTimeoutMs = parts.writeTimeoutMs ?? Infinity;
     const out = parts.output;

@@ -21,6 +21,12 @@ type OneShotUri = Extract<MigrationUri, { kind: 'exec' | 'file' | 'fd' }>;
 export interface ListenOptions extends ChannelTimeouts {
   /** Required for tls:; given with tcp:, every source must authenticate with TLS (QEMU's tls-creds). */
   tls?: TlsCredentials;
+  /**
+   * tcp:/unix: without TLS: accepted connections read into reused 1 MiB buffers, for
+   * `readChunks(channel, { reuseBuffers: true })` (see Channel.pooled); their `input` then
+   * carries no data. Several times faster on a fast link. Default false.
+   */
+  pooledReads?: boolean;
 }
 
 /** Starts waiting for a migration on `uri`; see IncomingListener. */
@@ -32,7 +38,7 @@ export async function listenIncoming(uri: string | MigrationUri, options?: Liste
     case 'tcp':
     case 'tls':
     case 'unix':
-      return listenSocket(u, tls, timeouts);
+      return listenSocket(u, tls, timeouts, options?.pooledReads === true);
     case 'fd':
       fdKind(u);
       return new OneShotListener(u);

@@ -21,5 +21,7 @@ export type { WaitOptions } from './deadline.js';
 export { openOutgoing } from './outgoing.js';
 export { listenIncoming } from './incoming.js';
 export { readChunks } from './read-chunks.js';
+export type { ReadChunksOptions } from './read-chunks.js';
+export type { PooledReader } from './pooled-reader.js';
 export { TransportError } from './errors.js';
 export type { TransportErrorCode, TransportErrorDetails } from './errors.js';

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { StreamChannel, type Channel, type ChannelTimeouts } from './channel.js';
+import type { PooledReader } from './pooled-reader.js';
 import type { TlsInfo } from './tls.js';
 import { formatHost, type MigrationUri } from './uri.js';
 
@@ -14,6 +15,7 @@ export type Side = 'outgoing' | 'incoming';
 /** Extras of a socket channel: its timeouts and, on TLS, the session and the raw socket's teardown. */
 export interface SocketChannelExtras extends ChannelTimeouts {
   tls?: TlsInfo;
+  pooled?: PooledReader;
   teardown?: () => void;
 }
 
@@ -31,6 +33,7 @@ export function socketChannel(socket: Socket | TLSSocket, uri: MigrationUri, sid
     input: socket,
     hasReturnPath: true,
     ...(extras.tls !== undefined ? { tls: extras.tls } : {}),
+    ...(extras.pooled !== undefined ? { pooled: extras.pooled } : {}),
     ...(extras.teardown !== undefined ? { teardown: extras.teardown } : {}),
     ...(extras.readTimeoutMs !== undefined ? { readTimeoutMs: extras.readTimeoutMs } : {}),
     ...(extras.writeTimeoutMs !== undefined ? { writeTimeoutMs: extras.writeTimeoutMs } : {}),

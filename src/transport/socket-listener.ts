@@ -8,6 +8,7 @@ import { DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, checkTimeouts, type 
 import { checkWaitOptions, withDeadline, type StepOutcome, type WaitOptions } from './deadline.js';
 import { TransportError, closedTransport } from './errors.js';
 import type { IncomingListener } from './listener.js';
+import { PooledReader } from './pooled-reader.js';
 import { describeSocket, socketChannel } from './socket-channel.js';
 import { tlsAccept, type CheckedTls } from './tls.js';
 import { clearStaleSocket, removeOwnSocket, socketFileIdentity, type SocketFileIdentity } from './unix-socket-file.js';
@@ -23,11 +24,13 @@ const MAX_UNACCEPTED = 8;
  * accepted connection must complete the mutually authenticated handshake before accept()
  * hands it out (see tls.ts); a source that fails it makes that accept() reject.
  */
-export async function listenSocket(uri: SocketUri, tls?: CheckedTls, timeouts?: ChannelTimeouts): Promise<IncomingListener> {
+export async function listenSocket(uri: SocketUri, tls?: CheckedTls, timeouts?: ChannelTimeouts, pooledReads = false): Promise<IncomingListener> {
   const text = formatChecked(uri);
   const t = checkTimeouts(text, timeouts, { readTimeoutMs: DEFAULT_READ_TIMEOUT_MS, writeTimeoutMs: DEFAULT_WRITE_TIMEOUT_MS });
   if (uri.kind === 'unix') await clearStaleSocket(text, uri.path);
-  const server = createServer({ allowHalfOpen: true });
+  // pooled reads take over the socket's handle before it read anything (TLS reads its own way)
+  const pooled = pooledReads && tls === undefined;
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: pooled });
   const options: ListenOptions = uri.kind === 'unix' ? { path: uri.path } : uri.host === '' ? { port: uri.port } : { host: uri.host, port: uri.port };
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => reject(closedTransport(text, 'cannot listen', err));
@@ -37,11 +40,11 @@ export async function listenSocket(uri: SocketUri, tls?: CheckedTls, timeouts?: 
       resolve();
     });
   });
-  if (uri.kind === 'unix') return new SocketListener(server, uri, text, await socketFileIdentity(uri.path), tls, t);
+  if (uri.kind === 'unix') return new SocketListener(server, uri, text, await socketFileIdentity(uri.path), tls, t, pooled);
   const bound = server.address() as AddressInfo;
   const actual: MigrationUri = { kind: uri.kind, host: uri.host, port: bound.port };
   const connectTo = isWildcard(uri.host) ? loopbackFor(uri.host) : bound.address;
-  return new SocketListener(server, actual, `${uri.kind}:${formatHost(connectTo)}:${bound.port}`, undefined, tls, t);
+  return new SocketListener(server, actual, `${uri.kind}:${formatHost(connectTo)}:${bound.port}`, undefined, tls, t, pooled);
 }
 
 function isWildcard(host: string): boolean {
@@ -64,7 +67,15 @@ class SocketListener implements IncomingListener {
   private readonly tls: CheckedTls | undefined;
   private readonly timeouts: Required<ChannelTimeouts>;
 
-  constructor(server: Server, uri: MigrationUri, address: string, socketFile: SocketFileIdentity | undefined, tls: CheckedTls | undefined, timeouts: Required<ChannelTimeouts>) {
+  constructor(
+    server: Server,
+    uri: MigrationUri,
+    address: string,
+    socketFile: SocketFileIdentity | undefined,
+    tls: CheckedTls | undefined,
+    timeouts: Required<ChannelTimeouts>,
+    private readonly pooled: boolean,
+  ) {
     this.server = server;
     this.tls = tls;
     this.timeouts = timeouts;
@@ -102,6 +113,11 @@ class SocketListener implements IncomingListener {
 
   /** The accepted socket as a channel; over TLS only once the source is verified and accepted. */
   private async channelFor(socket: Socket): Promise<Channel> {
+    if (this.tls === undefined && this.pooled) {
+      const adopted = PooledReader.adopt(socket, true);
+      if (adopted !== null) return socketChannel(adopted.socket, this.uri, 'incoming', undefined, { ...this.timeouts, pooled: adopted.reader });
+      socket.resume(); // this Node cannot adopt the handle: read the usual way
+    }
     if (this.tls === undefined) return socketChannel(socket, this.uri, 'incoming', undefined, this.timeouts);
     const description = describeSocket(socket, this.uri, 'incoming');
     const { socket: secure, info } = await tlsAccept(this.address, socket, this.tls);

@@ -11,6 +11,7 @@ test('guest layer: the public export list is pinned', () => {
     'MAX_VCPUS',
     'PAGE_SIZE',
     'RamBlock',
+    'RamHasher',
     'ScanningDirtyLog',
     'WORKLOAD_NAMES',
     'checkStride',
