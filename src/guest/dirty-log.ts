@@ -22,6 +22,8 @@ export interface DirtyLog {
    * scan log compares later contents against it; the explicit log ignores it.
    */
   noteSent(globalPage: number, bytes: Uint8Array): void;
+  /** False when `noteSent` ignores its bytes (the sender may then skip making a snapshot to give it). */
+  readonly usesSentBytes: boolean;
   /** Forgets everything sent: every page counts as dirty at the next sync (a new migration). */
   reset(): void;
 }

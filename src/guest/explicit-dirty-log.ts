@@ -81,6 +81,8 @@ export class ExplicitDirtyLog implements DirtyLog {
   /** Ignored: the explicit log knows writes, not contents. */
   noteSent(_globalPage: number, _bytes: Uint8Array): void {}
 
+  readonly usesSentBytes = false;
+
   /** Marks every page dirty. */
   reset(): void {
     const bits = this.bits;

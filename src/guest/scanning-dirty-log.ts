@@ -130,6 +130,8 @@ export class ScanningDirtyLog implements DirtyLog {
    * Records the bytes the receiver now holds for a page.
    * @throws InvalidArgumentError for a page outside the guest or `bytes` not one page long.
    */
+  readonly usesSentBytes = true;
+
   noteSent(globalPage: number, bytes: Uint8Array): void {
     if (!(globalPage >= 0 && globalPage < this.memory.pageCount) || !Number.isInteger(globalPage)) {
       throw new InvalidArgumentError(`page ${globalPage} is outside the guest (0..${this.memory.pageCount - 1})`);

@@ -37,6 +37,15 @@ export interface RamSenderOptions {
   cacheWays: number;
 }
 
+/**
+ * False only for a page that is surely not one byte repeated (its first and last bytes differ
+ * from its first): a cheap look at guest RAM before paying for a snapshot and a full test.
+ */
+function mayBeFilled(mem: Uint8Array, at: number): boolean {
+  const b = mem[at]!;
+  return mem[at + 1] === b && mem[at + 2] === b && mem[at + 3] === b && mem[at + PAGE - 2] === b && mem[at + PAGE - 1] === b;
+}
+
 export const ENCODING_XBZRLE = 1;
 /** livemig's extension: the seed's XBRLE travels in an XBZRLE-flagged record with encoding byte 2. */
 export const ENCODING_XBRLE = 2;
@@ -145,9 +154,26 @@ export class RamSender {
       }
       this.remaining -= n;
       const off = (p - block.firstPage) * PAGE;
-      this.snapshot.set(block.bytes.subarray(off, off + n * PAGE));
       let bytes = 0;
-      for (let k = 0; k < n; k++) bytes += this.sendPage(sink, block, p + k, off + k * PAGE, k, lastStage);
+      if ((this.cache === undefined || !this.deltaStarted) && !this.dirtyLog.usesSentBytes) {
+        // Nothing keeps these pages (no cache this pass, a log that needs no copy): a page
+        // that cannot be a fill goes on the wire straight from guest RAM, one copy fewer.
+        const mem = block.bytes;
+        for (let k = 0; k < n; k++) {
+          const at = off + k * PAGE;
+          if (mayBeFilled(mem, at)) {
+            this.snapViews[0]!.set(mem.subarray(at, at + PAGE));
+            bytes += this.sendPage(sink, block, p + k, at, 0, lastStage);
+          } else {
+            this.periodPagesSent++;
+            this.counters.pagesSent++;
+            bytes += this.normal(sink, block, at, mem.subarray(at, at + PAGE));
+          }
+        }
+      } else {
+        this.snapshot.set(block.bytes.subarray(off, off + n * PAGE));
+        for (let k = 0; k < n; k++) bytes += this.sendPage(sink, block, p + k, off + k * PAGE, k, lastStage);
+      }
       handled += n;
       this.cursor = p + n >= total ? total : p + n;
       this.noteCost(bytes, n);

@@ -112,3 +112,39 @@ test('a page rewritten in one byte each pass goes as a few-byte delta from the t
   assert.ok(c.xbzrleRecordBytes / c.xbzrleRecords < 30, 'each delta record is small');
   assert.equal(c.overflow, 0);
 });
+
+test('filled pages go as ZERO records on both paths (snapshot and straight from guest RAM), near-fills go whole', async () => {
+  for (const scan of [false, true]) {
+    // pages 0-7 one byte repeated; 8-15 varied; 16 equal at both ends but not in the middle
+    const mem = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 17 * 4096 }]);
+    const b = mem.blocks[0]!.bytes;
+    for (let p = 0; p < 8; p++) b.fill(p * 31, p * 4096, (p + 1) * 4096);
+    const next = prng(3);
+    for (let i = 8 * 4096; i < 16 * 4096; i++) b[i] = next() & 0xff;
+    b.fill(9, 16 * 4096, 17 * 4096);
+    b[16 * 4096 + 2000] = 10;
+    const counters = new MigrationCounters();
+    const log: DirtyLog = scan ? new ScanningDirtyLog(mem) : new ExplicitDirtyLog(mem);
+    const sender = new RamSender(mem, log, { delta: null, cacheSizeBytes: 0, cacheWays: 2 }, counters);
+    const chunks: Uint8Array[] = [];
+    const out = new ByteWriter(async (c) => {
+      chunks.push(c);
+    });
+    const w = new MigrationStreamWriter(out);
+    w.header();
+    w.ramSetup(2, [{ idstr: 'pc.ram', lengthBytes: 17 * 4096 }]);
+    sender.setup();
+    w.sectionEnd(2);
+    sender.sendPages(w.ram, () => false, true);
+    w.ram.eos();
+    w.footer(2);
+    w.eof();
+    await out.flush();
+    sender.dispose();
+    assert.equal(counters.duplicate, 8, `scan ${scan}`);
+    assert.equal(counters.normal, 9, `scan ${scan}`);
+    const dst = new Uint8Array(17 * 4096);
+    await loadMigrationStream(chunks, { setupRam: () => new Map([['pc.ram', dst]]) }, { maxRamBytes: 1 << 30 });
+    assert.deepEqual(dst, b);
+  }
+});
