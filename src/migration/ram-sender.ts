@@ -155,9 +155,10 @@ export class RamSender {
       this.remaining -= n;
       const off = (p - block.firstPage) * PAGE;
       let bytes = 0;
-      if ((this.cache === undefined || !this.deltaStarted) && !this.dirtyLog.usesSentBytes) {
-        // Nothing keeps these pages (no cache this pass, a log that needs no copy): a page
-        // that cannot be a fill goes on the wire straight from guest RAM, one copy fewer.
+      if ((this.cache === undefined || !this.deltaStarted) && !this.dirtyLog.usesSentBytes && !mayBeFilled(block.bytes, off)) {
+        // Nothing keeps these pages (no cache this pass, a log that needs no copy) and the run
+        // does not start with a fill: a page that cannot be a fill goes on the wire straight
+        // from guest RAM, one copy fewer (runs of fills keep the one-copy snapshot below).
         const mem = block.bytes;
         for (let k = 0; k < n; k++) {
           const at = off + k * PAGE;

@@ -114,13 +114,16 @@ test('a page rewritten in one byte each pass goes as a few-byte delta from the t
 });
 
 test('filled pages go as ZERO records on both paths (snapshot and straight from guest RAM), near-fills go whole', async () => {
-  for (const scan of [false, true]) {
-    // pages 0-7 one byte repeated; 8-15 varied; 16 equal at both ends but not in the middle
+  // a run that starts with fills takes the snapshot path, one that starts varied the direct one
+  for (const [scan, fillsFirst] of [[false, true], [false, false], [true, true], [true, false]] as const) {
+    // 8 pages of one byte repeated, 8 varied, and one equal at both ends but not in the middle
     const mem = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 17 * 4096 }]);
     const b = mem.blocks[0]!.bytes;
-    for (let p = 0; p < 8; p++) b.fill(p * 31, p * 4096, (p + 1) * 4096);
+    const fills = fillsFirst ? 0 : 8;
+    const varied = fillsFirst ? 8 : 0;
+    for (let p = 0; p < 8; p++) b.fill(p * 31, (fills + p) * 4096, (fills + p + 1) * 4096);
     const next = prng(3);
-    for (let i = 8 * 4096; i < 16 * 4096; i++) b[i] = next() & 0xff;
+    for (let i = varied * 4096; i < (varied + 8) * 4096; i++) b[i] = next() & 0xff;
     b.fill(9, 16 * 4096, 17 * 4096);
     b[16 * 4096 + 2000] = 10;
     const counters = new MigrationCounters();
@@ -141,8 +144,8 @@ test('filled pages go as ZERO records on both paths (snapshot and straight from 
     w.eof();
     await out.flush();
     sender.dispose();
-    assert.equal(counters.duplicate, 8, `scan ${scan}`);
-    assert.equal(counters.normal, 9, `scan ${scan}`);
+    assert.equal(counters.duplicate, 8, `scan ${scan}, fills first ${fillsFirst}`);
+    assert.equal(counters.normal, 9, `scan ${scan}, fills first ${fillsFirst}`);
     const dst = new Uint8Array(17 * 4096);
     await loadMigrationStream(chunks, { setupRam: () => new Map([['pc.ram', dst]]) }, { maxRamBytes: 1 << 30 });
     assert.deepEqual(dst, b);
