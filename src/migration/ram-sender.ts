@@ -69,6 +69,8 @@ export class RamSender {
   private readonly encodedBase: number;
   private costBytes = 0;
   private costPages = 0;
+  /** Set when the walk first wraps: from then on every page sent was dirtied again. */
+  private firstPassDone = false;
   private periodStart = performance.now();
   private periodDirty = 0;
   private periodMisses = 0;
@@ -138,6 +140,7 @@ export class RamSender {
       if (p < 0) {
         // wrapped past the last block: the first full pass is over
         this.deltaStarted = this.options.delta !== null && !this.deltaOff;
+        this.firstPassDone = true;
         p = this.findDirty(0);
         if (p < 0) {
           this.remaining = 0;
@@ -273,7 +276,13 @@ export class RamSender {
     return b;
   }
 
+  /**
+   * Measures what a dirty page costs on the wire, from the second pass on only: the first pass
+   * also sends RAM the guest never wrote (often zero pages of 9 bytes), which says nothing of
+   * what a re-dirtied page will cost; until then the estimate stays a whole page, as QEMU's.
+   */
   private noteCost(bytes: number, pages: number): void {
+    if (!this.firstPassDone) return;
     this.costBytes += bytes;
     this.costPages += pages;
     if (this.costPages >= COST_WINDOW_PAGES) {

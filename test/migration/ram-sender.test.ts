@@ -151,3 +151,44 @@ test('filled pages go as ZERO records on both paths (snapshot and straight from 
     assert.deepEqual(dst, b);
   }
 });
+
+test('the cost of a dirty page is measured on re-sent pages only: a first pass of zero pages leaves it a whole page', async () => {
+  const mem = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 512 * 4096 }]);
+  const log = new ExplicitDirtyLog(mem);
+  const counters = new MigrationCounters();
+  const sender = new RamSender(mem, log, { delta: 'xbzrle', cacheSizeBytes: 4 << 20, cacheWays: 2 }, counters);
+  const out = new ByteWriter(async (_c, release) => release());
+  const w = new MigrationStreamWriter(out);
+  w.header();
+  w.ramSetup(2, [{ idstr: 'pc.ram', lengthBytes: 512 * 4096 }]);
+  sender.setup();
+  const pass = async (): Promise<void> => {
+    w.sectionPart(2);
+    sender.sendPages(w.ram, () => false, false);
+    w.ram.eos();
+    w.footer(2);
+    await out.flush();
+    sender.sync();
+    sender.settleCost();
+  };
+  await pass(); // 512 zero pages of 9 bytes each
+  assert.equal(counters.bytesPerDirtyPage, 4096 + 8, 'zero pages of the first pass must not make dirty pages look cheap');
+  // the guest now writes the first byte of 300 pages (stride-like): whole pages (cache misses) ...
+  const b = mem.blocks[0]!.bytes;
+  for (let p = 0; p < 300; p++) {
+    b[p * 4096] = 1;
+    log.mark(p);
+  }
+  sender.sync();
+  await pass();
+  assert.ok(counters.bytesPerDirtyPage > 4000, `re-sent pages cost ${counters.bytesPerDirtyPage} bytes each`);
+  // ... then small deltas once they are cached
+  for (let p = 0; p < 300; p++) {
+    b[p * 4096] = 2;
+    log.mark(p);
+  }
+  sender.sync();
+  await pass();
+  assert.ok(counters.bytesPerDirtyPage < 40, `deltas cost ${counters.bytesPerDirtyPage} bytes each`);
+  sender.dispose();
+});
