@@ -1,7 +1,9 @@
 /**
  * `livemig bench`: runs a matrix of migrations in one go (each run a source and a destination
  * process), prints a line per run as it goes, and writes the results as JSON, markdown and
- * HTML. With `netns`, links are real: two network namespaces joined by a veth pair shaped by
+ * HTML. With `repeat` N, the whole matrix runs N times over (round after round, so that a
+ * spell of load on the machine falls on different cells rather than on every run of one);
+ * the JSON keeps every run, the tables show each cell's median and min–max. With `netns`, links are real: two network namespaces joined by a veth pair shaped by
  * tc, removed again on every exit path (also on Ctrl-C).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,6 +25,8 @@ export interface BenchOptions {
   report?: string;
   /** Only runs whose id contains this text. */
   filter?: string;
+  /** Runs of each cell, same seed (default 1). */
+  repeat?: number;
   /** The command line, for the record. */
   command: string;
   /** Progress lines (default standard error). */
@@ -33,9 +37,16 @@ function round2(v: number): number {
   return Math.round(v * 100) / 100;
 }
 
+/** Most repetitions of a cell (a default-matrix repetition takes about 11 minutes here). */
+export const MAX_REPEAT = 100;
+
+/** @throws RangeError (naming the CLI flag) for a repeat count that is not a whole number 1..MAX_REPEAT, or a filter that matches nothing. */
 export async function runBench(o: BenchOptions): Promise<BenchOutput> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const repeat = o.repeat ?? 1;
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > MAX_REPEAT) throw new RangeError(`--repeat must be a whole number from 1 to ${MAX_REPEAT}, got ${String(repeat)}`);
   const specs: RunSpec[] = matrix(o.matrix).filter((s) => !o.filter || s.id.includes(o.filter));
+  if (specs.length === 0) throw new RangeError(`--filter ${JSON.stringify(o.filter)} matches no run of the ${o.matrix} matrix`);
   const started = new Date();
   const loadBefore = loadavg()[0]!;
   const t0 = performance.now();
@@ -63,14 +74,20 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
   }
   const runs: RunResult[] = [];
   try {
-    log(`livemig bench: ${specs.length} runs of the ${o.matrix} matrix${link ? ` over ${link.sourceNs} ⇄ ${link.destinationNs}` : ' over loopback tcp with the simulated link'}`);
-    for (const [i, s] of specs.entries()) {
-      const r = await runOne(s, link ? { netns: link, signal: abort.signal } : { signal: abort.signal });
-      runs.push(r);
-      const status = r.status === 'completed' ? (r.forced ? 'forced' : 'converged') : `${r.status}${r.error ? ` (${r.error})` : ''}`;
-      log(
-        `[${i + 1}/${specs.length}] ${s.id} @ ${linkLabel(s.linkBitsPerSecond)}: ${status}, total ${r.totalMs} ms, downtime ${r.downtimeMs} ms (guest ${r.guestDowntimeMs ?? '-'}), ${(r.bytes.total / 1048576).toFixed(1)} MiB, ${r.passes} passes${r.spec.autoConverge ? `, throttle ${r.throttleMax} %` : ''}`,
-      );
+    const total = specs.length * repeat;
+    log(
+      `livemig bench: ${specs.length} runs of the ${o.matrix} matrix${repeat > 1 ? `, ${repeat} times over (${total} runs)` : ''}${link ? ` over ${link.sourceNs} ⇄ ${link.destinationNs}` : ' over loopback tcp with the simulated link'}`,
+    );
+    for (let k = 1; k <= repeat && !abort.signal.aborted; k++) {
+      for (const s of specs) {
+        const load = round2(loadavg()[0]!);
+        const r: RunResult = { ...(await runOne(s, link ? { netns: link, signal: abort.signal } : { signal: abort.signal })), repeat: k, loadAverage: load };
+        runs.push(r);
+        const status = r.status === 'completed' ? (r.forced ? 'forced' : 'converged') : `${r.status}${r.error ? ` (${r.error})` : ''}`;
+        log(
+          `[${runs.length}/${total}] ${s.id}${repeat > 1 ? ` #${k}` : ''} @ ${linkLabel(s.linkBitsPerSecond)}: ${status}, total ${r.totalMs} ms, downtime ${r.downtimeMs} ms (guest ${r.guestDowntimeMs ?? '-'}), ${(r.bytes.total / 1048576).toFixed(1)} MiB, ${r.passes} passes${r.spec.autoConverge ? `, throttle ${r.throttleMax} %` : ''}`,
+        );
+      }
     }
   } finally {
     process.off('SIGINT', onSignal);
@@ -82,6 +99,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
   const out: BenchOutput = {
     meta: {
       matrix: o.matrix,
+      repeat,
       command: o.command,
       startedAt: started.toISOString(),
       elapsedMs: Math.round(performance.now() - t0),

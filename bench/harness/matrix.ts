@@ -177,7 +177,7 @@ function tiny(): RunSpec[] {
 
 const ALL: readonly WorkloadName[] = ['idle', 'stride', 'seed', 'random', 'xbzrle-doc', 'bwmem', 'zipf', 'video', 'mixed'];
 
-/** About 10 minutes on a 2-core machine: see docs/results.md. */
+/** About 11 minutes a repetition on a quiet 2-core machine (25 for two under load): see docs/results.md. */
 function defaultMatrix(): RunSpec[] {
   const b: Base = { ramBytes: 64 * MIB, linkBits: GBIT, downtimeLimitMs: 20, cachePercent: 25, cacheWays: 2, warmupMs: 300, measureMs: 600 };
   const out: RunSpec[] = [];

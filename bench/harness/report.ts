@@ -1,16 +1,26 @@
 /**
- * What a benchmark run prints: the results as JSON (every metric and pass record), a markdown
- * table of all runs plus the codec pairs (delta compression against none, all else equal),
- * and a self-contained HTML page with the same tables and a bar chart per comparison (the
- * charts come from the migration report's SVG module, `src/cli/report/svg.ts`).
+ * What a benchmark run prints: the results as JSON (every metric and pass record of every
+ * run), markdown tables (the codec pairs: delta compression against none, all else equal;
+ * every cell, i.e. every spec with its repetitions summarised; every run), and a
+ * self-contained HTML page with the same tables and a bar chart per comparison (the charts
+ * come from the migration report's SVG module, `src/cli/report/svg.ts`). A cell's figures are
+ * the median and min–max of its runs; ratios are between medians.
  */
 import { barChart, esc } from '../../src/cli/report/svg.js';
-import type { RunSpec } from './matrix.js';
-import { linkLabel } from './matrix.js';
+import type { Cell } from './cells.js';
+import { cellsOf, spread } from './cells.js';
+import { codecPairs } from './pairs.js';
 import type { RunResult } from './run.js';
+import type { Columns } from './tables.js';
+import { CELL_COLUMNS, PAIR_HEAD, ROUND_HEAD, RUN_COLUMNS, f0, med, mib, pairRows, roundRows } from './tables.js';
+
+export { codecPairs } from './pairs.js';
+export type { CodecPair } from './pairs.js';
 
 export interface BenchMeta {
   matrix: string;
+  /** Runs of each cell (`--repeat`); absent in output from before repetitions (1). */
+  repeat?: number;
   command: string;
   startedAt: string;
   elapsedMs: number;
@@ -29,147 +39,52 @@ export interface BenchOutput {
   runs: RunResult[];
 }
 
-/** One codec pair: the same run without and with delta compression. */
-export interface CodecPair {
-  workload: string;
-  link: string;
-  ramMiB: number;
-  none: RunResult;
-  delta: RunResult;
-  downtimeRatio: number;
-  netDowntimeRatio: number;
-  guestDowntimeRatio: number;
-  totalTimeChange: number;
-  bytesChange: number;
-}
-
 const MiB = 1024 * 1024;
 
-/** Pairs each `none` run with the `xbzrle` run that differs from it in the codec only. */
-export function codecPairs(runs: readonly RunResult[], codec: 'xbzrle' | 'xbrle' = 'xbzrle'): CodecPair[] {
-  const key = (s: RunSpec): string =>
-    JSON.stringify([s.workload, s.workloadOptions, s.ramBytes, s.regionPercent, s.vcpus, s.seed, s.linkBitsPerSecond, s.cachePercent, s.cacheWays, s.downtimeLimitMs, s.maxTimeMs, s.autoConverge, s.autoXbzrle]);
-  const withDelta = new Map<string, RunResult>();
-  for (const r of runs) if (r.spec.codec === codec && r.status !== 'error') withDelta.set(key(r.spec), r);
-  const out: CodecPair[] = [];
-  const seen = new Set<string>();
-  for (const none of runs) {
-    if (none.spec.codec !== 'none' || none.status === 'error') continue;
-    const k = key(none.spec);
-    const delta = withDelta.get(k);
-    if (!delta || seen.has(k)) continue;
-    seen.add(k);
-    out.push({
-      workload: none.spec.workload,
-      link: linkLabel(none.spec.linkBitsPerSecond),
-      ramMiB: none.spec.ramBytes / MiB,
-      none,
-      delta,
-      downtimeRatio: ratio(none.downtimeMs, delta.downtimeMs),
-      netDowntimeRatio: ratio(none.netDowntimeMs, delta.netDowntimeMs),
-      guestDowntimeRatio: ratio(none.guestDowntimeMs ?? 0, delta.guestDowntimeMs ?? 0),
-      totalTimeChange: change(none.totalMs, delta.totalMs),
-      bytesChange: change(none.bytes.total, delta.bytes.total),
-    });
-  }
-  return out;
+const EXPLAIN =
+  'A workload\'s [N %] is the share of RAM it writes. Times in ms; "downtime" is livemig\'s, from pausing the guest to the destination\'s confirmation; "net downtime" is the part of it that QEMU\'s and the seed\'s downtime consist of (stopping the vCPUs and sending what was left), without what only livemig does inside it (a sha256 of the RAM on both sides, resuming the guest\'s threads before confirming); "guest downtime" is from the guest\'s last write on the source to its first on the destination. Work rates are the guest\'s page writes per second. "whole" counts page bytes of pages sent whole.';
+
+function explainRepeat(repeat: number): string {
+  return repeat > 1
+    ? `Each cell (a spec: workload, link, codec, cache, ...) ran ${repeat} times with the same seed, the whole matrix round after round. A cell's figure is the median of its completed runs, then [min–max] when they differ; "converged k/N" counts the runs that switched over by themselves (the others were forced at max-time). Ratios (÷) and changes (%) are between the medians of the two cells; "round by round" pairs run k of one cell with run k of the other, which ran next to it.`
+    : 'Each cell ran once: a single shot, so no spread.';
 }
 
-function ratio(a: number, b: number): number {
-  return b > 0 ? Math.round((a / b) * 10) / 10 : 0;
-}
-
-function change(before: number, after: number): number {
-  return before > 0 ? Math.round(((after - before) / before) * 1000) / 10 : 0;
-}
-
-const f0 = (v: number): string => String(Math.round(v));
-const mib = (v: number): string => (v / MiB).toFixed(v >= 10 * MiB ? 0 : 1);
-const pct = (v: number): string => `${v > 0 ? '+' : ''}${v.toFixed(1)} %`;
-const rate = (v: number): string => (v >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : f0(v));
-
-function statusOf(r: RunResult): string {
-  if (r.status === 'error') return `error: ${r.error ?? ''}`.slice(0, 60);
-  if (r.status !== 'completed') return r.status;
-  return r.forced ? 'forced' : 'converged';
-}
-
-function cacheOf(s: RunSpec, r: RunResult): string {
-  return s.codec === 'none' ? '-' : `${mib(r.cacheBytes)} MiB ${s.cacheWays}-way`;
-}
-
-/** The columns of the all-runs table. */
-const COLUMNS: [string, (r: RunResult) => string][] = [
-  ['comparison', (r) => r.spec.comparison],
-  ['workload', (r) => r.spec.workload + (r.spec.regionPercent < 100 ? ` [${r.spec.regionPercent} %]` : '') + (r.spec.workloadOptions.rate ? ` @${rate(r.spec.workloadOptions.rate)}/s` : '')],
-  ['variant', (r) => r.spec.variant],
-  ['RAM MiB', (r) => mib(r.spec.ramBytes)],
-  ['link', (r) => linkLabel(r.spec.linkBitsPerSecond)],
-  ['codec', (r) => r.spec.codec + (r.spec.autoXbzrle ? '+auto' : '') + (r.spec.autoConverge ? ' ac' : '')],
-  ['cache', (r) => cacheOf(r.spec, r)],
-  ['result', statusOf],
-  ['total ms', (r) => f0(r.totalMs)],
-  ['downtime ms', (r) => f0(r.downtimeMs)],
-  ['net downtime ms', (r) => f0(r.netDowntimeMs)],
-  ['guest downtime ms', (r) => (r.guestDowntimeMs === null ? '-' : f0(r.guestDowntimeMs))],
-  ['passes', (r) => f0(r.passes)],
-  ['wire MiB', (r) => mib(r.bytes.total)],
-  ['zero / whole / delta MiB', (r) => `${mib(r.bytes.zero)} / ${mib(r.bytes.normal)} / ${mib(r.bytes.delta)}`],
-  ['miss rate', (r) => (r.spec.codec === 'none' ? '-' : r.cacheMissRate.toFixed(2))],
-  ['enc. rate', (r) => (r.spec.codec === 'none' ? '-' : r.encodingRate.toFixed(1))],
-  ['overflows', (r) => (r.spec.codec === 'none' ? '-' : f0(r.overflows))],
-  ['delta verdict', (r) => (r.spec.codec === 'none' ? '-' : `${r.deltaVerdict}${r.deltaGain ? ` ${r.deltaGain}x` : ''}${r.deltaDisabledAtPass ? ` (off @${r.deltaDisabledAtPass})` : ''}`)],
-  ['CPU send / recv ms', (r) => `${f0(r.senderCpuMs)} / ${f0(r.receiverCpuMs)}`],
-  ['work/s before / during / after', (r) => `${rate(r.workRate.before)} / ${rate(r.workRate.during)} / ${rate(r.workRate.after)}`],
-  ['throttle', (r) => (r.spec.autoConverge ? `${r.throttleMax} %` : '-')],
-  ['digest', (r) => (r.status === 'error' ? '-' : r.digestsMatch ? 'equal' : 'DIFFER')],
-];
-
-function mdTable(head: string[], rows: string[][]): string {
-  const line = (cells: string[]): string => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
+function mdTable(head: readonly string[], rows: readonly string[][]): string {
+  const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
   return [line(head), `|${head.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-function pairRows(pairs: CodecPair[]): string[][] {
-  return pairs.map((p) => [
-    p.workload,
-    p.link,
-    String(p.ramMiB),
-    `${statusOf(p.none)} → ${statusOf(p.delta)}`,
-    `${f0(p.none.downtimeMs)} → ${f0(p.delta.downtimeMs)} (÷${p.downtimeRatio})`,
-    `${f0(p.none.netDowntimeMs)} → ${f0(p.delta.netDowntimeMs)} (÷${p.netDowntimeRatio})`,
-    `${p.none.guestDowntimeMs ?? '-'} → ${p.delta.guestDowntimeMs ?? '-'} (÷${p.guestDowntimeRatio})`,
-    `${f0(p.none.totalMs)} → ${f0(p.delta.totalMs)} (${pct(p.totalTimeChange)})`,
-    `${mib(p.none.bytes.total)} → ${mib(p.delta.bytes.total)} (${pct(p.bytesChange)})`,
-    `${p.delta.cacheMissRate.toFixed(2)} / ${p.delta.encodingRate.toFixed(1)} / ${p.delta.overflows}`,
-    `${f0(p.none.senderCpuMs)} → ${f0(p.delta.senderCpuMs)}`,
-  ]);
+function rowsOf<T>(cols: Columns<T>, xs: readonly T[]): { head: string[]; rows: string[][] } {
+  return { head: cols.map(([h]) => h), rows: xs.map((x) => cols.map(([, f]) => f(x))) };
 }
 
-const PAIR_HEAD = ['workload', 'link', 'RAM MiB', 'result', 'downtime ms', 'net downtime ms', 'guest downtime ms', 'total ms', 'wire MiB', 'XBZRLE miss / enc. / overflows', 'sender CPU ms'];
-
-/** The markdown: how it was made, every run, and the codec pairs. */
+/** The markdown: how it was made, the codec pairs, every cell (with repetitions), every run. */
 export function renderMarkdown(o: BenchOutput): string {
   const m = o.meta;
+  const repeat = m.repeat ?? 1;
   const pairs = codecPairs(o.runs);
+  const cells = cellsOf(o.runs);
+  const t = (x: { head: string[]; rows: string[][] }): string => mdTable(x.head, x.rows);
   return [
     `# livemig benchmark: the \`${m.matrix}\` matrix`,
     '',
-    `Command: \`${m.command}\` · ${m.startedAt} · ${(m.elapsedMs / 1000).toFixed(0)} s · ${o.runs.length} runs`,
+    `Command: \`${m.command}\` · ${m.startedAt} · ${(m.elapsedMs / 1000).toFixed(0)} s · ${cells.length} cells × ${repeat} = ${o.runs.length} runs`,
     `Machine: ${m.cpus} × ${m.cpuModel}, Linux ${m.kernel}, Node ${m.node}; load average ${m.loadAverage.before} at the start, ${m.loadAverage.after} at the end. Links: ${m.link}.`,
     '',
-    'A workload\'s [N %] is the share of RAM it writes. Times in ms; "downtime" is livemig\'s, from pausing the guest to the destination\'s confirmation; "net downtime" is the part of it that QEMU\'s and the seed\'s downtime consist of (stopping the vCPUs and sending what was left), without what only livemig does inside it (a sha256 of the RAM on both sides, resuming the guest\'s threads before confirming); "guest downtime" is from the guest\'s last write on the source to its first on the destination. Work rates are the guest\'s page writes per second. "whole" counts page bytes of pages sent whole.',
+    EXPLAIN,
+    '',
+    explainRepeat(repeat),
     '',
     '## Delta compression (XBZRLE) against none, all else equal',
     '',
     pairs.length ? mdTable(PAIR_HEAD, pairRows(pairs)) : '(no pairs in this matrix)',
     '',
+    ...(repeat > 1 && pairs.length ? ['### Round by round (run k against run k: the least and the most of each figure)', '', mdTable(ROUND_HEAD, roundRows(pairs)), ''] : []),
+    ...(repeat > 1 ? ['## Every cell (median [min–max] of its runs)', '', t(rowsOf(CELL_COLUMNS, cells)), ''] : []),
     '## Every run',
     '',
-    mdTable(
-      COLUMNS.map(([h]) => h),
-      o.runs.map((r) => COLUMNS.map(([, f]) => f(r))),
-    ),
+    t(rowsOf(RUN_COLUMNS, o.runs)),
     '',
   ].join('\n');
 }
@@ -177,36 +92,44 @@ export function renderMarkdown(o: BenchOutput): string {
 const CODEC_COLOR: Record<string, string> = { none: '#4e79a7', xbzrle: '#f28e2b', xbrle: '#76b7b2' };
 const KIND_COLOR = { zero: '#59a14f', normal: '#4e79a7', delta: '#f28e2b', other: '#bab0ac' };
 
-function groupCharts(runs: RunResult[]): string {
-  const cats = runs.map((r) => `${r.spec.workload}`);
-  const subs = runs.map((r) => r.spec.variant);
-  const per = (name: string, color: string, f: (r: RunResult) => number) => ({ name, color, values: runs.map(f) });
-  const width = Math.max(480, 72 * runs.length + 100);
+/** A comparison's charts: one bar per cell at its median (hover: the min–max and k/N). */
+function groupCharts(cells: Cell[]): string {
+  const cats = cells.map((c) => `${c.spec.workload}`);
+  const subs = cells.map((c) => c.spec.variant);
+  const width = Math.max(480, 72 * cells.length + 100);
+  const medianOf = (c: Cell, f: (r: RunResult) => number): number => spread(c.runs.filter((r) => r.status === 'completed').map(f)).median;
   const tooltip = (i: number): string => {
-    const r = runs[i]!;
-    return `${r.spec.id}: ${statusOf(r)}, total ${f0(r.totalMs)} ms, downtime ${f0(r.downtimeMs)} ms (net ${f0(r.netDowntimeMs)}), ${mib(r.bytes.total)} MiB`;
+    const c = cells[i]!;
+    return `${c.spec.id}: converged ${c.converged}/${c.runs.length}, total ${med(c.totalMs)} ms, downtime ${med(c.downtimeMs)} ms (net ${med(c.netDowntimeMs)}), ${med(c.bytes, mib)} MiB`;
   };
-  const byCodec = (f: (r: RunResult) => number) =>
-    ['none', 'xbzrle', 'xbrle'].map((c) => ({ name: c, color: CODEC_COLOR[c]!, values: runs.map((r) => (r.spec.codec === c ? f(r) : null)) }));
-  const maxOf = (f: (r: RunResult) => number): number => Math.max(1, ...runs.map(f));
+  const byCodec = (f: (c: Cell) => number) =>
+    ['none', 'xbzrle', 'xbrle'].map((k) => ({ name: k, color: CODEC_COLOR[k]!, values: cells.map((c) => (c.spec.codec === k ? f(c) : null)) }));
+  const maxOf = (f: (c: Cell) => number): number => Math.max(1, ...cells.map(f));
   const box = (svg: string): string => `<div class="chart" style="max-width:${width}px">${svg}</div>`;
+  // the stacked bytes: each kind's median, the rest of the median total as "other"
+  const kind = (f: (r: RunResult) => number) => (c: Cell) => medianOf(c, f) / MiB;
+  const zero = kind((r) => r.bytes.zero);
+  const normal = kind((r) => r.bytes.normal);
+  const delta = kind((r) => r.bytes.delta);
+  const per = (name: string, color: string, f: (c: Cell) => number) => ({ name, color, values: cells.map(f) });
+  const downtimeTitle = cells.some((c) => c.runs.length > 1) ? 'downtime (ms, median)' : 'downtime (ms)';
   return [
-    barChart({ width, height: 260, categories: cats, subLabels: subs, series: byCodec((r) => r.downtimeMs), yMax: maxOf((r) => r.downtimeMs), yTick: (v) => `${v}`, xTitle: 'run', yTitle: 'downtime (ms)', tooltip, barLabel: (t) => f0(t) }),
-    barChart({ width, height: 260, categories: cats, subLabels: subs, series: byCodec((r) => r.totalMs), yMax: maxOf((r) => r.totalMs), yTick: (v) => `${v / 1000} s`, xTitle: 'run', yTitle: 'total time', tooltip }),
+    barChart({ width, height: 260, categories: cats, subLabels: subs, series: byCodec((c) => c.downtimeMs.median), yMax: maxOf((c) => c.downtimeMs.median), yTick: (v) => `${v}`, xTitle: 'cell', yTitle: downtimeTitle, tooltip, barLabel: (v) => f0(v) }),
+    barChart({ width, height: 260, categories: cats, subLabels: subs, series: byCodec((c) => c.totalMs.median), yMax: maxOf((c) => c.totalMs.median), yTick: (v) => `${v / 1000} s`, xTitle: 'cell', yTitle: 'total time', tooltip }),
     barChart({
       width,
       height: 260,
       categories: cats,
       subLabels: subs,
       series: [
-        per('zero pages', KIND_COLOR.zero, (r) => r.bytes.zero / MiB),
-        per('whole pages', KIND_COLOR.normal, (r) => r.bytes.normal / MiB),
-        per('deltas', KIND_COLOR.delta, (r) => r.bytes.delta / MiB),
-        per('headers, device state', KIND_COLOR.other, (r) => Math.max(0, r.bytes.total - r.bytes.zero - r.bytes.normal - r.bytes.delta) / MiB),
+        per('zero pages', KIND_COLOR.zero, zero),
+        per('whole pages', KIND_COLOR.normal, normal),
+        per('deltas', KIND_COLOR.delta, delta),
+        per('headers, device state', KIND_COLOR.other, (c) => Math.max(0, c.bytes.median / MiB - zero(c) - normal(c) - delta(c))),
       ],
-      yMax: maxOf((r) => r.bytes.total / MiB),
+      yMax: maxOf((c) => c.bytes.median / MiB),
       yTick: (v) => `${v}`,
-      xTitle: 'run',
+      xTitle: 'cell',
       yTitle: 'MiB on the wire',
       tooltip,
     }),
@@ -215,17 +138,20 @@ function groupCharts(runs: RunResult[]): string {
     .join('\n');
 }
 
-function htmlTable(head: string[], rows: string[][]): string {
+function htmlTable(head: readonly string[], rows: readonly string[][]): string {
   return `<div class="table"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 
 /** The HTML page: self-contained (inline CSS and SVG, no script). */
 export function renderHtml(o: BenchOutput): string {
   const m = o.meta;
-  const groups = new Map<string, RunResult[]>();
-  for (const r of o.runs) groups.set(r.spec.comparison, [...(groups.get(r.spec.comparison) ?? []), r]);
+  const repeat = m.repeat ?? 1;
+  const cells = cellsOf(o.runs);
+  const groups = new Map<string, Cell[]>();
+  for (const c of cells) groups.set(c.spec.comparison, [...(groups.get(c.spec.comparison) ?? []), c]);
   const pairs = codecPairs(o.runs);
-  const sections = [...groups].map(([name, runs]) => `<section><h2>Comparison: ${esc(name)}</h2>${groupCharts(runs)}</section>`);
+  const sections = [...groups].map(([name, cs]) => `<section><h2>Comparison: ${esc(name)}</h2>${groupCharts(cs)}</section>`);
+  const t = (x: { head: string[]; rows: string[][] }): string => htmlTable(x.head, x.rows);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>livemig benchmark: ${esc(m.matrix)}</title>
@@ -242,15 +168,15 @@ section{margin-top:2em}
 .meta{color:#555}
 </style></head><body>
 <h1>livemig benchmark: the ${esc(m.matrix)} matrix</h1>
-<p class="meta">${esc(m.command)} · ${esc(m.startedAt)} · ${(m.elapsedMs / 1000).toFixed(0)} s · ${o.runs.length} runs · ${m.cpus} × ${esc(m.cpuModel)}, Linux ${esc(m.kernel)}, Node ${esc(m.node)} · load average ${m.loadAverage.before} → ${m.loadAverage.after} · links: ${esc(m.link)}</p>
+<p class="meta">${esc(m.command)} · ${esc(m.startedAt)} · ${(m.elapsedMs / 1000).toFixed(0)} s · ${cells.length} cells × ${repeat} = ${o.runs.length} runs · ${m.cpus} × ${esc(m.cpuModel)}, Linux ${esc(m.kernel)}, Node ${esc(m.node)} · load average ${m.loadAverage.before} → ${m.loadAverage.after} · links: ${esc(m.link)}</p>
+<p class="meta">${esc(explainRepeat(repeat))}</p>
 <h2>Delta compression (XBZRLE) against none, all else equal</h2>
 ${pairs.length ? htmlTable(PAIR_HEAD, pairRows(pairs)) : '<p>(no pairs)</p>'}
+${repeat > 1 && pairs.length ? `<h3>Round by round (run k against run k: the least and the most of each figure)</h3>\n${htmlTable(ROUND_HEAD, roundRows(pairs))}` : ''}
 ${sections.join('\n')}
+${repeat > 1 ? `<h2>Every cell (median [min–max] of its runs)</h2>\n${t(rowsOf(CELL_COLUMNS, cells))}` : ''}
 <h2>Every run</h2>
-${htmlTable(
-    COLUMNS.map(([h]) => h),
-    o.runs.map((r) => COLUMNS.map(([, f]) => f(r))),
-  )}
+${t(rowsOf(RUN_COLUMNS, o.runs))}
 </body></html>
 `;
 }

@@ -18,6 +18,10 @@ const DESTINATION_CHILD = fileURLToPath(new URL('./destination-child.js', import
 /** What one run measured. Times in ms, sizes in bytes, rates per second. Never NaN. */
 export interface RunResult {
   spec: RunSpec;
+  /** Which run of its cell this was, from 1 (`livemig bench --repeat`); absent from a lone runOne. */
+  repeat?: number;
+  /** The host's 1-minute load average when the run started (set by the harness; other work on the machine skews timings). */
+  loadAverage?: number;
   status: string;
   error?: string;
   /** Completed without a forced switchover. */

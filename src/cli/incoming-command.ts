@@ -8,6 +8,7 @@
  * time, dropping a migration still arriving; otherwise it ends after the migration with
  * `--exit`, else at the end of a stdio monitor's input or on quit.
  */
+import { Option } from 'commander';
 import type { Guest } from '../guest/index.js';
 import { GuestMemory, checkStride } from '../guest/index.js';
 import { IncomingMigration } from '../migration/index.js';
@@ -15,7 +16,9 @@ import type { IncomingStatus } from '../migration/index.js';
 import { Machine, formatIncomingInfo, parseMonitorAddress, toSafeJson } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
 import { quitOnSignals, startProcessMonitors } from './process-monitors.js';
-import { listenIncoming } from '../transport/index.js';
+import { DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, TransportError, listenIncoming } from '../transport/index.js';
+import { MAX_TIMEOUT_MS } from '../migration/parameters.js';
+import { intOption } from './options.js';
 import { loadTlsCreds } from './tls-creds.js';
 import type { Channel } from '../transport/index.js';
 
@@ -34,6 +37,21 @@ export interface IncomingCommandOptions {
   ram?: number | undefined;
   /** A directory of TLS credentials (QEMU's tls-creds-x509 layout) for a tls: URI. */
   tlsCreds?: string | undefined;
+  /** tcp:/tls:/unix: milliseconds without a byte from a connected source before failing; 0 = no timeout (default 60 s). */
+  readTimeout?: number | undefined;
+  /** tcp:/tls:/unix: milliseconds the reply may wait on a source that reads nothing; 0 = no timeout (default 30 s). */
+  writeTimeout?: number | undefined;
+}
+
+/** `--read-timeout MS` / `--write-timeout MS` for main.ts: the stall timeouts of a connected source, 0 = none. */
+export function timeoutOption(which: 'read' | 'write'): Option {
+  const flag = `--${which}-timeout`;
+  const what = which === 'read'
+    ? 'fail the migration when the connected source sends nothing for this many ms (a stalled source)'
+    : 'fail the migration when the source takes no byte of our reply for this many ms (a source that stopped reading)';
+  return new Option(`${flag} <ms>`, `tcp:, tls:, unix: ${what}; 0 = no timeout`)
+    .default(which === 'read' ? DEFAULT_READ_TIMEOUT_MS : DEFAULT_WRITE_TIMEOUT_MS)
+    .argParser(intOption(flag, 0, MAX_TIMEOUT_MS));
 }
 
 export async function incomingCommand(uri: string, o: IncomingCommandOptions): Promise<number> {
@@ -42,7 +60,12 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   const say = (event: Record<string, unknown>) => {
     if (o.json) process.stdout.write(toSafeJson(event) + '\n');
   };
-  const listener = await listenIncoming(uri, o.tlsCreds === undefined ? undefined : { tls: loadTlsCreds(o.tlsCreds, 'server') });
+  const listener = await listenIncoming(uri, {
+    pooledReads: true, // the stream is read into reused buffers (IncomingMigration reads it with readChunks)
+    ...(o.tlsCreds === undefined ? {} : { tls: loadTlsCreds(o.tlsCreds, 'server') }),
+    ...(o.readTimeout === undefined ? {} : { readTimeoutMs: o.readTimeout === 0 ? Infinity : o.readTimeout }),
+    ...(o.writeTimeout === undefined ? {} : { writeTimeoutMs: o.writeTimeout === 0 ? Infinity : o.writeTimeout }),
+  });
   // prepared RAM is faulted in now, before the stream arrives, not while it streams in
   const prepared = o.ram === undefined ? undefined : new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
   if (prepared) for (const b of prepared.blocks) b.bytes.fill(0);
@@ -69,6 +92,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
     let status: IncomingStatus = 'none';
     try {
       channel = await listener.accept({ timeoutMs: Infinity, signal: abort.signal });
+      machine.setIncomingChannel(channel); // info migrate shows the connection (TLS: protocol, cipher, the source's certificate)
       status = await incoming.run(channel);
     } catch (e) {
       if (!quitting) throw e; // quit while waiting: nothing arrived
@@ -77,14 +101,14 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
     }
     guest = incoming.guest;
     if (status !== 'none') {
-      const info = incoming.info();
+      const info = machine.queryMigrate();
       if (status === 'completed') {
         const usage = process.resourceUsage();
         say({ event: 'completed', maxRssBytes: usage.maxRSS * 1024, cpuUserMs: Math.round(usage.userCPUTime / 1000), cpuSystemMs: Math.round(usage.systemCPUTime / 1000), ...info });
         if (!o.json) process.stderr.write(formatIncomingInfo(info) + '\n');
       } else {
         say({ event: 'failed', error: incoming.error?.message ?? 'unknown error', ...info });
-        process.stderr.write(`livemig: incoming migration failed: ${incoming.error?.message ?? 'unknown error'}\n`);
+        process.stderr.write(`livemig: incoming migration failed: ${incoming.error?.message ?? 'unknown error'}${stallHint(incoming.error, o)}\n`);
       }
     }
     if (o.exit && !quitting) {
@@ -105,4 +129,14 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
     machine.close();
     await (guest ?? incoming.guest)?.stop();
   }
+}
+
+/**
+ * After a stall timeout (the only ETIMEDOUT once a source is connected), the flags that set it:
+ * the transport's message names its library option (readTimeoutMs), not the flag.
+ */
+function stallHint(err: Error | undefined, o: IncomingCommandOptions): string {
+  if (!(err instanceof TransportError) || err.osCode !== 'ETIMEDOUT') return '';
+  const show = (ms: number | undefined, fallback: number) => (ms === 0 ? 'none' : `${ms ?? fallback} ms`);
+  return ` (stall timeouts: --read-timeout ${show(o.readTimeout, DEFAULT_READ_TIMEOUT_MS)}, --write-timeout ${show(o.writeTimeout, DEFAULT_WRITE_TIMEOUT_MS)})`;
 }

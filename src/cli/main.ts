@@ -7,7 +7,9 @@ import type { WorkloadName } from '../guest/index.js';
 import { DEFAULT_MAX_RAM_BYTES } from '../migration/index.js';
 import { choiceOption, intOption, sizeOption } from './options.js';
 import { runCommand } from './run-command.js';
-import { incomingCommand } from './incoming-command.js';
+import type { RunOptions } from './run-command.js';
+import { workloadFlagOptions } from './workload-flags.js';
+import { incomingCommand, timeoutOption } from './incoming-command.js';
 import { demoCommand } from './demo-command.js';
 import { analyzeCommand } from './analyze-command.js';
 import { rateOption } from './options.js';
@@ -19,11 +21,11 @@ program
   .showHelpAfterError()
   .configureOutput({ outputError: (s, write) => write(s) });
 
-program
+const run = program
   .command('run')
   .description('start a guest (RAM plus a workload in worker threads) and its monitor; migrate it with the monitor\'s `migrate` command')
   .addOption(new Option('--ram <size>', 'guest RAM, with k/m/g/t suffixes (one block, pc.ram)').default(64 * 1024 * 1024, '64M').argParser(sizeOption('--ram')))
-  .addOption(new Option('--workload <name>', 'what the guest does').choices(WORKLOAD_NAMES).default('idle'))
+  .addOption(new Option('--workload <name>', 'what the guest does (tuned by the workload knobs below)').choices(WORKLOAD_NAMES).default('idle'))
   .addOption(new Option('--vcpus <n>', 'worker threads running the workload').default(1).argParser(intOption('--vcpus', 1, 64)))
   .addOption(new Option('--seed <n>', 'seed of the workload\'s random numbers').default(1).argParser(intOption('--seed', 0, 2 ** 31 - 1)))
   .addOption(new Option('--dirty-log <kind>', 'explicit (workloads mark pages) or scan (compare page contents)').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
@@ -32,10 +34,11 @@ program
   .option('--name <name>', 'a name for this guest')
   .option('--telemetry <file>', 'write one JSON line per pass of each migration')
   .option('--report <file>', 'write an HTML report of the migrations (rewritten after each)')
-  .option('--tls-creds <dir>', 'TLS credentials for tls: URIs (ca-cert.pem, client-cert.pem, client-key.pem, as QEMU\'s tls-creds-x509)')
-  .action(async (o: { ram: number; workload: WorkloadName; vcpus: number; seed: number; dirtyLog: 'explicit' | 'scan'; monitor: string; qmp?: string; name?: string; telemetry?: string; report?: string; tlsCreds?: string }) => {
-    process.exitCode = await runCommand(o);
-  });
+  .option('--tls-creds <dir>', 'TLS credentials for tls: URIs (ca-cert.pem, client-cert.pem, client-key.pem, as QEMU\'s tls-creds-x509)');
+for (const knob of workloadFlagOptions()) run.addOption(knob);
+run.action(async (o: RunOptions) => {
+  process.exitCode = await runCommand(o);
+});
 
 program
   .command('incoming')
@@ -43,6 +46,8 @@ program
   .argument('<uri>', 'where the migration comes from')
   .addOption(new Option('--max-ram <size>', 'most RAM an incoming stream may make us allocate').default(DEFAULT_MAX_RAM_BYTES, '4G').argParser(sizeOption('--max-ram')))
   .option('--tls-creds <dir>', 'TLS credentials for a tls: URI (ca-cert.pem, server-cert.pem, server-key.pem, as QEMU\'s tls-creds-x509)')
+  .addOption(timeoutOption('read'))
+  .addOption(timeoutOption('write'))
   .addOption(new Option('--ram <size>', 'prepare this much RAM (block pc.ram) before the migration arrives, as QEMU\'s -m; the stream must match it').argParser(sizeOption('--ram')))
   .addOption(new Option('--monitor <where>', 'the human monitor: stdio, none, unix:PATH or tcp:HOST:PORT').default('stdio'))
   .option('--qmp <where>', 'QMP, the JSON monitor: unix:PATH or tcp:HOST:PORT')
@@ -50,7 +55,7 @@ program
   .option('--exit', 'exit when the migration has ended (status 0 if completed)', false)
   .addOption(new Option('--exit-after <ms>', 'with --exit: let the resumed guest run this long, then report its work and RAM').default(0).argParser(intOption('--exit-after', 0, 3_600_000)))
   .addOption(new Option('--dirty-log <kind>', 'dirty log of the resumed guest').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
-  .action(async (uri: string, o: { maxRam: number; ram?: number; tlsCreds?: string; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
+  .action(async (uri: string, o: { maxRam: number; ram?: number; tlsCreds?: string; readTimeout: number; writeTimeout: number; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
     process.exitCode = await incomingCommand(uri, o);
   });
 
@@ -83,13 +88,14 @@ program
 program
   .command('bench')
   .description('run the migration benchmark matrix (workloads × links × codecs × cache sizes × guest sizes, auto-converge, auto-xbzrle) and write JSON, markdown and an HTML report')
-  .addOption(new Option('--matrix <name>', 'tiny (CI, < 1 min), default (~10 min), full (hours)').default('default').argParser(choiceOption('--matrix', ['tiny', 'default', 'full'] as const)))
+  .addOption(new Option('--matrix <name>', 'tiny (CI, < 1 min), default (~11 min a repetition), full (hours)').default('default').argParser(choiceOption('--matrix', ['tiny', 'default', 'full'] as const)))
+  .addOption(new Option('--repeat <n>', 'run each cell of the matrix n times with the same seed, round after round; the JSON keeps every run, the tables show the median and min–max, converged as k/n').default(1).argParser(intOption('--repeat', 1, 100)))
   .option('--netns', 'real links: source and destination in two network namespaces joined by a veth pair shaped with tc (root)', false)
   .option('--json <file>', 'write every result, with pass records, as JSON')
   .option('--markdown <file>', 'write the results as markdown tables')
   .option('--report <file>', 'write a self-contained HTML report with plots')
   .option('--filter <text>', 'only the runs whose id contains this text')
-  .action(async (o: { matrix: 'tiny' | 'default' | 'full'; netns: boolean; json?: string; markdown?: string; report?: string; filter?: string }) => {
+  .action(async (o: { matrix: 'tiny' | 'default' | 'full'; repeat: number; netns: boolean; json?: string; markdown?: string; report?: string; filter?: string }) => {
     process.exitCode = await (await import('./bench-command.js')).benchCommand(o);
   });
 

@@ -13,8 +13,11 @@ import type { Monitors } from '../monitor/index.js';
 import { quitOnSignals, startProcessMonitors } from './process-monitors.js';
 import { checkReportPath, formatBytes, observeMigrations } from './report/index.js';
 import { loadTlsCreds } from './tls-creds.js';
+import { KNOBS, workloadSettings } from './workload-flags.js';
+import type { WorkloadFlags } from './workload-flags.js';
 
-export interface RunOptions {
+/** Everything `livemig run` takes; the workload knobs (`--rate`, `--buffer`, ...) come from {@link WorkloadFlags}. */
+export interface RunOptions extends WorkloadFlags {
   ram: number;
   workload: WorkloadName;
   vcpus: number;
@@ -42,15 +45,16 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const qmp = o.qmp === undefined ? undefined : parseMonitorAddress(o.qmp, '--qmp', ['unix', 'tcp']);
   if (o.report !== undefined) checkReportPath(o.report, '--report');
   const tls = o.tlsCreds === undefined ? undefined : loadTlsCreds(o.tlsCreds, 'client');
+  const { workloadOptions, region } = workloadSettings(o.workload, o, o.ram, o.vcpus);
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
-  const guest = await Guest.start({ memory, workload: o.workload, vcpus: o.vcpus, seed: o.seed, dirtyLog: o.dirtyLog });
+  const guest = await Guest.start({ memory, workload: o.workload, vcpus: o.vcpus, seed: o.seed, dirtyLog: o.dirtyLog, workloadOptions, ...(region ? { region } : {}) });
   const source = new SourceManager(guest);
   if (tls) source.transport = { tls };
   const observer = observeMigrations(source, {
     progress: process.stderr, // drawn only on a terminal
     ...(o.telemetry !== undefined ? { telemetry: o.telemetry } : {}),
     ...(o.report !== undefined
-      ? { report: o.report, reportOptions: { title: 'livemig run', parameters: [['guest RAM', formatBytes(o.ram)], ['workload', o.workload], ['vCPUs', String(o.vcpus)]] as [string, string][] } }
+      ? { report: o.report, reportOptions: { title: 'livemig run', parameters: [['guest RAM', formatBytes(o.ram)], ['workload', o.workload], ['vCPUs', String(o.vcpus)], ...knobsGiven(o)] as [string, string][] } }
       : {}),
   });
   const machine = new Machine({ source }, { name: o.name });
@@ -72,4 +76,9 @@ export async function runCommand(o: RunOptions): Promise<number> {
     await guest.stop();
   }
   return 0;
+}
+
+/** The knobs given on the command line, for the report's parameter table. */
+function knobsGiven(o: WorkloadFlags): [string, string][] {
+  return KNOBS.filter((k) => o[k.key] !== undefined).map((k) => [k.flag, String(o[k.key])]);
 }

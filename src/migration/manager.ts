@@ -7,7 +7,7 @@ import { LivemigError } from '../errors.js';
 import type { Guest } from '../guest/index.js';
 import { parseMigrationUri } from '../transport/index.js';
 import type { OutgoingOptions } from '../transport/index.js';
-import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS, checkParameter } from './parameters.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS, MAX_TIMEOUT_MS, checkParameter } from './parameters.js';
 import type { MigrationCapabilities, MigrationParameters } from './parameters.js';
 import { OutgoingMigration } from './source.js';
 import type { MigrationStatus } from './state.js';
@@ -27,7 +27,10 @@ export class SourceManager {
   readonly parameters: MigrationParameters = { ...DEFAULT_PARAMETERS };
   readonly capabilities: MigrationCapabilities = { ...DEFAULT_CAPABILITIES };
   current: OutgoingMigration | undefined;
-  /** Transport options for every migration (TLS credentials, timeouts). */
+  /**
+   * Transport options for every migration (TLS credentials, connect timeout). Stall timeouts set
+   * here win over the `read-timeout` / `write-timeout` parameters.
+   */
   transport: Omit<OutgoingOptions, 'signal'> = {};
   private readonly listeners: ((m: OutgoingMigration) => void)[] = [];
 
@@ -51,11 +54,18 @@ export class SourceManager {
     if (this.guest.status === 'stopped') throw new LivemigError('GUEST_STATE', 'the guest has been stopped');
     parseMigrationUri(uri); // a bad URI is an error now, not a failed migration
     if (options.xbzrle) this.capabilities.xbzrle = true;
+    const transport = {
+      ...this.transport,
+      readTimeoutMs: this.transport.readTimeoutMs ?? timeoutMs(this.parameters['read-timeout']),
+      writeTimeoutMs: this.transport.writeTimeoutMs ?? timeoutMs(this.parameters['write-timeout']),
+    };
     const m = new OutgoingMigration({
       guest: this.guest,
       parameters: { ...this.parameters },
       capabilities: { ...this.capabilities },
-      transport: this.transport,
+      transport,
+      // the destination's confirmation is the source's one expected read (a timer cannot hold Infinity)
+      replyTimeoutMs: Math.min(transport.readTimeoutMs, MAX_TIMEOUT_MS),
       ...(options.maxPasses !== undefined ? { maxPasses: options.maxPasses } : {}),
     });
     this.current = m;
@@ -106,4 +116,9 @@ export class SourceManager {
   info(): MigrationInfo {
     return this.current?.info() ?? {};
   }
+}
+
+/** A timeout parameter as the transport takes it: 0 (no timeout) is Infinity. */
+function timeoutMs(parameter: number): number {
+  return parameter === 0 ? Infinity : parameter;
 }

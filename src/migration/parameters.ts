@@ -1,8 +1,14 @@
 /**
  * Migration parameters and capabilities, with QEMU's names, defaults and checks
- * (qemu-reference 7.4), plus livemig's own (cache ways, delta codec).
+ * (qemu-reference 7.4), plus livemig's own (cache ways, delta codec, stall guard, transport
+ * timeouts). livemig's own names carry no `x-` prefix: in QEMU that marks an unstable
+ * interface, and these are stable (as cache-ways or max-time already were).
+ *
+ * read-timeout and write-timeout reach the transport through SourceManager (the monitors'
+ * path); an OutgoingMigration built directly takes them from its `transport` option.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS } from '../transport/index.js';
 
 export type DeltaCodec = 'xbzrle' | 'xbrle';
 
@@ -39,6 +45,18 @@ export interface MigrationParameters {
   'cpu-throttle-increment': number;
   /** Auto-converge: the throttle never goes above this, percent (QEMU default 99, 1..99). */
   'max-cpu-throttle': number;
+  /**
+   * Milliseconds the source waits for bytes from the destination when it expects some (its
+   * confirmation after the stream ended; socket reads) before failing the migration; 0 = no
+   * timeout. Default: the transport's 60 s. Read when a migration starts.
+   */
+  'read-timeout': number;
+  /**
+   * Milliseconds the source's writes may wait with the destination taking no byte (a peer that
+   * stopped reading) before failing the migration; 0 = no timeout (memory stays bounded either
+   * way: writes wait on backpressure). Default: the transport's 30 s. Read when a migration starts.
+   */
+  'write-timeout': number;
 }
 
 export type StallPolicy = 'force' | 'cancel';
@@ -71,11 +89,15 @@ export const DEFAULT_PARAMETERS: Readonly<MigrationParameters> = Object.freeze({
   'cpu-throttle-initial': 20,
   'cpu-throttle-increment': 10,
   'max-cpu-throttle': 99,
+  'read-timeout': DEFAULT_READ_TIMEOUT_MS,
+  'write-timeout': DEFAULT_WRITE_TIMEOUT_MS,
 });
 
 export const DEFAULT_CAPABILITIES: Readonly<MigrationCapabilities> = Object.freeze({ xbzrle: false, events: false, 'auto-converge': false, 'auto-xbzrle': false });
 
 const MAX_DOWNTIME_MS = 2000 * 1000;
+/** Longest timeout a timer can hold (setTimeout turns anything longer into 1 ms): about 24.8 days. */
+export const MAX_TIMEOUT_MS = 0x7fffffff;
 
 /** Validates one parameter value; returns it normalised. Messages follow QEMU's where QEMU has one. */
 export function checkParameter<K extends keyof MigrationParameters>(name: K, value: unknown): MigrationParameters[K] {
@@ -112,6 +134,12 @@ export function checkParameter<K extends keyof MigrationParameters>(name: K, val
     case 'cpu-throttle-increment':
     case 'max-cpu-throttle':
       return percentRange(name, value, 99) as MigrationParameters[K];
+    case 'read-timeout':
+    case 'write-timeout':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMEOUT_MS) {
+        throw new InvalidArgumentError(`Parameter '${name}' expects a whole number of milliseconds from 0 (no timeout) to ${MAX_TIMEOUT_MS}, got ${String(value)}`);
+      }
+      return value as MigrationParameters[K];
     case 'delta-codec':
       if (value !== 'xbzrle' && value !== 'xbrle') throw new InvalidArgumentError(`Parameter 'delta-codec' expects xbzrle or xbrle, got ${String(value)}`);
       return value as MigrationParameters[K];

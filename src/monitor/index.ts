@@ -3,7 +3,7 @@
  * both driving a Machine (a guest and its source or destination side of a migration).
  */
 export { Machine, CAPABILITY_NAMES, PARAMETER_NAMES } from './machine.js';
-export type { MachineTarget, MachineEvent, MachineEventName, RunState } from './machine.js';
+export type { MachineTarget, MachineEvent, MachineEventName, RunState, IncomingTransportInfo } from './machine.js';
 export { Hmp } from './hmp.js';
 export { runHmpSession, PROMPT, BANNER } from './hmp-session.js';
 export type { HmpSessionOptions } from './hmp-session.js';

@@ -8,6 +8,7 @@
  * received (formatIncomingInfo).
  */
 import type { MigrationInfo } from '../migration/index.js';
+import type { TlsInfo } from '../transport/index.js';
 
 const kb = (bytes: number) => Math.floor(bytes / 1024);
 
@@ -72,19 +73,25 @@ export function formatInfoMigrate(info: MigrationInfo, role: 'source' | 'destina
   if (info['cpu-throttle-percentage'] !== undefined) lines.push(`cpu throttle percentage: ${info['cpu-throttle-percentage']}`);
   const l = info.livemig;
   const tls = l?.transport?.tls;
-  if (tls) lines.push(`tls: ${tls.protocol} ${tls.cipher}, peer ${tls.peerSubject} (sha256 ${tls.peerFingerprint256})`);
+  if (tls) lines.push(tlsLine(tls));
   if (l?.['ram-digest']) lines.push(`ram digest (sha256): ${l['ram-digest']}`);
   if (l?.['destination-digest']) lines.push(`destination ram digest (sha256): ${l['destination-digest']}`);
   return lines.join('\n');
 }
 
-/** What a destination's query-migrate adds under `incoming` (IncomingMigration.info()). */
+/** "tls: TLSv1.3 TLS_AES_256_GCM_SHA384, peer CN=src (sha256 AB:...)": the session and the verified peer. */
+function tlsLine(tls: TlsInfo): string {
+  return `tls: ${tls.protocol} ${tls.cipher}, peer ${tls.peerSubject} (sha256 ${tls.peerFingerprint256})`;
+}
+
+/** What a destination's query-migrate adds under `incoming` (IncomingMigration.info(), and the Machine's transport). */
 export interface IncomingInfoExtra {
   'bytes-read'?: number;
   records?: { zero: number; page: number; xbzrle: number; xbrle: number };
   'source-digest'?: string;
   'ram-digest'?: string;
   'stride-check'?: { ok: boolean; message: string };
+  transport?: { description: string; tls?: TlsInfo };
 }
 
 /** `info migrate` on a destination: the status lines, then what was received and the digests. */
@@ -96,6 +103,7 @@ export function formatIncomingInfo(info: MigrationInfo & { incoming?: Record<str
   lines.push(`received: ${kb(x['bytes-read'] ?? 0)} kbytes`);
   const r = x.records;
   if (r) lines.push(`received pages: normal ${r.page}, zero ${r.zero}, xbzrle ${r.xbzrle}, xbrle ${r.xbrle}`);
+  if (x.transport?.tls) lines.push(tlsLine(x.transport.tls));
   if (x['source-digest']) lines.push(`source ram digest (sha256): ${x['source-digest']}`);
   if (x['ram-digest']) lines.push(`ram digest (sha256): ${x['ram-digest']}`);
   if (x['stride-check']) lines.push(`stride check: ${x['stride-check'].ok ? 'ok' : 'FAILED'} (${x['stride-check'].message})`);

@@ -17,6 +17,7 @@ import type { Guest } from '../guest/index.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS, isCapabilityName, isParameterName } from '../migration/index.js';
 import type { IncomingMigration, MigrateOptions, MigrationInfo, MigrationParameters, MigrationStatus, OutgoingMigration, SourceManager } from '../migration/index.js';
 import { parseMigrationUri } from '../transport/index.js';
+import type { Channel, TlsInfo } from '../transport/index.js';
 
 /** QEMU's RunState values a livemig guest can be in. */
 export type RunState = 'running' | 'paused' | 'postmigrate' | 'finish-migrate' | 'inmigrate' | 'shutdown';
@@ -65,10 +66,19 @@ const NOT_ON_DESTINATION = "this is a destination (livemig incoming): migrations
 
 export type MachineTarget = { source: SourceManager } | { incoming: IncomingMigration };
 
+/** The connection a destination's migration arrives on, as query-migrate shows it under `incoming.transport`. */
+export interface IncomingTransportInfo {
+  /** Both ends in words: "tls 127.0.0.1:4444 <- 127.0.0.1:41234 (TLSv1.3, peer CN=src)". */
+  description: string;
+  /** The TLS session (protocol, cipher, the source's verified certificate), on a TLS connection. */
+  tls?: TlsInfo;
+}
+
 export class Machine extends EventEmitter<MachineEvents> {
   readonly role: 'source' | 'destination';
   private readonly source: SourceManager | undefined;
   private readonly incoming: IncomingMigration | undefined;
+  private incomingTransport: IncomingTransportInfo | undefined;
   private wasRunning: boolean;
   /** The last migration completed and nobody ran the guest since (QEMU's postmigrate). */
   private postmigrate = false;
@@ -119,7 +129,16 @@ export class Machine extends EventEmitter<MachineEvents> {
   queryMigrate(): MigrationInfo & { incoming?: Record<string, unknown> } {
     if (this.source) return this.source.info();
     const inc = this.incoming!;
-    return inc.status === 'none' ? {} : inc.info();
+    if (inc.status === 'none') return {};
+    const info = inc.info();
+    if (this.incomingTransport) info.incoming['transport'] = { ...this.incomingTransport, ...(this.incomingTransport.tls ? { tls: { ...this.incomingTransport.tls } } : {}) };
+    return info;
+  }
+
+  /** A destination: the connection its migration arrives on (query-migrate then shows it, TLS session included). */
+  setIncomingChannel(channel: Channel): void {
+    if (!this.incoming) throw new LivemigError('MIGRATION_STATE', 'only a destination has an incoming connection');
+    this.incomingTransport = { description: channel.description, ...(channel.tls ? { tls: { ...channel.tls } } : {}) };
   }
 
   /**

@@ -65,9 +65,9 @@ test('the tiny matrix runs in one go: results, files, and what delta compression
   // Sparse writes: converges only with XBZRLE, and with less downtime, time and bytes.
   const [sparse] = codecPairs(out.runs.filter((r) => r.spec.workload === 'xbzrle-doc'));
   assert.ok(sparse, 'the xbzrle-doc pair');
-  assert.equal(sparse.none.converged, false);
-  assert.equal(sparse.delta.converged, true);
-  assert.ok(sparse.delta.netDowntimeMs < sparse.none.netDowntimeMs, 'less downtime');
+  assert.equal(sparse.none.converged, 0);
+  assert.equal(sparse.delta.converged, 1);
+  assert.ok(sparse.delta.netDowntimeMs.median < sparse.none.netDowntimeMs.median, 'less downtime');
   assert.ok(sparse.bytesChange < -30 && sparse.totalTimeChange < -30, `bytes ${sparse.bytesChange} %, time ${sparse.totalTimeChange} %`);
   // Dense writes: XBZRLE overflows and is judged to hurt; auto-xbzrle switches it off.
   const dense = by('codec/bwmem/xbzrle');
@@ -84,12 +84,67 @@ test('the tiny matrix runs in one go: results, files, and what delta compression
   assert.ok(json.runs[0]!.passRecords.length >= 2, 'pass records kept');
   const md = readFileSync(join(dir, 'tiny.md'), 'utf8');
   assert.match(md, /## Delta compression \(XBZRLE\) against none/);
-  assert.match(md, /\| xbzrle-doc \| 100 Mbit\/s \| 8 \| forced → converged \|/);
+  assert.match(md, /\| xbzrle-doc \| 100 Mbit\/s \| 8 \| 0\/1 → 1\/1 \|/);
+  assert.doesNotMatch(md, /Every cell|Round by round/, 'single shots: no cell summaries');
   const html = readFileSync(join(dir, 'tiny.html'), 'utf8');
   assert.match(html, /^<!doctype html>/);
   assert.ok((html.match(/<svg/g) ?? []).length >= 3, 'plots');
   assert.doesNotMatch(html, /<script|https?:/);
   assert.equal(lines.filter((l) => /^\[\d+\/\d+\]/.test(l)).length, out.runs.length, 'a progress line per run');
+});
+
+test('--repeat 2: every run kept, round after round, and each cell shown as median [min–max] with converged k/N', { timeout: 120_000 }, async () => {
+  const filter = 'codec/xbzrle-doc';
+  const out: BenchOutput = await runBench({
+    matrix: 'tiny',
+    netns: false,
+    repeat: 2,
+    filter,
+    json: join(dir, 'repeat.json'),
+    markdown: join(dir, 'repeat.md'),
+    report: join(dir, 'repeat.html'),
+    command: 'livemig bench --matrix tiny --repeat 2',
+    log: () => undefined,
+  });
+  const specs = matrix('tiny').filter((s) => s.id.includes(filter));
+  assert.equal(specs.length, 2, 'the xbzrle-doc pair');
+  // rounds: the whole (filtered) matrix once, then again, with the same seeds
+  assert.deepEqual(out.runs.map((r) => [r.spec.id, r.repeat]), [...specs.map((s) => [s.id, 1]), ...specs.map((s) => [s.id, 2])]);
+  assert.deepEqual(out.runs.map((r) => r.spec.seed), [1, 1, 1, 1]);
+  for (const r of out.runs) {
+    assert.equal(r.status, 'completed', `${r.spec.id} #${r.repeat}: ${r.error ?? ''}`);
+    assert.equal(r.digestsMatch, true);
+    assert.ok(typeof r.loadAverage === 'number');
+  }
+  const json = JSON.parse(readFileSync(join(dir, 'repeat.json'), 'utf8')) as BenchOutput;
+  assert.equal(json.meta.repeat, 2);
+  assert.equal(json.runs.length, 4, 'the JSON keeps every run');
+  assert.ok(json.runs.every((r) => r.passRecords.length >= 2));
+  // the markdown's figures are the medians and extremes of exactly these runs
+  const [pair] = codecPairs(out.runs);
+  assert.ok(pair);
+  assert.equal(pair.none.runs.length, 2);
+  assert.equal(pair.delta.converged, 2, 'XBZRLE converged in both rounds');
+  assert.equal(pair.none.converged, 0, 'none was forced in both rounds');
+  const totals = out.runs.filter((r) => r.spec.codec === 'none').map((r) => r.totalMs).sort((a, b) => a - b);
+  assert.equal(pair.none.totalMs.median, (totals[0]! + totals[1]!) / 2);
+  const cell = (v: number[]): string => {
+    const [lo, hi] = [Math.min(...v), Math.max(...v)].map((x) => String(Math.round(x)));
+    const m = String(Math.round((v[0]! + v[1]!) / 2));
+    return lo === hi ? m : `${m} [${lo}–${hi}]`;
+  };
+  const noneDowntime = cell(out.runs.filter((r) => r.spec.codec === 'none').map((r) => r.downtimeMs));
+  const md = readFileSync(join(dir, 'repeat.md'), 'utf8');
+  assert.match(md, /2 cells × 2 = 4 runs/);
+  assert.ok(md.includes(`| xbzrle-doc | 100 Mbit/s | 8 | 0/2 → 2/2 | ${noneDowntime} → `), `pair row with the none cell's downtime ${noneDowntime}`);
+  assert.ok(md.includes(`| ${cell(totals)} |`), `every-cell table has the none cell's total time ${cell(totals)}`);
+  assert.match(md, /## Every cell \(median \[min–max\] of its runs\)/);
+  assert.match(md, /converged 0\/2 \(forced 2\)/);
+  assert.match(md, /### Round by round/);
+  assert.equal((md.match(/^\| codec \| xbzrle-doc \| (none|xbzrle) \| [12] \|/gm) ?? []).length, 4, 'a row per run with its repetition');
+  const html = readFileSync(join(dir, 'repeat.html'), 'utf8');
+  assert.ok(html.includes('converged 2/2') && html.includes('Every cell'));
+  assert.doesNotMatch(html, /NaN|<script/);
 });
 
 function canNetns(): boolean {

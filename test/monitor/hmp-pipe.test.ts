@@ -61,7 +61,7 @@ describe('HMP through a pipe (livemig run)', { timeout: 120_000 }, () => {
     const p = livemig(['run', '--ram', '4M']);
     const params = async () => parseInfo(await p.ask('info migrate_parameters'));
     const caps = async () => parseInfo(await p.ask('info migrate_capabilities'));
-    const units: Record<string, string> = { 'xbzrle-cache-size': ' bytes', 'max-bandwidth': ' bytes/second', 'link-bandwidth': ' bytes/second', 'downtime-limit': ' ms', 'max-time': ' ms' };
+    const units: Record<string, string> = { 'xbzrle-cache-size': ' bytes', 'max-bandwidth': ' bytes/second', 'link-bandwidth': ' bytes/second', 'downtime-limit': ' ms', 'max-time': ' ms', 'read-timeout': ' ms', 'write-timeout': ' ms' };
     assert.deepEqual(Object.fromEntries(await params()), Object.fromEntries(Object.entries(DEFAULT_PARAMETERS).map(([k, v]) => [k, `${v}${units[k] ?? ''}`])));
     assert.equal((await params()).get('xbzrle-cache-size'), '67108864 bytes', "QEMU's default and unit");
     assert.equal((await params()).get('max-bandwidth'), '134217728 bytes/second');

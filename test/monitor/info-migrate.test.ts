@@ -117,3 +117,21 @@ test('a destination: status, what was received, both digests, the stride check',
     'stride check: ok (consistent)',
   ].join('\n'));
 });
+
+test('a destination over TLS: the session and the source\'s verified certificate, as the source shows its peer', () => {
+  const fp = 'AB:'.repeat(31) + 'CD';
+  const tls = { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', peerSubject: 'CN=livemig-source', peerIssuer: 'CN=ca', peerFingerprint256: fp, peerValidTo: 'Jan  1 00:00:00 2030 GMT' };
+  const text = formatIncomingInfo({
+    status: 'active', 'total-time': 40,
+    incoming: { 'bytes-read': 4096, records: { zero: 0, page: 1, xbzrle: 0, xbrle: 0 }, transport: { description: 'tls 127.0.0.1:4444 <- 127.0.0.1:5555 (TLSv1.3, peer CN=livemig-source)', tls } },
+  });
+  assert.equal(text, [
+    'Migration status: active',
+    'total time: 40 ms',
+    'received: 4 kbytes',
+    'received pages: normal 1, zero 0, xbzrle 0, xbrle 0',
+    `tls: TLSv1.3 TLS_AES_256_GCM_SHA384, peer CN=livemig-source (sha256 ${fp})`,
+  ].join('\n'));
+  const plain = formatIncomingInfo({ status: 'active', incoming: { transport: { description: 'tcp 127.0.0.1:4444 <- 127.0.0.1:5555' } } });
+  assert.ok(!plain.includes('tls:'), 'no tls line on a plain connection');
+});
