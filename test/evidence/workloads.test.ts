@@ -257,7 +257,9 @@ test('in worker threads: rate paces the guest, a throttle slows a paced guest by
     const before = Date.now();
     await g.pause();
     const last = g.lastStepWallMs();
-    assert.ok(last > before - 100 && last <= Date.now(), 'the last write time is on the wall clock, just before the pause');
+    // wall clock (not a monotonic clock near 0), and recent; the margin allows for a vCPU the
+    // scheduler left waiting while the whole suite runs on two cores (100 ms was flaky in CI)
+    assert.ok(last > before - 2000 && last <= Date.now(), `the last write time ${last} is on the wall clock, just before the pause at ${before}`);
     const state = decodeDeviceState(memory, g.deviceState());
     assert.equal(state.options?.rate, 20_000);
     assert.equal(state.options?.hotFraction, 0.2);
