@@ -13,18 +13,12 @@ import { formatSize } from '../monitor/index.js';
 import { fractionOption, intOption, pageSizeOption, perSecondOption } from './options.js';
 
 /** The knobs as commander hands them over (camelCase of the flags; absent = the workload's default). */
-export interface WorkloadFlags {
-  rate?: number;
+export type WorkloadFlags = Omit<WorkloadOptions, 'bufferBytes'> & {
+  /** --buffer: WorkloadOptions.bufferBytes. */
   buffer?: number;
-  hotFraction?: number;
-  hotWrites?: number;
-  wordsPerWrite?: number;
-  frames?: number;
-  frameBytes?: number;
-  motion?: number;
   region?: number;
   regionOffset?: number;
-}
+};
 
 interface Knob {
   flag: string;
