@@ -1,3 +1,4 @@
+import { copyBytes } from '../codec/copy-bytes.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkBitmap, dirtyBitmapWords, lastWordMask, popcount32 } from './dirty-log.js';
 import type { DirtyLog } from './dirty-log.js';
@@ -54,7 +55,7 @@ export class ExplicitDirtyLog implements DirtyLog {
       const block = this.memory.blockOfPage(Math.floor(addr / PAGE_SIZE));
       const inBlock = addr - block.offsetBytes;
       const n = Math.min(src.length - done, block.sizeBytes - inBlock);
-      block.bytes.set(src.subarray(done, done + n), inBlock);
+      copyBytes(block.bytes, inBlock, src, done, n);
       done += n;
     }
     if (src.length === 0) return;

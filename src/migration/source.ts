@@ -217,6 +217,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private async iterate(out: OutgoingStream): Promise<void> {
     const ram = this.ram!;
     this.windowStart = performance.now();
+    let batchStart = 0;
+    // one closure for every batch: a new one each call deoptimized sendPages ("wrong call target")
+    const stop = (): boolean => this.limiter.exceeded() || out.buffered >= FLUSH_BYTES || performance.now() - batchStart > MAX_BATCH_MS || this.abort.signal.aborted;
     for (;;) {
       this.checkCancelled();
       this.updateWindow(false);
@@ -243,10 +246,10 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         await sleep(Math.max(1, this.limiter.msUntilNextWindow()), undefined, { signal: this.abort.signal }).catch(() => undefined);
         continue;
       }
-      const start = performance.now();
+      batchStart = performance.now();
       out.sectionPart(RAM_SECTION_ID);
       const before = out.bytesWritten;
-      const pages = ram.sendPages(out.ram, () => this.limiter.exceeded() || out.buffered >= FLUSH_BYTES || performance.now() - start > MAX_BATCH_MS || this.abort.signal.aborted, false);
+      const pages = ram.sendPages(out.ram, stop, false);
       out.ramEos();
       out.footer(RAM_SECTION_ID);
       this.limiter.account(out.bytesWritten - before);
@@ -325,9 +328,10 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.telemetry!.addDirty(ram.sync());
     out.sectionEnd(RAM_SECTION_ID);
     const before = out.bytesWritten;
+    const stop = (): boolean => out.buffered >= FLUSH_BYTES || this.abort.signal.aborted;
     while (ram.remaining > 0) {
       this.checkCancelled();
-      ram.sendPages(out.ram, () => out.buffered >= FLUSH_BYTES || this.abort.signal.aborted, true);
+      ram.sendPages(out.ram, stop, true);
       await out.flush();
       this.account(out);
     }

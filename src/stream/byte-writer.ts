@@ -9,6 +9,7 @@
  * The first sink failure is sticky (QEMU's qemu_file_set_error): later writes are no-ops and
  * `flush()`/`drain()` reject with it.
  */
+import { copyBytes } from '../codec/index.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /**
@@ -121,7 +122,7 @@ export class ByteWriter {
     while (from < n) {
       this.room(1);
       const k = Math.min(n - from, this.chunkBytes - this.pos);
-      this.chunk!.set(k === n ? bytes : bytes.subarray(from, from + k), this.pos);
+      copyBytes(this.chunk!, this.pos, bytes, from, k); // guest RAM is shared memory: see copyBytes
       this.pos += k;
       from += k;
     }

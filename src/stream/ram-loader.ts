@@ -17,7 +17,7 @@
  * payload problems name the payload field; a delta that does not decode names the bad byte.
  */
 import { DeltaError, LivemigError, StreamError } from '../errors.js';
-import { PAGE_SIZE_BYTES, xbrleDecode, xbzrleDecodeAt } from '../codec/index.js';
+import { copyBytes, fillPage, PAGE_SIZE_BYTES, xbrleDecode, xbzrleDecodeAt } from '../codec/index.js';
 import type { ByteSource } from './byte-source.js';
 import { DeltaEncoding, RamFlag, RAM_FLAGS_MASK } from './constants.js';
 import { describeBytes, MAX_RAM_BLOCKS, StreamLimitError } from './limits.js';
@@ -124,7 +124,7 @@ export class RamLoader {
           const offset = this.pageOffset(block, hi, lo - flags, at);
           if (src.available < 1) await src.ensure(1, recordName('ZERO', block, offset) + ' fill byte');
           const fill = src.readU8();
-          block.mem!.fill(fill, offset, offset + PAGE_SIZE_BYTES);
+          fillPage(block.mem!, offset, fill); // reads only, when the page holds the fill already
           counts.zero++;
           target.onRecord?.('zero', block.idstr, 1);
           break;
@@ -133,7 +133,7 @@ export class RamLoader {
           const block = this.continued(flags) ?? (await this.block(flags, at));
           const offset = this.pageOffset(block, hi, lo - flags, at);
           if (src.available < PAGE_SIZE_BYTES) await src.ensure(PAGE_SIZE_BYTES, recordName('PAGE', block, offset) + ' data');
-          block.mem!.set(src.take(PAGE_SIZE_BYTES), offset);
+          copyBytes(block.mem!, offset, src.windowBytes, src.takeAt(PAGE_SIZE_BYTES), PAGE_SIZE_BYTES); // RAM may be shared memory
           counts.page++;
           target.onRecord?.('page', block.idstr, PAGE_SIZE_BYTES);
           break;
