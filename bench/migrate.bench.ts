@@ -8,7 +8,10 @@
  * a plain loopback tcp copy of as many bytes as the stream carried, and a memcpy of the RAM.
  * Also the peak resident memory of both processes (each case runs in a process of its own).
  *
- *   npm run build && node dist/bench/migrate.bench.js [--ram 1G]
+ * The source warms its engine first, as `livemig run` does at start-up (`--cold`: it does not;
+ * the destination, `livemig incoming`, always does before it listens).
+ *
+ *   npm run build && node dist/bench/migrate.bench.js [--ram 1G] [--cold]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
@@ -16,12 +19,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { randomFillSync } from 'node:crypto';
 import { Guest, GuestMemory } from '../src/guest/index.js';
-import { SourceManager } from '../src/migration/index.js';
+import { SourceManager, warmUpEngine } from '../src/migration/index.js';
 import { parseSize } from '../src/monitor/index.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const argRam = process.argv.indexOf('--ram');
 const RAM = argRam > 0 ? parseSize(process.argv[argRam + 1]!, '--ram') : 1024 ** 3;
+/** `--cold`: the source skips the engine warm-up `livemig run` does at start-up. */
+const COLD = process.argv.includes('--cold');
 
 /** The destination prepares its RAM before the stream arrives (`--ram`, as QEMU's -m). */
 async function destination(): Promise<{ uri: string; done: Promise<Record<string, unknown>> }> {
@@ -40,6 +45,7 @@ async function destination(): Promise<{ uri: string; done: Promise<Record<string
 }
 
 async function migrateCase(label: string, fill: (m: GuestMemory) => void) {
+  if (!COLD) await warmUpEngine(); // as `livemig run` does at start-up (`livemig incoming` always does)
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: RAM }]);
   fill(memory);
   const guest = await Guest.start({ memory, workload: 'idle' });
@@ -179,7 +185,7 @@ if (argCase > 0) {
 /** Runs a case in a child process of its own. */
 function runCase(name: string): CaseResult {
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [...process.execArgv, self, '--ram', String(RAM), '--case', name], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, [...process.execArgv, self, '--ram', String(RAM), '--case', name, ...(COLD ? ['--cold'] : [])], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`case ${name} failed (exit ${r.status ?? r.signal})`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as CaseResult;
 }
@@ -189,7 +195,7 @@ const tcp = await tcpBaseline(random.streamBytes);
 const tcpPooled = await tcpPooledBaseline(random.streamBytes);
 const copy = memcpyBaseline(Math.min(RAM, 1 << 30));
 const touch = firstTouchBaseline(Math.min(RAM, 256 << 20));
-console.log(`# livemig migration pipeline, ${mib(RAM)} guest, loopback tcp, no rate limit (node ${process.version})`);
+console.log(`# livemig migration pipeline, ${mib(RAM)} guest, loopback tcp, no rate limit, source engine ${COLD ? "cold (--cold)" : "warmed at start-up"} (node ${process.version})`);
 console.log('| case | RAM moved in pass 1 (GB/s) | ÷ plain tcp copy | ÷ tcp copy into a reused buffer | ÷ memcpy | total | downtime | peak RSS source | peak RSS destination | digests |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of [zero, random]) {

@@ -11,7 +11,7 @@
 import { Option } from 'commander';
 import type { Guest } from '../guest/index.js';
 import { GuestMemory, checkStride } from '../guest/index.js';
-import { IncomingMigration } from '../migration/index.js';
+import { IncomingMigration, warmUpEngine } from '../migration/index.js';
 import type { IncomingStatus } from '../migration/index.js';
 import { Machine, formatIncomingInfo, parseMonitorAddress, toSafeJson } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
@@ -69,7 +69,9 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   // prepared RAM is faulted in now, before the stream arrives, not while it streams in
   const prepared = o.ram === undefined ? undefined : new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
   if (prepared) for (const b of prepared.blocks) b.bytes.fill(0);
-  const incoming = new IncomingMigration({ maxRamBytes: o.maxRam, dirtyLog: o.dirtyLog, ...(prepared ? { memory: prepared } : {}) });
+  // the loader's hot paths compiled now, not during the first ~150 ms of the stream
+  await warmUpEngine();
+  const incoming = new IncomingMigration({ maxRamBytes: o.maxRam, dirtyLog: o.dirtyLog, ...(prepared ? { memory: prepared, memoryIsZero: true } : {}) });
   const machine = new Machine({ incoming });
   const abort = new AbortController();
   let quitting = false;

@@ -7,6 +7,7 @@ import { decodeDeviceState, encodeDeviceState } from './device-state.js';
 import type { DirtyLog } from './dirty-log.js';
 import { ExplicitDirtyLog } from './explicit-dirty-log.js';
 import { GuestMemory } from './guest-memory.js';
+import { RamHasher } from './ram-hasher.js';
 import { PRNG_STATE_WORDS, prngSeed } from './prng.js';
 import { resolveRegion } from './region.js';
 import type { RegionSpec, ResolvedRegion } from './region.js';
@@ -87,6 +88,7 @@ export class Guest {
   private throttleValue = 0;
   private failure: Error | undefined;
   private pausing: Promise<void> | undefined;
+  private hasher: RamHasher | undefined;
   private stopping: Promise<void> | undefined;
   private readonly workers: Worker[] = [];
   private readonly threadIds: number[] = [];
@@ -371,9 +373,21 @@ export class Guest {
     if (this.stopping === undefined) {
       this.phase = 'stopped';
       this.control.setCommand(CMD_STOP);
-      this.stopping = Promise.all(this.workers.map((w) => w.terminate())).then(() => undefined);
+      const hasher = this.hasher;
+      this.hasher = undefined;
+      this.stopping = Promise.all([...this.workers.map((w) => w.terminate()), hasher?.close()]).then(() => undefined);
     }
     return this.stopping;
+  }
+
+  /**
+   * The worker that hashes this guest's RAM (a migration's digest), started at the first call
+   * and ended by `stop()`: start it ahead of need, a worker takes tens of milliseconds to start.
+   * @throws LivemigError `GUEST_STATE` once the guest is stopped.
+   */
+  ramHasher(): RamHasher {
+    if (this.phase === 'stopped') throw new LivemigError('GUEST_STATE', 'the guest has been stopped');
+    return (this.hasher ??= RamHasher.start(this.memory));
   }
 }
 

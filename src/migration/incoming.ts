@@ -28,6 +28,11 @@ export interface IncomingOptions {
    * stream announces it, up to `maxRamBytes`.
    */
   memory?: GuestMemory;
+  /**
+   * Promises that `memory` is all zero (freshly allocated, never written): the loader then
+   * skips zero pages it has not written, without reading them. RAM allocated here always is.
+   */
+  memoryIsZero?: boolean;
 }
 
 export interface IncomingEvents {
@@ -61,6 +66,8 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     super();
     this.maxRamBytes = options.maxRamBytes ?? DEFAULT_MAX_RAM_BYTES;
     this.memory = options.memory;
+    // prepared RAM: its digest worker starts now, not while the stream's first pages arrive
+    if (this.memory) this.hasher = RamHasher.start(this.memory);
   }
 
   /** QEMU's rule: every announced block must exist here with the same size (a subset is fine). */
@@ -84,12 +91,13 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     try {
       if (!channel.input) throw new LivemigError('TRANSPORT_CLOSED', `${channel.description} has no input to read a migration from`);
       const target: LoadTarget = {
+        ramStartsZero: this.memory === undefined || this.options.memoryIsZero === true,
         setupRam: (blocks) => {
           if (this.ramAnnounced) throw new LivemigError('STREAM_INVALID', 'a second RAM block list in one stream');
           this.ramAnnounced = true;
           if (this.memory) {
             const views = this.matchPrepared(this.memory, blocks);
-            this.hasher = RamHasher.start(this.memory);
+            this.hasher ??= RamHasher.start(this.memory);
             return views;
           }
           const total = blocks.reduce((n, b) => n + b.lengthBytes, 0);

@@ -16,3 +16,5 @@ export { DELTA_MIN_GAIN } from './delta-guard.js';
 export type { DeltaAssessment } from './delta-guard.js';
 export type { ThrottleStep } from './auto-converge.js';
 export type { AutoConvergeStats, DeltaAssessmentStats } from './stats.js';
+export { warmUpEngine } from './warm-up.js';
+export type { WarmUpResult } from './warm-up.js';

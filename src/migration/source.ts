@@ -54,6 +54,11 @@ export interface OutgoingMigrationOptions {
   maxPasses?: number;
   /** Transport options: TLS credentials (tls:, or tcp: as QEMU's tls-creds) and stall timeouts. */
   transport?: Omit<OutgoingOptions, 'signal'>;
+  /**
+   * A RAM digest worker already started for this guest's memory (the SourceManager's), used and
+   * left running. Without it the migration starts its own at setup, and closes it at the end.
+   */
+  hasher?: RamHasher;
 }
 
 export interface MigrationEvents {
@@ -81,6 +86,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private ram: RamSender | undefined;
   /** Hashes the RAM on a worker at switchover (started at setup: a worker takes a while to start). */
   private hasher: RamHasher | undefined;
+  /** The caller's digest worker (never closed here), if any. */
+  private readonly sharedHasher: RamHasher | undefined;
   private channel: Channel | undefined;
   private startTime = 0;
   private endTime = 0;
@@ -134,6 +141,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.maxPasses = options.maxPasses ?? 0;
     this.replyTimeoutMs = options.replyTimeoutMs ?? 60_000;
     this.transport = options.transport ?? {};
+    this.sharedHasher = options.hasher;
     this.limiter = new RateLimiter(this.parameters['max-bandwidth']);
   }
 
@@ -170,7 +178,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         cacheSizeBytes: this.parameters['xbzrle-cache-size'],
         cacheWays: this.parameters['cache-ways'],
       }, this.counters);
-      this.hasher = RamHasher.start(this.guest.memory);
+      this.hasher = this.sharedHasher ?? RamHasher.start(this.guest.memory);
       const channel = (this.channel = await openOutgoing(uri, { ...this.transport, signal: this.abort.signal }));
       this.checkCancelled();
       const reply = channel.hasReturnPath && channel.input ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal) : undefined;
@@ -208,7 +216,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     } finally {
       this.ram?.dispose();
       this.ram = undefined;
-      void this.hasher?.close();
+      if (this.hasher !== this.sharedHasher) void this.hasher?.close();
       this.hasher = undefined;
     }
     return this.status;

@@ -64,6 +64,12 @@ export interface RamLoadTarget {
    * byte (1), the page (4096), the delta length, or 0.
    */
   onRecord?(kind: RecordKind, idstr: string | null, payloadBytes: number): void;
+  /**
+   * True when the memory `setupRam` returns is all zero (freshly allocated): a ZERO record
+   * for a page no record has written yet then costs nothing, not even a read (the destination
+   * of an idle guest would otherwise read all its RAM while the source sends it).
+   */
+  readonly ramStartsZero?: boolean;
 }
 
 interface Block {
@@ -71,6 +77,8 @@ interface Block {
   readonly lengthBytes: number;
   /** null when advertised but not accepted by the target. */
   readonly mem: Uint8Array | null;
+  /** With `ramStartsZero`: one bit per page, set once a record may have made it non-zero. */
+  readonly written: Uint32Array | null;
 }
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -124,7 +132,14 @@ export class RamLoader {
           const offset = this.pageOffset(block, hi, lo - flags, at);
           if (src.available < 1) await src.ensure(1, recordName('ZERO', block, offset) + ' fill byte');
           const fill = src.readU8();
-          fillPage(block.mem!, offset, fill); // reads only, when the page holds the fill already
+          const written = block.written;
+          const page = offset / PAGE_SIZE_BYTES;
+          if (written === null) {
+            fillPage(block.mem!, offset, fill); // reads only, when the page holds the fill already
+          } else if (fill !== 0 || (written[page >>> 5]! & (1 << (page & 31))) !== 0) {
+            fillPage(block.mem!, offset, fill);
+            written[page >>> 5]! |= 1 << (page & 31);
+          }
           counts.zero++;
           target.onRecord?.('zero', block.idstr, 1);
           break;
@@ -134,6 +149,7 @@ export class RamLoader {
           const offset = this.pageOffset(block, hi, lo - flags, at);
           if (src.available < PAGE_SIZE_BYTES) await src.ensure(PAGE_SIZE_BYTES, recordName('PAGE', block, offset) + ' data');
           copyBytes(block.mem!, offset, src.windowBytes, src.takeAt(PAGE_SIZE_BYTES), PAGE_SIZE_BYTES); // RAM may be shared memory
+          markWritten(block, offset);
           counts.page++;
           target.onRecord?.('page', block.idstr, PAGE_SIZE_BYTES);
           break;
@@ -194,6 +210,7 @@ export class RamLoader {
       }
       throw e;
     }
+    markWritten(block, offset);
     this.deltaBytes = len;
     return encoding;
   }
@@ -287,11 +304,19 @@ export class RamLoader {
       if (mem !== null && mem.length !== b.lengthBytes) {
         throw new StreamError(`Size mismatch: RAM block '${b.idstr}' is 0x${b.lengthBytes.toString(16)} bytes in the stream, 0x${mem.length.toString(16)} at the destination`, at, 'ram record MEM_SIZE');
       }
-      blocks.set(b.idstr, { idstr: b.idstr, lengthBytes: b.lengthBytes, mem });
+      const written = mem !== null && this.target.ramStartsZero === true ? new Uint32Array(Math.ceil(b.lengthBytes / PAGE_SIZE_BYTES / 32)) : null;
+      blocks.set(b.idstr, { idstr: b.idstr, lengthBytes: b.lengthBytes, mem, written });
     }
     this.blocks = blocks;
     this.advertised = list;
   }
+}
+
+function markWritten(block: Block, offset: number): void {
+  const w = block.written;
+  if (w === null) return;
+  const page = offset / PAGE_SIZE_BYTES;
+  w[page >>> 5]! |= 1 << (page & 31);
 }
 
 function decodeName(bytes: Uint8Array, at: number): string {
