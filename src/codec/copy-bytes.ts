@@ -5,7 +5,8 @@
  * time only when source and destination sit at the same address modulo 8, and one byte at a
  * time otherwise. Stream records put page data at any offset (an 8-byte header, a named one of
  * 9 + len bytes, 9-byte ZERO records before it), so a page copied between guest RAM and a
- * stream chunk was often mutually misaligned: 350 ms per GiB instead of 80 (`node dist/bench/copy.bench.js`). Such a copy goes through a private bounce page placed at
+ * stream chunk was often mutually misaligned: 350 ms per GiB instead of 80
+ * (`node dist/bench/copy.bench.js`). Such a copy goes through a private bounce page placed at
  * the shared side's alignment: one word-wise relaxed copy, one plain memmove.
  */
 

@@ -5,8 +5,8 @@
  * and the destination's RAM is mostly zero already (prepared before the stream, or sent as
  * zero pages before). So, as QEMU's ram_handle_zero does, a page that already holds the fill
  * is only read (a word-wise test), and one that does not is written from a private page of
- * that byte (word-wise copy). On a 2-vCPU machine the destination's stores also slowed the
- * source's scan: both share a core.
+ * that byte (word-wise copy). On this 2-vCPU VM the destination streaming through its RAM
+ * also slowed the source's scan of its own by up to 2×: the two share memory bandwidth.
  */
 import { copyBytes } from './copy-bytes.js';
 import { PAGE_SIZE_BYTES } from './page.js';

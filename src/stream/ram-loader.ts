@@ -132,13 +132,9 @@ export class RamLoader {
           const offset = this.pageOffset(block, hi, lo - flags, at);
           if (src.available < 1) await src.ensure(1, recordName('ZERO', block, offset) + ' fill byte');
           const fill = src.readU8();
-          const written = block.written;
-          const page = offset / PAGE_SIZE_BYTES;
-          if (written === null) {
+          if (fill !== 0 || mayBeWritten(block, offset)) {
             fillPage(block.mem!, offset, fill); // reads only, when the page holds the fill already
-          } else if (fill !== 0 || (written[page >>> 5]! & (1 << (page & 31))) !== 0) {
-            fillPage(block.mem!, offset, fill);
-            written[page >>> 5]! |= 1 << (page & 31);
+            markWritten(block, offset);
           }
           counts.zero++;
           target.onRecord?.('zero', block.idstr, 1);
@@ -310,6 +306,14 @@ export class RamLoader {
     this.blocks = blocks;
     this.advertised = list;
   }
+}
+
+/** False only for a page of RAM that started zero and that no record has written since. */
+function mayBeWritten(block: Block, offset: number): boolean {
+  const w = block.written;
+  if (w === null) return true;
+  const page = offset / PAGE_SIZE_BYTES;
+  return (w[page >>> 5]! & (1 << (page & 31))) !== 0;
 }
 
 function markWritten(block: Block, offset: number): void {
