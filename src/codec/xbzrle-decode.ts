@@ -23,33 +23,34 @@ export function xbzrleDecode(delta: Uint8Array, page: Uint8Array): void {
  * @throws InvalidArgumentError when a range does not lie inside its buffer.
  */
 export function xbzrleDecodeAt(delta: Uint8Array, start: number, slen: number, mem: Uint8Array, at: number, dlen: number): void {
+  // Fast path, small enough for V8 to inline into the caller's loop: one zero run and one
+  // changed run of at most 127 bytes ending the delta (a page written in one place, the
+  // commonest hot page). Anything else, valid or not, takes the general path, which checks
+  // the whole delta before touching the page.
   const end = start + slen;
-  if (!((start >>> 0) === start && (slen >>> 0) === slen && end <= delta.length && (at >>> 0) === at && (dlen >>> 0) === dlen && at + dlen <= mem.length)) badRange(delta, start, slen, mem, at, dlen);
-  // Fast path: one zero run and one changed run ending the delta (a page written in one
-  // place, the commonest hot page). Anything else, valid or not, takes the general path,
-  // which checks the whole delta before touching the page.
-  if (slen >= 3) {
+  if (slen >= 3 && (start >>> 0) === start && (slen >>> 0) === slen && (at >>> 0) === at && (dlen >>> 0) === dlen && end <= delta.length && at + dlen <= mem.length) {
     let i = start;
     let z = delta[i++]!;
-    let ok = true;
-    if (z & 0x80) {
+    if (z >= 0x80) {
       const b1 = delta[i++]!;
-      ok = (b1 & 0x80) === 0;
+      if (b1 >= 0x80) return decodeChecked(delta, start, slen, mem, at, dlen); // a third ULEB128 byte: rejected there
       z = (z & 0x7f) | (b1 << 7);
     }
-    let n = delta[i++]!;
-    if (n & 0x80) {
-      const b1 = delta[i++]!;
-      ok = ok && (b1 & 0x80) === 0;
-      n = (n & 0x7f) | (b1 << 7);
-    }
-    if (ok && n !== 0 && i + n === end && z + n <= dlen) {
+    const n = delta[i++]!;
+    if (((n - 1) >>> 0) < 0x7f && i + n === end && z + n <= dlen) {
       const d = at + z;
-      if (n <= 16) for (let k = 0; k < n; k++) mem[d + k] = delta[i + k]!;
-      else mem.set(delta.subarray(i, end), d);
+      mem[d] = delta[i]!;
+      for (let k = 1; k < n; k++) mem[d + k] = delta[i + k]!;
       return;
     }
   }
+  decodeChecked(delta, start, slen, mem, at, dlen);
+}
+
+/** The general path: checks the whole delta (throwing DeltaError), then patches the page. */
+function decodeChecked(delta: Uint8Array, start: number, slen: number, mem: Uint8Array, at: number, dlen: number): void {
+  const end = start + slen;
+  if (!((start >>> 0) === start && (slen >>> 0) === slen && end <= delta.length && (at >>> 0) === at && (dlen >>> 0) === dlen && at + dlen <= mem.length)) badRange(delta, start, slen, mem, at, dlen);
   checkAt(delta, start, slen, dlen);
   let i = start;
   let d = at;

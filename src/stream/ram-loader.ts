@@ -90,7 +90,6 @@ export class RamLoader {
   private blocks: Map<string, Block> | null = null;
   private advertised: RamBlockInfo[] = [];
   private lastBlock: Block | null = null;
-  private deltaBytes = 0;
 
   constructor(
     private readonly src: ByteSource,
@@ -153,13 +152,20 @@ export class RamLoader {
         case RamFlag.Xbzrle: {
           const block = this.continued(flags) ?? (await this.block(flags, at));
           const offset = this.pageOffset(block, hi, lo - flags, at);
-          const encoding = await this.loadDelta(block, offset);
+          // inline, not an async helper: an await of a helper costs a promise per record
+          if (src.available < 3) await src.ensure(3, recordName('XBZRLE', block, offset) + ' header');
+          const encAt = src.offset;
+          const encoding = src.readU8();
+          const len = src.readBe16();
+          checkDeltaHeader(encoding, len, encAt, block, offset);
+          if (src.available < len) await src.ensure(len, recordName('XBZRLE', block, offset) + ' payload');
+          this.applyDelta(block, offset, encoding, len);
           if (encoding === DeltaEncoding.Xbzrle) {
             counts.xbzrle++;
-            target.onRecord?.('xbzrle', block.idstr, this.deltaBytes);
+            target.onRecord?.('xbzrle', block.idstr, len);
           } else {
             counts.xbrle++;
-            target.onRecord?.('xbrle', block.idstr, this.deltaBytes);
+            target.onRecord?.('xbrle', block.idstr, len);
           }
           break;
         }
@@ -173,24 +179,12 @@ export class RamLoader {
   }
 
   /**
-   * XBZRLE record body: u8 encoding, be16 len, len bytes, applied to the page in place.
-   * Returns the encoding byte; the payload length is left in `deltaBytes`.
+   * Applies an XBZRLE record's `len` payload bytes, which the source holds, to the page in
+   * place.
    */
-  private async loadDelta(block: Block, offset: number): Promise<number> {
+  private applyDelta(block: Block, offset: number, encoding: number, len: number): void {
     const src = this.src;
-    const record = recordName('XBZRLE', block, offset);
-    const encAt = src.offset;
-    if (src.available < 3) await src.ensure(3, `${record} header`);
-    const encoding = src.readU8();
-    if (encoding !== DeltaEncoding.Xbzrle && encoding !== DeltaEncoding.Xbrle) {
-      throw new StreamError(`Failed to load XBZRLE page - wrong compression (encoding byte 0x${hex(encoding)}; 0x01 is XBZRLE, 0x02 XBRLE)`, encAt, record);
-    }
-    const len = src.readBe16();
-    if (len > PAGE_SIZE_BYTES) {
-      throw new StreamError(`Failed to load XBZRLE page - len overflow (${len} bytes exceeds the page size ${PAGE_SIZE_BYTES})`, encAt + 1, record);
-    }
     const payloadAt = src.offset;
-    if (src.available < len) await src.ensure(len, `${record} payload`);
     const deltaAt = src.takeAt(len);
     const window = src.windowBytes;
     try {
@@ -202,13 +196,11 @@ export class RamLoader {
     } catch (e) {
       if (e instanceof DeltaError) {
         const name = encoding === DeltaEncoding.Xbzrle ? 'XBZRLE' : 'XBRLE';
-        throw new StreamError(`Failed to load XBZRLE page - decode error (${name}: ${e.message})`, payloadAt + e.offset, record, { cause: e });
+        throw new StreamError(`Failed to load XBZRLE page - decode error (${name}: ${e.message})`, payloadAt + e.offset, recordName('XBZRLE', block, offset), { cause: e });
       }
       throw e;
     }
     markWritten(block, offset);
-    this.deltaBytes = len;
-    return encoding;
   }
 
   /** The last block, for a CONTINUE record (nearly all of them): no read, so no await per record. */
@@ -305,6 +297,16 @@ export class RamLoader {
     }
     this.blocks = blocks;
     this.advertised = list;
+  }
+}
+
+/** An XBZRLE record's encoding byte (at `encAt`) and payload length, as QEMU checks them. */
+function checkDeltaHeader(encoding: number, len: number, encAt: number, block: Block, offset: number): void {
+  if (encoding !== DeltaEncoding.Xbzrle && encoding !== DeltaEncoding.Xbrle) {
+    throw new StreamError(`Failed to load XBZRLE page - wrong compression (encoding byte 0x${hex(encoding)}; 0x01 is XBZRLE, 0x02 XBRLE)`, encAt, recordName('XBZRLE', block, offset));
+  }
+  if (len > PAGE_SIZE_BYTES) {
+    throw new StreamError(`Failed to load XBZRLE page - len overflow (${len} bytes exceeds the page size ${PAGE_SIZE_BYTES})`, encAt + 1, recordName('XBZRLE', block, offset));
   }
 }
 

@@ -262,12 +262,14 @@ describe('xbzrle decode', () => {
 });
 
 describe('xbzrle decode at offsets (the destination\'s view-free entry point)', () => {
-  // deltas near the valid shapes, where a fast path could part from the full check:
-  // one or two (zero run, changed run) pairs with lengths that may be off by a little
+  // deltas near the valid shapes, where the fast path (one pair, a changed run of 1..127
+  // bytes: one ULEB128 byte) could part from the full check: one or two (zero run, changed
+  // run) pairs with lengths that may be off by a little, changed runs across the 127/128 edge
   const uleb = (v: number): number[] => (v < 0x80 ? [v] : [(v & 0x7f) | 0x80, (v >>> 7) & 0xff]);
+  const runLength = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 120, max: 135 }));
   const nearValid = fc
-    .array(fc.record({ z: fc.integer({ min: 0, max: 4200 }), n: fc.integer({ min: 0, max: 40 }), extra: fc.integer({ min: -2, max: 2 }) }), { minLength: 1, maxLength: 2 })
-    .chain((pairs) => fc.uint8Array({ minLength: 0, maxLength: 90 }).map((bytes) => {
+    .array(fc.record({ z: fc.integer({ min: 0, max: 4200 }), n: runLength, extra: fc.integer({ min: -2, max: 2 }) }), { minLength: 1, maxLength: 2 })
+    .chain((pairs) => fc.uint8Array({ minLength: 0, maxLength: 140 }).map((bytes) => {
       const out: number[] = [];
       for (const { z, n, extra } of pairs) out.push(...uleb(z), ...uleb(n), ...bytes.subarray(0, Math.max(0, n + extra)));
       return Uint8Array.from(out);
@@ -303,6 +305,24 @@ describe('xbzrle decode at offsets (the destination\'s view-free entry point)', 
       }),
       { numRuns: 4000 },
     );
+  });
+
+  test('the fast path\'s edges: a 127-byte run, a two-byte run length, a three-byte zero run on a big page', () => {
+    const data = Uint8Array.from({ length: 128 }, (_, k) => k + 1);
+    // 127 changed bytes (one ULEB128 byte) at offset 200: applied
+    const mem = new Uint8Array(PAGE);
+    xbzrleDecodeAt(Uint8Array.from([0x80 | 72, 1, 127, ...data.subarray(0, 127)]), 0, 130, mem, 0, PAGE); // zero run 72 + 1 * 128
+    assert.deepEqual(mem.subarray(200, 327), data.subarray(0, 127));
+    assert.ok(mem.subarray(0, 200).every((b) => b === 0) && mem.subarray(327).every((b) => b === 0));
+    // 0x80 0x01 is a run of 128: with 127 bytes after it the delta is short, whatever 0x80 alone would say
+    const short = Uint8Array.from([5, 0x80, 0x01, ...data.subarray(0, 127)]);
+    assert.throws(() => xbzrleDecodeAt(short, 0, short.length, mem.fill(0), 0, PAGE), (e: unknown) => e instanceof DeltaError && e.offset === 1);
+    assert.ok(mem.every((b) => b === 0));
+    // a zero run written with three ULEB128 bytes is refused even where it would fit the page
+    const big = new Uint8Array(1 << 20);
+    const three = Uint8Array.from([0x81, 0x80, 0x01, 9]); // read as a two-byte run, it would be 16385 zeros and 1 changed byte
+    assert.throws(() => xbzrleDecodeAt(three, 0, three.length, big, 0, big.length), (e: unknown) => e instanceof DeltaError && e.offset === 0 && /two ULEB128 bytes/.test(e.message));
+    assert.ok(big.every((b) => b === 0));
   });
 
   test('ranges outside their buffers are refused before anything is read or written', () => {
