@@ -27,6 +27,7 @@ const COST_WINDOW_PAGES = 256;
 export interface RamRecordSink {
   zero(idstr: string, offsetInBlock: number, fill: number): number;
   page(idstr: string, offsetInBlock: number, bytes: Uint8Array): number;
+  pageAt(idstr: string, offsetInBlock: number, mem: Uint8Array, at: number): number;
   xbzrle(idstr: string, offsetInBlock: number, encoding: number, delta: Uint8Array): number;
 }
 
@@ -171,7 +172,9 @@ export class RamSender {
           } else {
             this.periodPagesSent++;
             this.counters.pagesSent++;
-            bytes += this.normal(sink, block, at, mem.subarray(at, at + PAGE));
+            this.counters.normal++;
+            this.counters.normalBytes += PAGE;
+            bytes += sink.pageAt(block.idstr, at, mem, at);
           }
         }
       } else {

@@ -116,13 +116,18 @@ export class ByteWriter {
 
   /** Copies `bytes` into the stream (the caller may reuse `bytes` at once). */
   writeBytes(bytes: Uint8Array): void {
+    this.writeBytesAt(bytes, 0, bytes.length);
+  }
+
+  /** Copies the `n` bytes at `src[at]` into the stream (the caller checked the range). */
+  writeBytesAt(src: Uint8Array, at: number, n: number): void {
     if (this.failure) return;
-    const n = bytes.length;
-    let from = 0;
-    while (from < n) {
+    let from = at;
+    const end = at + n;
+    while (from < end) {
       this.room(1);
-      const k = Math.min(n - from, this.chunkBytes - this.pos);
-      copyBytes(this.chunk!, this.pos, bytes, from, k); // guest RAM is shared memory: see copyBytes
+      const k = Math.min(end - from, this.chunkBytes - this.pos);
+      copyBytes(this.chunk!, this.pos, src, from, k); // guest RAM is shared memory: see copyBytes
       this.pos += k;
       from += k;
     }

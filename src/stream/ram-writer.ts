@@ -96,6 +96,19 @@ export class RamRecordWriter {
   }
 
   /**
+   * `page` for the 4096 bytes at `mem[at]`, with no view of them made: the sender's first pass
+   * sends most pages straight from guest RAM, and a subarray per page was an allocation per page.
+   */
+  pageAt(idstr: string, offsetInBlock: number, mem: Uint8Array, at: number): number {
+    if (!Number.isSafeInteger(at) || at < 0 || at + PAGE_SIZE_BYTES > mem.length) {
+      throw new InvalidArgumentError(`pageAt: a page at ${at} does not fit in ${mem.length} bytes`);
+    }
+    const n = this.header(idstr, offsetInBlock, RamFlag.Page);
+    this.out.writeBytesAt(mem, at, PAGE_SIZE_BYTES);
+    return n + PAGE_SIZE_BYTES;
+  }
+
+  /**
    * `header(offset | 0x40) u8 encoding, be16 len, len bytes`: a delta page. `encoding` 1 is
    * QEMU's XBZRLE, 2 the seed's XBRLE (livemig only). QEMU's loader accepts lengths 0..4096.
    */

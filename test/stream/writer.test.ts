@@ -18,6 +18,9 @@ test('writer: bad arguments throw InvalidArgumentError before writing anything',
     () => w.ram.zero('', 0, 0),
     () => w.ram.zero('x'.repeat(256), 0, 0),
     () => w.ram.page('pc.ram', 0, new Uint8Array(4095)),
+    () => w.ram.pageAt('pc.ram', 0, new Uint8Array(8192), 4097),
+    () => w.ram.pageAt('pc.ram', 0, new Uint8Array(8192), -1),
+    () => w.ram.pageAt('pc.ram', 0, new Uint8Array(8192), 0.5),
     () => w.ram.xbzrle('pc.ram', 0, 1, new Uint8Array(4097)),
     () => w.ram.xbzrle('pc.ram', 0, 3 as DeltaEncodingByte, new Uint8Array(1)),
     () => w.ram.memSize([{ idstr: 'a', lengthBytes: 100 }]),
@@ -33,6 +36,24 @@ test('writer: bad arguments throw InvalidArgumentError before writing anything',
   ];
   for (const f of bad) assert.throws(f, InvalidArgumentError, String(f));
   assert.equal(w.out.bytesWritten, 0);
+});
+
+test('writer: pageAt writes what page writes for the same bytes, in place in a larger buffer', async () => {
+  const mem = Uint8Array.from({ length: 3 * 4096 }, (_, i) => (i * 7 + (i >>> 12)) & 0xff);
+  const streams: Uint8Array[] = [];
+  for (const viaAt of [false, true]) {
+    const chunks: Uint8Array[] = [];
+    const out = new ByteWriter(async (c) => void chunks.push(c.slice()), { chunkBytes: 1000 }); // pages cross chunks
+    const w = new MigrationStreamWriter(out);
+    for (const at of [4096, 0, 8192]) {
+      const n = viaAt ? w.ram.pageAt('pc.ram', at, mem, at) : w.ram.page('pc.ram', at, mem.subarray(at, at + 4096));
+      assert.equal(n, at === 4096 ? 8 + 1 + 6 + 4096 : 8 + 4096);
+    }
+    await out.flush();
+    streams.push(Uint8Array.from(chunks.flatMap((c) => [...c])));
+  }
+  assert.equal(streams[1]!.length, 3 * (8 + 4096) + 7);
+  assert.deepEqual(streams[1], streams[0]);
 });
 
 test('writer: the idstr is UTF-8 and at most 255 bytes; 255 is fine', () => {
