@@ -394,19 +394,27 @@ function table(r: SetResult, hasC: boolean): string {
   return lines.join('\n');
 }
 
-function targets(r: SetResult): { text: string; met: boolean }[] {
+/**
+ * The issue's targets, judged on the paths the engine takes: encode on kernel-memory offsets
+ * (the page cache and snapshot live in the arena), decode with xbzrleDecodeAt. The view API's
+ * ratios are printed too, as information (`met` undefined): each call pays V8's view accessors.
+ */
+function targets(r: SetResult): { text: string; met?: boolean }[] {
   const c = r.cases;
-  const out: { text: string; met: boolean }[] = [];
-  const vsC = (name: CaseName, row: RowName, min: number, what: string): void => {
+  const out: { text: string; met?: boolean }[] = [];
+  const vsC = (name: CaseName, row: RowName, min: number | undefined, what: string): void => {
     const a = c[name][row];
     const b = c[name].c;
     if (!a || !b) return;
     const x = a.gbps / b.gbps;
-    out.push({ text: `${what}: ${x.toFixed(2)}× C (target ≥ ${min}×)`, met: x >= min });
+    if (min === undefined) out.push({ text: `${what}: ${x.toFixed(2)}× C (no target: the engine does not take this path)` });
+    else out.push({ text: `${what}: ${x.toFixed(2)}× C (target ≥ ${min}×)`, met: x >= min });
   };
-  vsC('unchanged', 'wasm', 1.2, 'wasm-simd encode, unchanged');
-  vsC('sparse', 'wasm', 1.2, 'wasm-simd encode, sparse');
+  vsC('unchanged', 'wasmAt', 1.2, 'wasm-simd encode at offsets (the engine\'s path), unchanged');
+  vsC('sparse', 'wasmAt', 1.2, 'wasm-simd encode at offsets (the engine\'s path), sparse');
   vsC('decode-sparse', 'wasmAt', 1.0, 'decode, sparse, at offsets (xbzrleDecodeAt, the destination\'s path)');
+  vsC('unchanged', 'wasm', undefined, 'wasm-simd encode through views (xbzrleEncode), unchanged');
+  vsC('sparse', 'wasm', undefined, 'wasm-simd encode through views (xbzrleEncode), sparse');
   const d = c.dense.wasm;
   if (d) out.push({ text: `wasm-simd dense pages given up at ${d.gbps.toFixed(2)} GB/s (target ≥ 2)`, met: d.gbps >= 2 });
   const dt = c.dense.ts;
@@ -457,7 +465,7 @@ function main(): void {
       if (wasm && !r.arenaInPlace) console.log('note: allocBuffer did not return arena memory; the "in place" column copies too');
       console.log(table(r, cref !== undefined));
       console.log('\n' + r.crossCheck);
-      for (const t of targets(r)) console.log(`${t.met ? 'met   ' : 'MISSED'} ${t.text}`);
+      for (const t of targets(r)) console.log(`${t.met === undefined ? 'info  ' : t.met ? 'met   ' : 'MISSED'} ${t.text}`);
     }
   } finally {
     cref?.dispose();

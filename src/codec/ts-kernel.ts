@@ -8,6 +8,9 @@
  */
 import { LITTLE_ENDIAN, lowestNonZeroByte, nonZeroByteMask, wordView } from './word-view.js';
 
+/** Changed words the density scan counts per byte lane between folds (4 lanes x 32 < 256). */
+const LANE_WORDS = 32;
+
 /** Result of the density scan. */
 const enum Scan { Overflow = -1, Unchanged = 0, Changed = 1 }
 
@@ -129,6 +132,12 @@ export class TsKernel {
     const first = (w << 2) + lowestNonZeroByte(ow[w]! ^ cw[w]!);
     let changed = 0;
     let runs = 0;
+    // per-byte-lane counts of the words since the last fold: each lane gains 0 or 1 a word,
+    // so LANE_WORDS words fit a byte; the bound is checked at each fold (it only grows, so
+    // checking every LANE_WORDS changed words gives up at most that many words later)
+    let laneChanged = 0;
+    let laneRuns = 0;
+    let laneWords = 0;
     let carry = 0; // 0x80 when the last byte of the previous word changed
     let last = w;
     for (; w < n; w++) {
@@ -141,11 +150,19 @@ export class TsKernel {
       const y = (((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x) & 0x80808080;
       const starts = y & ~((y << 8) | carry);
       carry = (y >>> 31) << 7;
-      changed += Math.imul(y >>> 7, 0x01010101) >>> 24;
-      runs += Math.imul(starts >>> 7, 0x01010101) >>> 24;
+      laneChanged += y >>> 7;
+      laneRuns += starts >>> 7;
       last = w;
-      if ((mode === 0 ? changed + 2 * runs : 4 * runs - 2) > budget) return Scan.Overflow;
+      if (++laneWords === LANE_WORDS) {
+        changed += Math.imul(laneChanged, 0x01010101) >>> 24;
+        runs += Math.imul(laneRuns, 0x01010101) >>> 24;
+        laneChanged = laneRuns = laneWords = 0;
+        if ((mode === 0 ? changed + 2 * runs : 4 * runs - 2) > budget) return Scan.Overflow;
+      }
     }
+    changed += Math.imul(laneChanged, 0x01010101) >>> 24;
+    runs += Math.imul(laneRuns, 0x01010101) >>> 24;
+    if ((mode === 0 ? changed + 2 * runs : 4 * runs - 2) > budget) return Scan.Overflow;
     this.first = first;
     this.last = (last << 2) + 3 - (Math.clz32(ow[last]! ^ cw[last]!) >>> 3);
     return Scan.Changed;
