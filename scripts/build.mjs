@@ -1,7 +1,8 @@
 // Build: TypeScript (src, test, bench) to dist/, then the AssemblyScript SIMD kernel to
-// dist/src/codec/simd-kernel.wasm. Fails on the first error.
+// dist/src/codec/simd-kernel.wasm and the in-place fill scanner to dist/src/codec/fill-scan.wasm.
+// Fails on the first error.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { stdio: 'inherit' });
@@ -13,10 +14,35 @@ function run(cmd, args) {
 
 run('npx', ['--no-install', 'tsc', '-p', 'tsconfig.json']);
 mkdirSync('dist/src/codec', { recursive: true });
-run('npx', [
-  '--no-install', 'asc', 'asm/simd-kernel.ts',
+const asc = (entry, out, initialPages, ...extra) => run('npx', [
+  '--no-install', 'asc', entry, ...extra,
   '-O3', '--noAssert', '--runtime', 'stub',
-  '--importMemory', '--sharedMemory', '--initialMemory', '2', '--maximumMemory', '65536',
+  '--importMemory', '--sharedMemory', '--initialMemory', String(initialPages), '--maximumMemory', '65536',
   '--enable', 'simd,threads,bulk-memory',
-  '-o', 'dist/src/codec/simd-kernel.wasm',
+  '-o', out,
 ]);
+asc('asm/simd-kernel.ts', 'dist/src/codec/simd-kernel.wasm', 2);
+// the in-place scanner runs on guest RAM: it must not carry data that instantiation would write there
+asc('asm/fill-scan.ts', 'dist/src/codec/fill-scan.wasm', 0, '--noExportMemory');
+const scanner = new WebAssembly.Module(readFileSync('dist/src/codec/fill-scan.wasm'));
+if (WebAssembly.Module.exports(scanner).some((e) => e.kind === 'memory') || hasDataSection(readFileSync('dist/src/codec/fill-scan.wasm'))) {
+  console.error('build: dist/src/codec/fill-scan.wasm has a data segment or exports memory; it would write guest RAM');
+  process.exit(1);
+}
+
+/** True when the module has a data section (id 11) or a data-count section (id 12). */
+function hasDataSection(bytes) {
+  let at = 8; // magic + version
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[at++];
+      size |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) break;
+    }
+    if (id === 11 || id === 12) return true;
+    at += size;
+  }
+  return false;
+}

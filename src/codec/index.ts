@@ -3,6 +3,8 @@ export { xbzrleCheck, xbzrleDecodeAt } from './xbzrle-decode.js';
 export { xbrleCheck } from './xbrle-decode.js';
 export { copyBytes } from './copy-bytes.js';
 export { fillPage, pageHoldsFill } from './fill-page.js';
+export { inPlaceFillTest } from './in-place-fill.js';
+export type { InPlaceFillTest } from './in-place-fill.js';
 export { PAGE_SIZE_BYTES, XBRLE_BUDGET_BYTES, MAX_DELTA_PAGE_BYTES } from './page.js';
 export { getKernel, selectedKernel, loadWasmKernel } from './kernel.js';
 export type { DeltaKernel, KernelName } from './kernel.js';

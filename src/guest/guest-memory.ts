@@ -7,14 +7,23 @@ import type { RamBlockSpec } from './ram-block.js';
 
 /** Existing memory to attach as blocks (no allocation, no copy). Internal to this file. */
 class AttachedViews {
-  constructor(readonly views: readonly { idstr: string; bytes: Uint8Array }[]) {}
+  constructor(readonly views: readonly BlockView[]) {}
+}
+
+/** A block's bytes, and the WebAssembly.Memory they live in when allocated as one. */
+interface BlockView {
+  idstr: string;
+  bytes: Uint8Array;
+  wasmMemory?: WebAssembly.Memory;
 }
 
 /**
  * A guest's RAM: named blocks of 4 KiB pages, numbered globally in block order.
  *
  * `new GuestMemory(specs)` allocates each block as a zeroed `SharedArrayBuffer`, so the
- * workload workers and the migration (main thread) see the same bytes. A worker re-attaches
+ * workload workers and the migration (main thread) see the same bytes. A block of whole 64 KiB
+ * pages is the buffer of a shared `WebAssembly.Memory` of exactly its size (`RamBlock.wasmMemory`),
+ * so that the source's SIMD kernel can test its pages in place. A worker re-attaches
  * with {@link GuestMemory.fromShared}. Memory that was not allocated here (a `WebAssembly.Memory`,
  * any `Uint8Array`) can be described with {@link GuestMemory.wrap} and tracked by the scanning
  * dirty log.
@@ -30,7 +39,7 @@ export class GuestMemory {
   private readonly byName: ReadonlyMap<string, RamBlock>;
 
   /**
-   * Allocates zeroed shared RAM for each block.
+   * Allocates zeroed shared RAM for each block (a shared WebAssembly.Memory where the size allows).
    * @throws InvalidArgumentError for an empty list, a bad or duplicate idstr, a size that is
    *   not a positive multiple of 4096, more than 2^31 - 1 pages in all, or memory that cannot be
    *   allocated.
@@ -53,7 +62,7 @@ export class GuestMemory {
       if (page + pages > MAX_GUEST_PAGES) {
         throw new InvalidArgumentError(`guest RAM exceeds ${MAX_GUEST_PAGES} pages at block ${JSON.stringify(idstr)}`);
       }
-      const block = new RamBlock(idstr, v.bytes, page);
+      const block = new RamBlock(idstr, v.bytes, page, v.wasmMemory);
       list.push(block);
       byName.set(idstr, block);
       firstPages[i] = page;
@@ -139,7 +148,7 @@ export class GuestMemory {
   }
 }
 
-function allocate(specs: readonly RamBlockSpec[]): { idstr: string; bytes: Uint8Array }[] {
+function allocate(specs: readonly RamBlockSpec[]): BlockView[] {
   if (!Array.isArray(specs)) throw new InvalidArgumentError('GuestMemory expects an array of RAM block specs');
   // Validate everything before allocating anything: a bad last block must not cost gigabytes first.
   specs.forEach((s, i) => {
@@ -147,6 +156,8 @@ function allocate(specs: readonly RamBlockSpec[]): { idstr: string; bytes: Uint8
     checkBlockSize(s.sizeBytes, checkIdstr(s.idstr, i));
   });
   return specs.map((s) => {
+    const wasmMemory = wasmBlockMemory(s.sizeBytes);
+    if (wasmMemory !== undefined) return { idstr: s.idstr, bytes: new Uint8Array(wasmMemory.buffer, 0, s.sizeBytes), wasmMemory };
     let sab: SharedArrayBuffer;
     try {
       sab = new SharedArrayBuffer(s.sizeBytes);
@@ -155,4 +166,25 @@ function allocate(specs: readonly RamBlockSpec[]): { idstr: string; bytes: Uint8
     }
     return { idstr: s.idstr, bytes: new Uint8Array(sab) };
   });
+}
+
+/** WebAssembly pages are 64 KiB; a 32-bit memory holds at most 65536 of them. */
+const WASM_PAGE_BYTES = 65536;
+const WASM_MAX_PAGES = 65536;
+
+/**
+ * A block's RAM as a shared WebAssembly.Memory of exactly its size (zeroed, its buffer a
+ * SharedArrayBuffer like any other block's), so that WebAssembly code can read it in place.
+ * Undefined for sizes that are not whole 64 KiB pages or exceed 4 GiB (the block's
+ * SharedArrayBuffer would then be longer than the block, or cannot be), and where the engine
+ * refuses the memory: such blocks get a plain SharedArrayBuffer.
+ */
+function wasmBlockMemory(sizeBytes: number): WebAssembly.Memory | undefined {
+  const pages = sizeBytes / WASM_PAGE_BYTES;
+  if (!Number.isInteger(pages) || pages > WASM_MAX_PAGES) return undefined;
+  try {
+    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  } catch {
+    return undefined;
+  }
 }

@@ -35,6 +35,11 @@ export class RamBlock {
     readonly bytes: Uint8Array,
     /** Global page index of the block's first page. */
     readonly firstPage: number,
+    /**
+     * The `WebAssembly.Memory` whose buffer `bytes` views, when GuestMemory allocated the block
+     * as one (the source then tests pages for zero in place, with the SIMD fill scanner).
+     */
+    readonly wasmMemory?: WebAssembly.Memory,
   ) {
     this.sizeBytes = bytes.length;
     this.pageCount = bytes.length >>> PAGE_SHIFT;

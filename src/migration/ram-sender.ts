@@ -11,8 +11,8 @@
  * encoded from a private snapshot taken after its dirty bit was cleared, never from live RAM.
  */
 import { PageCache } from '../cache/index.js';
-import { selectedKernel, XBRLE_BUDGET_BYTES } from '../codec/index.js';
-import type { DeltaKernel } from '../codec/index.js';
+import { inPlaceFillTest, selectedKernel, XBRLE_BUDGET_BYTES } from '../codec/index.js';
+import type { DeltaKernel, InPlaceFillTest } from '../codec/index.js';
 import type { DirtyLog, GuestMemory, RamBlock } from '../guest/index.js';
 import type { DeltaCodec } from './parameters.js';
 import type { MigrationCounters } from './stats.js';
@@ -61,6 +61,8 @@ export class RamSender {
   private cursor = 0;
   private deltaOff = false;
   private readonly kernel: DeltaKernel;
+  /** Per block, the SIMD fill test on the block's own memory (undefined: test copies). */
+  private readonly fillTests: (InPlaceFillTest | undefined)[];
   private readonly snapshot: Uint8Array;
   private readonly snapViews: Uint8Array[];
   private readonly encoded: Uint8Array;
@@ -86,6 +88,7 @@ export class RamSender {
     readonly counters: MigrationCounters,
   ) {
     this.kernel = selectedKernel();
+    this.fillTests = memory.blocks.map((b) => (b.wasmMemory === undefined ? undefined : inPlaceFillTest(b.wasmMemory)));
     this.bitmap = new Uint32Array((memory.pageCount + 31) >>> 5);
     this.snapshot = this.kernel.allocBuffer(BATCH_PAGES * PAGE);
     this.snapViews = [];
@@ -148,7 +151,8 @@ export class RamSender {
           break;
         }
       }
-      const block = memory.blockOfPage(p);
+      const blockIndex = memory.blockIndexOfPage(p);
+      const block = memory.blocks[blockIndex]!;
       const blockEnd = block.firstPage + block.pageCount;
       // a run of contiguous dirty pages in this block, cleared before it is copied
       let n = 0;
@@ -159,10 +163,35 @@ export class RamSender {
       this.remaining -= n;
       const off = (p - block.firstPage) * PAGE;
       let bytes = 0;
-      if ((this.cache === undefined || !this.deltaStarted) && !this.dirtyLog.usesSentBytes && !mayBeFilled(block.bytes, off)) {
-        // Nothing keeps these pages (no cache this pass, a log that needs no copy) and the run
-        // does not start with a fill: a page that cannot be a fill goes on the wire straight
-        // from guest RAM, one copy fewer (runs of fills keep the one-copy snapshot below).
+      // Nothing keeps these pages (no cache this pass, a log that needs no copy): send them
+      // straight from guest RAM, without the snapshot copy
+      const uncopied = (this.cache === undefined || !this.deltaStarted) && !this.dirtyLog.usesSentBytes;
+      const fillTest = this.fillTests[blockIndex];
+      if (uncopied && fillTest !== undefined) {
+        // the block is a WebAssembly.Memory: the SIMD fill test runs on the page in place (a
+        // page written meanwhile is dirty again, and goes again next pass); a page whose first
+        // and last bytes differ is not even handed to it
+        const mem = block.bytes;
+        const base = mem.byteOffset;
+        for (let k = 0; k < n; k++) {
+          const at = off + k * PAGE;
+          const b = mem[at]!;
+          this.periodPagesSent++;
+          this.counters.pagesSent++;
+          if (mayBeFilled(mem, at) && fillTest(base + at, PAGE, b) === 1) {
+            const z = sink.zero(block.idstr, at, b);
+            this.counters.duplicate++;
+            this.counters.duplicateBytes += z;
+            bytes += z;
+          } else {
+            this.counters.normal++;
+            this.counters.normalBytes += PAGE;
+            bytes += sink.pageAt(block.idstr, at, mem, at);
+          }
+        }
+      } else if (uncopied && !mayBeFilled(block.bytes, off)) {
+        // Without the in-place test, and the run does not start with a fill: a page that cannot
+        // be a fill goes straight from guest RAM (runs of fills keep the snapshot below).
         const mem = block.bytes;
         for (let k = 0; k < n; k++) {
           const at = off + k * PAGE;

@@ -30,6 +30,25 @@ test('memory: blocks are numbered globally in order, over SharedArrayBuffers', (
   assert.equal(m.block('nope'), undefined);
 });
 
+test('memory: blocks of whole 64 KiB are WebAssembly memories (zeroed, shared, exactly the block), others plain SharedArrayBuffers', () => {
+  const m = new GuestMemory([
+    { idstr: 'pc.ram', sizeBytes: 1 * MiB },
+    { idstr: 'odd', sizeBytes: 12 * KiB },
+  ]);
+  const [ram, odd] = m.blocks as [RamBlock, RamBlock];
+  assert.ok(ram.wasmMemory instanceof WebAssembly.Memory);
+  assert.equal(ram.bytes.buffer, ram.wasmMemory.buffer);
+  assert.equal(ram.wasmMemory.buffer.byteLength, 1 * MiB);
+  assert.ok(ram.shared && ram.bytes.every((b) => b === 0));
+  assert.equal(odd.wasmMemory, undefined);
+  assert.ok(odd.shared && odd.bytes.length === 12 * KiB);
+  // a worker re-attaching by buffer sees the same bytes, and exactly the block's
+  ram.bytes[5 * PAGE_SIZE + 7] = 42;
+  const again = GuestMemory.fromShared([{ idstr: 'pc.ram', sab: ram.bytes.buffer as SharedArrayBuffer }]);
+  assert.equal(again.blocks[0]!.sizeBytes, 1 * MiB);
+  assert.equal(again.blocks[0]!.bytes[5 * PAGE_SIZE + 7], 42);
+});
+
 test('memory: blockOfPage finds the block of every page and rejects pages outside', () => {
   const m = new GuestMemory([
     { idstr: 'a', sizeBytes: 3 * PAGE_SIZE },

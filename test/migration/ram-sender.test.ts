@@ -113,11 +113,17 @@ test('a page rewritten in one byte each pass goes as a few-byte delta from the t
   assert.equal(c.overflow, 0);
 });
 
-test('filled pages go as ZERO records on both paths (snapshot and straight from guest RAM), near-fills go whole', async () => {
-  // a run that starts with fills takes the snapshot path, one that starts varied the direct one
-  for (const [scan, fillsFirst] of [[false, true], [false, false], [true, true], [true, false]] as const) {
-    // 8 pages of one byte repeated, 8 varied, and one equal at both ends but not in the middle
-    const mem = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 17 * 4096 }]);
+test('filled pages go as ZERO records on every path (snapshot, straight from guest RAM, tested in place), near-fills go whole', async () => {
+  // a run that starts with fills takes the snapshot path, one that starts varied the direct one;
+  // a block of whole 64 KiB is a WebAssembly.Memory, whose pages the SIMD kernel tests in place
+  const cases = [[false, true, false], [false, false, false], [true, true, false], [true, false, false], [false, true, true], [false, false, true]] as const;
+  for (const [scan, fillsFirst, wasmBlock] of cases) {
+    // 8 pages of one byte repeated, 8 varied, two equal at both ends but not in between (at
+    // byte 2000, and at byte 40: inside the first 64-byte block), and in a 32-page block 14
+    // zero pages after them
+    const pages = wasmBlock ? 32 : 18;
+    const mem = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: pages * 4096 }]);
+    assert.equal(mem.blocks[0]!.wasmMemory !== undefined, wasmBlock);
     const b = mem.blocks[0]!.bytes;
     const fills = fillsFirst ? 0 : 8;
     const varied = fillsFirst ? 8 : 0;
@@ -126,6 +132,8 @@ test('filled pages go as ZERO records on both paths (snapshot and straight from 
     for (let i = varied * 4096; i < (varied + 8) * 4096; i++) b[i] = next() & 0xff;
     b.fill(9, 16 * 4096, 17 * 4096);
     b[16 * 4096 + 2000] = 10;
+    b.fill(5, 17 * 4096, 18 * 4096);
+    b[17 * 4096 + 40] = 6;
     const counters = new MigrationCounters();
     const log: DirtyLog = scan ? new ScanningDirtyLog(mem) : new ExplicitDirtyLog(mem);
     const sender = new RamSender(mem, log, { delta: null, cacheSizeBytes: 0, cacheWays: 2 }, counters);
@@ -135,7 +143,7 @@ test('filled pages go as ZERO records on both paths (snapshot and straight from 
     });
     const w = new MigrationStreamWriter(out);
     w.header();
-    w.ramSetup(2, [{ idstr: 'pc.ram', lengthBytes: 17 * 4096 }]);
+    w.ramSetup(2, [{ idstr: 'pc.ram', lengthBytes: pages * 4096 }]);
     sender.setup();
     w.sectionEnd(2);
     sender.sendPages(w.ram, () => false, true);
@@ -144,11 +152,12 @@ test('filled pages go as ZERO records on both paths (snapshot and straight from 
     w.eof();
     await out.flush();
     sender.dispose();
-    assert.equal(counters.duplicate, 8, `scan ${scan}, fills first ${fillsFirst}`);
-    assert.equal(counters.normal, 9, `scan ${scan}, fills first ${fillsFirst}`);
-    const dst = new Uint8Array(17 * 4096);
+    const what = `scan ${scan}, fills first ${fillsFirst}, wasm block ${wasmBlock}`;
+    assert.equal(counters.duplicate, 8 + pages - 18, what);
+    assert.equal(counters.normal, 10, what);
+    const dst = new Uint8Array(pages * 4096).fill(0xee); // not zero: every ZERO record must land
     await loadMigrationStream(chunks, { setupRam: () => new Map([['pc.ram', dst]]) }, { maxRamBytes: 1 << 30 });
-    assert.deepEqual(dst, b);
+    assert.deepEqual(dst, b, what);
   }
 });
 
