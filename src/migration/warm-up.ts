@@ -42,8 +42,12 @@ export async function warmUpEngine(): Promise<WarmUpResult> {
   const log = new ExplicitDirtyLog(memory);
   const sender = new RamSender(memory, log, { delta: 'xbzrle', cacheSizeBytes: WARM_RAM_BYTES, cacheWays: 2 }, new MigrationCounters());
   const chunks: Uint8Array[] = [];
-  const bytes = new ByteWriter(async (chunk) => {
-    chunks.push(chunk); // kept (never released): the loader reads them below
+  const bytes = new ByteWriter(async (chunk, release) => {
+    // a copy is kept for the loader below; the chunk goes back to the writer, as a socket's
+    // does, so that its reuse path is compiled too (left cold, it deoptimized the real
+    // migration's byte writer once chunks came back)
+    chunks.push(chunk.slice());
+    release();
   });
   const w = new MigrationStreamWriter(bytes);
   const id = LivemigSectionId.Ram;
