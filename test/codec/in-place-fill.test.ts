@@ -46,3 +46,18 @@ test('in-place fill test: agrees with a byte loop at any offset, and never write
     { numRuns: 2000 },
   );
 });
+
+test('in-place fill test: offsets past 2 GiB (they wrap to negative i32 on the way into WebAssembly)', () => {
+  // 2 GiB + 64 KiB of address space; only the pages poked below are ever touched
+  const memory = new WebAssembly.Memory({ initial: 32769, maximum: 32769, shared: true });
+  const isFilled = inPlaceFillTest(memory);
+  if (isFilled === undefined) return assert.notEqual(selectedKernel().name, 'wasm-simd');
+  const bytes = new Uint8Array(memory.buffer);
+  const high = 2 ** 31 + 8192;
+  assert.equal(isFilled(high, 4096, 0), 1);
+  bytes[high + 4095] = 3;
+  assert.equal(isFilled(high, 4096, 0), 0);
+  assert.equal(isFilled(high - 4096, 4096, 0), 1, 'the page before is still zero');
+  bytes.fill(7, high + 4096, high + 8192);
+  assert.equal(isFilled(high + 4096, 4096, 7), 1);
+});
