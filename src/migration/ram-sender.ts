@@ -176,17 +176,12 @@ export class RamSender {
         for (let k = 0; k < n; k++) {
           const at = off + k * PAGE;
           const b = mem[at]!;
-          this.periodPagesSent++;
-          this.counters.pagesSent++;
           if (mayBeFilled(mem, at) && fillTest(base + at, PAGE, b) === 1) {
-            const z = sink.zero(block.idstr, at, b);
-            this.counters.duplicate++;
-            this.counters.duplicateBytes += z;
-            bytes += z;
+            this.periodPagesSent++;
+            this.counters.pagesSent++;
+            bytes += this.filled(sink, block, at, b);
           } else {
-            this.counters.normal++;
-            this.counters.normalBytes += PAGE;
-            bytes += sink.pageAt(block.idstr, at, mem, at);
+            bytes += this.wholeFromRam(sink, block, at);
           }
         }
       } else if (uncopied && !mayBeFilled(block.bytes, off)) {
@@ -199,11 +194,7 @@ export class RamSender {
             this.snapViews[0]!.set(mem.subarray(at, at + PAGE));
             bytes += this.sendPage(sink, block, p + k, at, 0, lastStage);
           } else {
-            this.periodPagesSent++;
-            this.counters.pagesSent++;
-            this.counters.normal++;
-            this.counters.normalBytes += PAGE;
-            bytes += sink.pageAt(block.idstr, at, mem, at);
+            bytes += this.wholeFromRam(sink, block, at);
           }
         }
       } else {
@@ -252,9 +243,7 @@ export class RamSender {
     // offsets into kernel memory where possible: no per-call view look-ups
     const fill = snapAt >= 0 && kernel.isFilledAt ? (kernel.isFilledAt(snapAt, PAGE, snap[0]!) ? snap[0]! : -1) : kernel.dupPageByte(snap);
     if (fill >= 0) {
-      const b = sink.zero(block.idstr, offset, fill);
-      c.duplicate++;
-      c.duplicateBytes += b;
+      const b = this.filled(sink, block, offset, fill);
       if (cache && this.deltaStarted && !lastStage) cache.insert(addr, snap); // refused is fine: no stale copy of this address survives
       return b;
     }
@@ -299,6 +288,23 @@ export class RamSender {
       return b;
     }
     return this.normal(sink, block, offset, snap);
+  }
+
+  /** A ZERO record for a page whose every byte is `fill`, counted as a duplicate page. */
+  private filled(sink: RamRecordSink, block: RamBlock, offset: number, fill: number): number {
+    const b = sink.zero(block.idstr, offset, fill);
+    this.counters.duplicate++;
+    this.counters.duplicateBytes += b;
+    return b;
+  }
+
+  /** A whole page sent straight from guest RAM (nothing keeps a copy of it). */
+  private wholeFromRam(sink: RamRecordSink, block: RamBlock, offset: number): number {
+    this.periodPagesSent++;
+    this.counters.pagesSent++;
+    this.counters.normal++;
+    this.counters.normalBytes += PAGE;
+    return sink.pageAt(block.idstr, offset, block.bytes, offset);
   }
 
   private normal(sink: RamRecordSink, block: RamBlock, offset: number, snap: Uint8Array): number {
