@@ -21,47 +21,56 @@ function scan(o: usize, c: usize, slen: i32, budget: i32, mode: i32): i32 {
   const zero = i8x16.splat(0);
   let off: i32 = 0;
   while (off < slen) {
-    const p = <usize>off;
-    const x0 = v128.xor(v128.load(o + p), v128.load(c + p));
-    const x1 = v128.xor(v128.load(o + p, 16), v128.load(c + p, 16));
-    const x2 = v128.xor(v128.load(o + p, 32), v128.load(c + p, 32));
-    const x3 = v128.xor(v128.load(o + p, 48), v128.load(c + p, 48));
-    off += 64;
-    if (!v128.any_true(v128.or(v128.or(x0, x1), v128.or(x2, x3)))) {
-      store<u64>(MASKS + (<usize>(off - 64) >> 3), 0);
+    // Skip unchanged 128-byte blocks, in a loop with little state. A page's scan must begin
+    // here: with a 64-byte block tested before this loop, unchanged pages read from DRAM ran
+    // 15-35 % slower on this machine (AMD EPYC, Node 20: 13-14 against 15-20 GB/s; the loop's
+    // machine code was the same).
+    while (off + 128 <= slen) {
+      const q = <usize>off;
+      const x = v128.or(
+        v128.or(
+          v128.or(v128.xor(v128.load(o + q), v128.load(c + q)), v128.xor(v128.load(o + q, 16), v128.load(c + q, 16))),
+          v128.or(v128.xor(v128.load(o + q, 32), v128.load(c + q, 32)), v128.xor(v128.load(o + q, 48), v128.load(c + q, 48))),
+        ),
+        v128.or(
+          v128.or(v128.xor(v128.load(o + q, 64), v128.load(c + q, 64)), v128.xor(v128.load(o + q, 80), v128.load(c + q, 80))),
+          v128.or(v128.xor(v128.load(o + q, 96), v128.load(c + q, 96)), v128.xor(v128.load(o + q, 112), v128.load(c + q, 112))),
+        ),
+      );
+      if (v128.any_true(x)) break;
+      v128.store(MASKS + (q >> 3), i8x16.splat(0));
       carry = 0;
-      // then skip unchanged blocks two at a time, in a loop with little state
-      while (off + 128 <= slen) {
-        const q = <usize>off;
-        const x = v128.or(
-          v128.or(
-            v128.or(v128.xor(v128.load(o + q), v128.load(c + q)), v128.xor(v128.load(o + q, 16), v128.load(c + q, 16))),
-            v128.or(v128.xor(v128.load(o + q, 32), v128.load(c + q, 32)), v128.xor(v128.load(o + q, 48), v128.load(c + q, 48))),
-          ),
-          v128.or(
-            v128.or(v128.xor(v128.load(o + q, 64), v128.load(c + q, 64)), v128.xor(v128.load(o + q, 80), v128.load(c + q, 80))),
-            v128.or(v128.xor(v128.load(o + q, 96), v128.load(c + q, 96)), v128.xor(v128.load(o + q, 112), v128.load(c + q, 112))),
-          ),
-        );
-        if (v128.any_true(x)) break;
-        v128.store(MASKS + (q >> 3), i8x16.splat(0));
-        off += 128;
-      }
-      continue;
+      off += 128;
     }
-    const m: u64 =
-      <u64>i8x16.bitmask(i8x16.ne(x0, zero)) |
-      (<u64>i8x16.bitmask(i8x16.ne(x1, zero)) << 16) |
-      (<u64>i8x16.bitmask(i8x16.ne(x2, zero)) << 32) |
-      (<u64>i8x16.bitmask(i8x16.ne(x3, zero)) << 48);
-    store<u64>(MASKS + (<usize>(off - 64) >> 3), m);
-    changed += popcnt<u64>(m);
-    runs += popcnt<u64>(m & ~((m << 1) | carry));
-    carry = m >> 63;
-    if (first < 0) first = off - 64 + <i32>ctz<u64>(m);
-    last = off - 1 - <i32>clz<u64>(m);
-    const bound: i64 = mode == 0 ? changed + 2 * runs : 4 * runs - 2;
-    if (bound > <i64>budget) return -1;
+    // A changed byte in the next 128 bytes (or fewer than 128 bytes left): 64-byte blocks one
+    // at a time, with masks and counts, until an unchanged one (then back to the loop above;
+    // dense pages stay here, without testing each 128 bytes twice).
+    while (off < slen) {
+      const p = <usize>off;
+      const x0 = v128.xor(v128.load(o + p), v128.load(c + p));
+      const x1 = v128.xor(v128.load(o + p, 16), v128.load(c + p, 16));
+      const x2 = v128.xor(v128.load(o + p, 32), v128.load(c + p, 32));
+      const x3 = v128.xor(v128.load(o + p, 48), v128.load(c + p, 48));
+      off += 64;
+      if (!v128.any_true(v128.or(v128.or(x0, x1), v128.or(x2, x3)))) {
+        store<u64>(MASKS + (p >> 3), 0);
+        carry = 0;
+        break;
+      }
+      const m: u64 =
+        <u64>i8x16.bitmask(i8x16.ne(x0, zero)) |
+        (<u64>i8x16.bitmask(i8x16.ne(x1, zero)) << 16) |
+        (<u64>i8x16.bitmask(i8x16.ne(x2, zero)) << 32) |
+        (<u64>i8x16.bitmask(i8x16.ne(x3, zero)) << 48);
+      store<u64>(MASKS + (p >> 3), m);
+      changed += popcnt<u64>(m);
+      runs += popcnt<u64>(m & ~((m << 1) | carry));
+      carry = m >> 63;
+      if (first < 0) first = off - 64 + <i32>ctz<u64>(m);
+      last = off - 1 - <i32>clz<u64>(m);
+      const bound: i64 = mode == 0 ? changed + 2 * runs : 4 * runs - 2;
+      if (bound > <i64>budget) return -1;
+    }
   }
   if (first < 0) return 0;
   scanFirst = first;
