@@ -132,37 +132,34 @@ export class TsKernel {
     const first = (w << 2) + lowestNonZeroByte(ow[w]! ^ cw[w]!);
     let changed = 0;
     let runs = 0;
-    // per-byte-lane counts of the words since the last fold: each lane gains 0 or 1 a word,
-    // so LANE_WORDS words fit a byte; the bound is checked at each fold (it only grows, so
-    // checking every LANE_WORDS changed words gives up at most that many words later)
+    // per-byte-lane counts of a window of LANE_WORDS words: each lane gains 0 or 1 a word, so
+    // a window fits a byte; the bound is checked after each window (it only grows, so this
+    // gives up at most LANE_WORDS words later than checking every word)
     let laneChanged = 0;
     let laneRuns = 0;
-    let laneWords = 0;
     let carry = 0; // 0x80 when the last byte of the previous word changed
     let last = w;
-    for (; w < n; w++) {
-      const x = ow[w]! ^ cw[w]!;
-      if (x === 0) {
-        carry = 0;
-        while (w + 4 < n && ((ow[w + 1]! ^ cw[w + 1]!) | (ow[w + 2]! ^ cw[w + 2]!) | (ow[w + 3]! ^ cw[w + 3]!) | (ow[w + 4]! ^ cw[w + 4]!)) === 0) w += 4;
-        continue;
+    while (w < n) {
+      const windowEnd = w + LANE_WORDS < n ? w + LANE_WORDS : n;
+      for (; w < windowEnd; w++) {
+        const x = ow[w]! ^ cw[w]!;
+        if (x === 0) {
+          carry = 0;
+          while (w + 4 < windowEnd && ((ow[w + 1]! ^ cw[w + 1]!) | (ow[w + 2]! ^ cw[w + 2]!) | (ow[w + 3]! ^ cw[w + 3]!) | (ow[w + 4]! ^ cw[w + 4]!)) === 0) w += 4;
+          continue;
+        }
+        const y = (((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x) & 0x80808080;
+        const starts = y & ~((y << 8) | carry);
+        carry = (y >>> 31) << 7;
+        laneChanged += y >>> 7;
+        laneRuns += starts >>> 7;
+        last = w;
       }
-      const y = (((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x) & 0x80808080;
-      const starts = y & ~((y << 8) | carry);
-      carry = (y >>> 31) << 7;
-      laneChanged += y >>> 7;
-      laneRuns += starts >>> 7;
-      last = w;
-      if (++laneWords === LANE_WORDS) {
-        changed += Math.imul(laneChanged, 0x01010101) >>> 24;
-        runs += Math.imul(laneRuns, 0x01010101) >>> 24;
-        laneChanged = laneRuns = laneWords = 0;
-        if ((mode === 0 ? changed + 2 * runs : 4 * runs - 2) > budget) return Scan.Overflow;
-      }
+      changed += Math.imul(laneChanged, 0x01010101) >>> 24;
+      runs += Math.imul(laneRuns, 0x01010101) >>> 24;
+      laneChanged = laneRuns = 0;
+      if ((mode === 0 ? changed + 2 * runs : 4 * runs - 2) > budget) return Scan.Overflow;
     }
-    changed += Math.imul(laneChanged, 0x01010101) >>> 24;
-    runs += Math.imul(laneRuns, 0x01010101) >>> 24;
-    if ((mode === 0 ? changed + 2 * runs : 4 * runs - 2) > budget) return Scan.Overflow;
     this.first = first;
     this.last = (last << 2) + 3 - (Math.clz32(ow[last]! ^ cw[last]!) >>> 3);
     return Scan.Changed;
