@@ -9,7 +9,8 @@
  * Also the peak resident memory of both processes (each case runs in a process of its own).
  *
  * The source warms its engine first, as `livemig run` does at start-up (`--cold`: it does not;
- * the destination, `livemig incoming`, always does before it listens).
+ * the destination, `livemig incoming`, always does before it listens), and waits for its RAM
+ * digest worker to be up, as a `livemig run` source long has been when a migration starts.
  *
  *   npm run build && node dist/bench/migrate.bench.js [--ram 1G] [--cold]
  */
@@ -34,13 +35,21 @@ async function destination(): Promise<{ uri: string; done: Promise<Record<string
   const rl = createInterface({ input: p.stdout });
   let onListen!: (u: string) => void;
   let onDone!: (e: Record<string, unknown>) => void;
-  const listening = new Promise<string>((r) => (onListen = r));
-  const done = new Promise<Record<string, unknown>>((r) => (onDone = r));
+  let onExit!: (e: Error) => void;
+  const listening = new Promise<string>((resolve, reject) => ((onListen = resolve), (onExit = reject)));
+  const done = new Promise<Record<string, unknown>>((resolve, reject) => {
+    onDone = resolve;
+    const early = onExit;
+    onExit = (e) => (early(e), reject(e));
+  });
+  done.catch(() => undefined); // observed by the caller once it has the uri
   rl.on('line', (l) => {
     const e = JSON.parse(l) as Record<string, unknown>;
     if (e['event'] === 'listening') onListen(String(e['uri']));
     else onDone(e);
   });
+  // a destination that dies (say, it cannot load its modules) must fail the case, not hang it
+  p.once('close', (code, signal) => onExit(new Error(`the destination (livemig incoming) exited (${code ?? signal}) before it reported its result`)));
   return { uri: await listening, done };
 }
 
@@ -51,6 +60,8 @@ async function migrateCase(label: string, fill: (m: GuestMemory) => void) {
   const guest = await Guest.start({ memory, workload: 'idle' });
   const dst = await destination();
   const src = new SourceManager(guest);
+  // as in `livemig run`, whose manager (and its digest worker) is up long before a migration
+  await src.ready();
   src.setParameter('max-bandwidth', 0);
   const { migration, done } = src.migrate(dst.uri);
   const status = await done;

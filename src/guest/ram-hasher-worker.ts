@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { updateHash } from '../hash.js';
-import type { RamHasherInit } from './ram-hasher.js';
+import { RAM_HASHER_READY, type RamHasherInit } from './ram-hasher.js';
 
 const init = workerData as RamHasherInit;
 const blocks = init.blocks.map((b) => new Uint8Array(b.sab, b.byteOffset, b.sizeBytes));
@@ -11,3 +11,4 @@ parentPort!.on('message', () => {
   for (const b of blocks) updateHash(h, b);
   parentPort!.postMessage(h.digest('hex'));
 });
+parentPort!.postMessage(RAM_HASHER_READY);

@@ -9,6 +9,9 @@ import { LivemigError } from '../errors.js';
 import type { GuestMemory } from './guest-memory.js';
 
 /** What the worker gets: each block's shared buffer and place in it. */
+/** What the worker posts once it waits for work. */
+export const RAM_HASHER_READY = 'ready';
+
 export interface RamHasherInit {
   blocks: { sab: SharedArrayBuffer; byteOffset: number; sizeBytes: number }[];
 }
@@ -18,6 +21,12 @@ export class RamHasher {
   private pending: { resolve: (hex: string) => void; reject: (e: Error) => void } | undefined;
   private failure: Error | undefined;
   private closed = false;
+  /**
+   * Resolves once the worker has started and waits for work (or has failed): its start-up
+   * (a thread, an isolate, its modules) takes tens of milliseconds of CPU, which a migration
+   * started at once shares with its first pass.
+   */
+  readonly ready: Promise<void>;
 
   private constructor(memory: GuestMemory) {
     const init: RamHasherInit = {
@@ -25,13 +34,20 @@ export class RamHasher {
     };
     this.worker = new Worker(new URL('./ram-hasher-worker.js', import.meta.url), { workerData: init, name: 'livemig RAM digest' });
     this.worker.unref();
+    let started!: () => void;
+    this.ready = new Promise<void>((resolve) => (started = resolve));
     this.worker.on('message', (hex: unknown) => {
+      if (hex === RAM_HASHER_READY) {
+        started();
+        return;
+      }
       const p = this.pending;
       this.pending = undefined;
       if (typeof hex === 'string') p?.resolve(hex);
       else p?.reject(new LivemigError('GUEST_STATE', `RAM digest worker sent ${String(hex)}`));
     });
     const fail = (e: Error): void => {
+      started();
       this.failure ??= e;
       this.pending?.reject(e);
       this.pending = undefined;

@@ -40,6 +40,15 @@ export class SourceManager {
     if (guest.status !== 'stopped') guest.ramHasher();
   }
 
+  /**
+   * Resolves once the guest's RAM digest worker has started (at once for a stopped guest). A
+   * migration may start before; one started after does not share its first pass's CPU with
+   * the worker's start-up, as happens when a manager is made and used at once.
+   */
+  ready(): Promise<void> {
+    return this.guest.status === 'stopped' ? Promise.resolve() : this.guest.ramHasher().ready;
+  }
+
   get running(): boolean {
     return this.current?.active ?? false;
   }

@@ -24,13 +24,71 @@ import { MigrationCounters } from './stats.js';
 
 const WARM_RAM_BYTES = 4 << 20;
 const PASSES = 4;
+/** First passes (no delta, pages sent from guest RAM in place) run until V8 compiles that loop. */
+const FIRST_PASSES = 40;
 const PAGE = 4096;
+
+/**
+ * The warm-up's objects, kept for the life of the process. V8's compiled code depends weakly on
+ * the objects and maps it was compiled for: once the warm-up's objects were collected, the
+ * first GC threw that code away ("weak objects"), and the first migration started cold, its
+ * objects taking new maps whose fields were generalized mid-pass ("maps became deprecated",
+ * which aborted the compile of the page loop; `--trace-deopt`, `--trace-generalization`).
+ */
+let retained: readonly unknown[] = [];
+
+/** @internal How many objects the warm-up keeps alive (for tests). */
+export function warmUpRetained(): number {
+  return retained.length;
+}
 
 export interface WarmUpResult {
   /** Wall-clock milliseconds spent. */
   ms: number;
   /** Stream bytes produced and loaded. */
   streamBytes: number;
+}
+
+/**
+ * Counters whose fields V8 already stores as doubles. A migration's counters take fractions
+ * (rates, `mbps`) and pass the small-integer range (2^30 bytes); the first such store changes
+ * the field's representation, which deprecates the counters' map and throws away the code
+ * compiled for it, mid-pass (the page loop's compile was aborted in the first migration). The
+ * warm-up makes that change here, once: later counters are built with double fields.
+ */
+function generalizedCounters(): MigrationCounters {
+  const c = new MigrationCounters();
+  const fields = c as unknown as Record<string, number>;
+  for (const k of Object.keys(fields)) fields[k] = 2 ** 40 + 0.5;
+  return new MigrationCounters();
+}
+
+/**
+ * Runs first passes (no delta: zero pages tested in place, others sent straight from guest
+ * RAM) until the page loop is compiled for them: the passes above are mostly delta passes, and
+ * the first real migration's pass 1 ran its first ~100 ms uncompiled (`--trace-opt`). Their
+ * stream is dropped. Returns the objects to keep alive.
+ */
+async function compileFirstPass(memory: GuestMemory, log: ExplicitDirtyLog): Promise<unknown[]> {
+  const sender = new RamSender(memory, log, { delta: null, cacheSizeBytes: 0, cacheWays: 2 }, generalizedCounters());
+  const bytes = new ByteWriter(async (_chunk, release) => release());
+  const w = new MigrationStreamWriter(bytes);
+  const id = LivemigSectionId.Ram;
+  w.header('livemig');
+  w.ramSetup(id, [{ idstr: 'pc.ram', lengthBytes: WARM_RAM_BYTES }]);
+  try {
+    for (let pass = 0; pass < FIRST_PASSES; pass++) {
+      sender.setup();
+      w.sectionPart(id);
+      while (sender.remaining > 0) sender.sendPages(w.ram, () => false, false);
+      w.ram.eos();
+      w.footer(id);
+      await bytes.flush();
+    }
+  } finally {
+    sender.dispose();
+  }
+  return [sender, bytes, w];
 }
 
 /** Runs the engine's hot paths until V8 compiles them; resolves once the stream was loaded back. */
@@ -40,7 +98,7 @@ export async function warmUpEngine(): Promise<WarmUpResult> {
   const ram = memory.blocks[0]!.bytes;
   randomFillSync(ram.subarray(0, WARM_RAM_BYTES / 2)); // the first half random, the rest zero
   const log = new ExplicitDirtyLog(memory);
-  const sender = new RamSender(memory, log, { delta: 'xbzrle', cacheSizeBytes: WARM_RAM_BYTES, cacheWays: 2 }, new MigrationCounters());
+  const sender = new RamSender(memory, log, { delta: 'xbzrle', cacheSizeBytes: WARM_RAM_BYTES, cacheWays: 2 }, generalizedCounters());
   const chunks: Uint8Array[] = [];
   const bytes = new ByteWriter(async (chunk, release) => {
     // a copy is kept for the loader below; the chunk goes back to the writer, as a socket's
@@ -91,5 +149,7 @@ export async function warmUpEngine(): Promise<WarmUpResult> {
   if (Buffer.compare(Buffer.from(loaded.buffer), Buffer.from(ram.buffer, ram.byteOffset, ram.length)) !== 0) {
     throw new LivemigError('GUEST_STATE', 'engine self-check failed: the warm-up stream loaded back to different RAM');
   }
+  const first = await compileFirstPass(memory, log);
+  retained = [memory, log, sender, bytes, w, target, loaded, ...first];
   return { ms: performance.now() - t0, streamBytes: result.bytesRead };
 }

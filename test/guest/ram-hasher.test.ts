@@ -21,3 +21,16 @@ test('RamHasher: the worker\'s digest is GuestMemory.digest(), and follows the R
   }
   await assert.rejects(hasher.digest(), /closed/);
 });
+
+test('RamHasher: ready resolves once the worker waits for work, then digests answer', async () => {
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 64 * 1024 }]);
+  const hasher = RamHasher.start(memory);
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('ready did not resolve in 20 s')), 20_000)));
+    await Promise.race([hasher.ready, late]).finally(() => clearTimeout(timer));
+    assert.equal(await hasher.digest(), memory.digest());
+  } finally {
+    await hasher.close();
+  }
+});

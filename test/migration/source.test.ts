@@ -43,6 +43,18 @@ async function load(file: string): Promise<{ digest: string; carried: string; ra
   return { digest: createHash('sha256').update(ram).digest('hex'), carried, ram };
 }
 
+test('SourceManager.ready resolves once the digest worker is up, and a migration after it completes', async () => {
+  const g = await guest('idle');
+  const src = new SourceManager(g);
+  await src.ready();
+  const { done } = src.migrate(`file:${join(dir, 'ready.bin')}`);
+  assert.equal(await done, 'completed');
+  const r = await load(join(dir, 'ready.bin'));
+  assert.equal(r.carried, r.digest);
+  await g.stop();
+  await new SourceManager(g).ready(); // a stopped guest has no worker: resolves at once
+});
+
 test('a completed migration: statuses in order, the file carries RAM equal to its digest, no NaN in info', async () => {
   const g = await guest('stride');
   const src = new SourceManager(g);

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { warmUpEngine } from '../../src/migration/index.js';
+import { warmUpRetained } from '../../src/migration/warm-up.js';
 import { LivemigError } from '../../src/errors.js';
 import { RamRecordWriter } from '../../src/stream/index.js';
 
@@ -15,6 +16,14 @@ test('warmUpEngine sends and loads a 4 MiB guest, every page kind, and checks it
   // the random half goes whole twice (pass 1; pass 2, the cache's misses), then as small
   // deltas; the zero half as 9-byte records
   assert.ok(r.streamBytes > 4 * 1024 * 1024 && r.streamBytes < 4.5 * 1024 * 1024, `stream of ${r.streamBytes} bytes`);
+});
+
+test('warmUpEngine keeps its objects alive (compiled code depends on them), the last run\'s only', async () => {
+  await warmUpEngine();
+  const kept = warmUpRetained();
+  assert.ok(kept > 0, 'nothing kept: the first GC would throw the compiled code away');
+  await warmUpEngine();
+  assert.equal(warmUpRetained(), kept, 'a second warm-up must replace what the first kept, not add to it');
 });
 
 test('warmUpEngine fails, naming the self-check, when a page does not reach the RAM it was sent for', async (t) => {
