@@ -8,7 +8,7 @@
  */
 import { LITTLE_ENDIAN, lowestNonZeroByte, nonZeroByteMask, wordView } from './word-view.js';
 
-/** Changed words the density scan counts per byte lane between folds (4 lanes x 32 < 256). */
+/** Words the density scan sums per byte lane between folds (at most 3 a word: 96 < 256). */
 const LANE_WORDS = 32;
 
 /** Result of the density scan. */
@@ -130,13 +130,12 @@ export class TsKernel {
     while (w < n && ow[w] === cw[w]) w++;
     if (w >= n) return Scan.Unchanged;
     const first = (w << 2) + lowestNonZeroByte(ow[w]! ^ cw[w]!);
-    let changed = 0;
-    let runs = 0;
-    // per-byte-lane counts of a window of LANE_WORDS words: each lane gains 0 or 1 a word, so
-    // a window fits a byte; the bound is checked after each window (it only grows, so this
-    // gives up at most LANE_WORDS words later than checking every word)
-    let laneChanged = 0;
-    let laneRuns = 0;
+    // The bound, summed per byte lane over a window of LANE_WORDS words, then folded: XBZRLE
+    // adds changed bytes + 2 per run start (0-3 a lane a word), XBRLE counts run starts (0-1);
+    // a window of 32 words stays under 256 a lane. The bound is checked after each window (it
+    // only grows, so this gives up at most LANE_WORDS words later than checking every word).
+    let bound = 0;
+    let lanes = 0;
     let carry = 0; // 0x80 when the last byte of the previous word changed
     let last = w;
     while (w < n) {
@@ -148,17 +147,16 @@ export class TsKernel {
           while (w + 4 < windowEnd && ((ow[w + 1]! ^ cw[w + 1]!) | (ow[w + 2]! ^ cw[w + 2]!) | (ow[w + 3]! ^ cw[w + 3]!) | (ow[w + 4]! ^ cw[w + 4]!)) === 0) w += 4;
           continue;
         }
+        // bit 8k+7 of y: byte k changed; of starts: byte k starts a run
         const y = (((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x) & 0x80808080;
         const starts = y & ~((y << 8) | carry);
         carry = (y >>> 31) << 7;
-        laneChanged += y >>> 7;
-        laneRuns += starts >>> 7;
+        lanes += mode === 0 ? (y >>> 7) + (starts >>> 6) : starts >>> 7;
         last = w;
       }
-      changed += Math.imul(laneChanged, 0x01010101) >>> 24;
-      runs += Math.imul(laneRuns, 0x01010101) >>> 24;
-      laneChanged = laneRuns = 0;
-      if ((mode === 0 ? changed + 2 * runs : 4 * runs - 2) > budget) return Scan.Overflow;
+      bound += Math.imul(lanes, 0x01010101) >>> 24;
+      lanes = 0;
+      if ((mode === 0 ? bound : 4 * bound - 2) > budget) return Scan.Overflow;
     }
     this.first = first;
     this.last = (last << 2) + 3 - (Math.clz32(ow[last]! ^ cw[last]!) >>> 3);

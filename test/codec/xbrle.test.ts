@@ -73,6 +73,24 @@ test('xbrle: wasm-simd and ts kernels give identical bytes (differential)', () =
   );
 });
 
+test('xbrle: a page whose encoding is exactly the density bound (4 x runs - 2) fits a budget of that size', () => {
+  // changed first and last bytes, an equal run between: three (count, byte) pairs, 6 bytes,
+  // which is 4 x 2 runs - 2: the early give-up must not refuse it
+  for (const k of [getKernel('ts')!, getKernel('wasm-simd')!]) {
+    for (const size of [4, 64, 256]) {
+      const old = new Uint8Array(size);
+      const cur = old.slice();
+      cur[0] = 1;
+      cur[size - 1] = 2;
+      const out = new Uint8Array(6);
+      const n = k.xbrleEncode(old, cur, out);
+      assert.equal(n, 6, `${k.name}, ${size}-byte page`);
+      assert.deepEqual(Array.from(out), referenceXbrleEncode(old, cur, 6));
+      assert.equal(k.xbrleEncode(old, cur, new Uint8Array(5)), -1, `${k.name}, ${size}-byte page, budget 5`);
+    }
+  }
+});
+
 test('xbrle: wasm-simd matches the reference at every page size it takes (multiples of 64)', () => {
   const wasm = getKernel('wasm-simd')!;
   fc.assert(
