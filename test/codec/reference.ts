@@ -83,3 +83,13 @@ export function referenceXbzrleDecode(delta: Uint8Array, page: Uint8Array): { pa
   }
   return { page: out };
 }
+
+/** A reference encoder's result as text to compare: the bytes in hex, or -1 / 0. */
+export function referenceText(r: number[] | -1 | 0): string | number {
+  return r instanceof Array ? Buffer.from(r).toString('hex') : r;
+}
+
+/** A kernel's result as the same text: `n` bytes of `out` in hex, or -1 / 0. */
+export function resultText(n: number, out: Uint8Array): string | number {
+  return n > 0 ? Buffer.from(out.subarray(0, n)).toString('hex') : n;
+}
