@@ -138,23 +138,27 @@ export class Guest {
   /**
    * Destination side: continues the source's workload exactly where it stopped, from RAM that
    * holds the source's pages and the source's {@link Guest.deviceState}. A stride keeps its single
-   * boundary; seed and random continue their sequences.
+   * boundary; seed and random continue their sequences. `paused`: the vCPUs start paused (they
+   * write nothing until `resume()`), so a destination can start them while it still checks RAM.
    * @throws InvalidArgumentError for a malformed device state or RAM laid out unlike the source's.
    * @throws LivemigError `GUEST_STATE` if a worker fails to start.
    */
-  static async resumeFrom(memory: GuestMemory, deviceState: Uint8Array, options: { dirtyLog?: DirtyLogKind } = {}): Promise<Guest> {
+  static async resumeFrom(memory: GuestMemory, deviceState: Uint8Array, options: { dirtyLog?: DirtyLogKind; paused?: boolean } = {}): Promise<Guest> {
     checkMemory(memory);
     const s = decodeDeviceState(memory, deviceState);
     const config: Config = { workload: s.workload, vcpus: s.vcpus, seed: s.seed, region: s.region, options: s.options ?? resolveWorkloadOptions(s.workload, {}, s.region.pageCount, s.vcpus) };
-    const guest = await Guest.launch(memory, config, s.vcpu, checkLogKind(options.dirtyLog));
+    const guest = await Guest.launch(memory, config, s.vcpu, checkLogKind(options.dirtyLog), options.paused === true);
     guest.sourceLastStepWallMs = s.lastStepWallMs ?? 0;
     return guest;
   }
 
-  private static async launch(memory: GuestMemory, config: Config, positions: VcpuPosition[], kind: DirtyLogKind): Promise<Guest> {
+  private static async launch(memory: GuestMemory, config: Config, positions: VcpuPosition[], kind: DirtyLogKind, paused = false): Promise<Guest> {
     const log = kind === 'explicit' ? new ExplicitDirtyLog(memory) : new ScanningDirtyLog(memory);
     const control = ControlBlock.create(config.vcpus);
     const guest = new Guest(memory, log, control, config);
+    // paused: the command is PAUSE before any worker reads it, so none takes a step
+    const pauseCmd = paused ? control.setCommand(CMD_PAUSE) : -1;
+    if (paused) guest.phase = 'pausing';
     const blocks = memory.blocks.map((b) => ({
       idstr: b.idstr,
       sab: b.bytes.buffer as SharedArrayBuffer,
@@ -179,6 +183,10 @@ export class Guest {
     }
     try {
       await Promise.all(ready);
+      if (paused) {
+        await guest.awaitAcks(pauseCmd);
+        guest.phase = 'paused';
+      }
     } catch (e) {
       await guest.stop();
       throw e;

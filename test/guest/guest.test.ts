@@ -142,6 +142,33 @@ test('guest: device state round trip: a destination continues stride with a sing
   });
 });
 
+test('guest: resumeFrom paused starts vCPUs that write nothing until resume()', async () => {
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 * MiB }]);
+  await withGuest({ memory, workload: 'seed', vcpus: 2 }, async (src) => {
+    await until(() => src.workDone() > 1000, 'some work');
+    await src.pause();
+    const dstMemory = copyMemory(memory);
+    const before = dstMemory.digest();
+    const dst = await Guest.resumeFrom(dstMemory, src.deviceState(), { paused: true });
+    try {
+      assert.equal(dst.status, 'paused');
+      const work = dst.workDone();
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(dstMemory.digest(), before, 'a paused vCPU wrote RAM');
+      assert.equal(dst.workDone(), work);
+      const vcpus = (state: Uint8Array): unknown => (JSON.parse(Buffer.from(state).toString('utf8')) as { vcpu: unknown }).vcpu;
+      assert.deepEqual(vcpus(dst.deviceState()), vcpus(src.deviceState()), 'paused where the source stopped');
+      dst.resume();
+      assert.equal(dst.status, 'running');
+      await until(() => dst.workDone() > work + 1000, 'the resumed vCPUs to work');
+      await dst.pause();
+      assert.notEqual(dstMemory.digest(), before);
+    } finally {
+      await dst.stop();
+    }
+  });
+});
+
 test('guest: resumeFrom refuses a device state for other RAM', async () => {
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 * MiB }]);
   await withGuest({ memory, workload: 'idle', vcpus: 2 }, async (g) => {
