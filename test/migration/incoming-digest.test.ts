@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { GuestMemory } from '../../src/guest/index.js';
+import { Guest, GuestMemory } from '../../src/guest/index.js';
 import { IncomingMigration } from '../../src/migration/index.js';
 import { ByteWriter, LivemigSectionId, MigrationStreamWriter } from '../../src/stream/index.js';
 import { listenIncoming } from '../../src/transport/index.js';
@@ -26,7 +26,7 @@ async function streamOf(build: (w: MigrationStreamWriter, mark: () => void) => v
 }
 
 /** Loads the stream from a tcp peer that pauses after `split` bytes, long enough for the first hash to finish. */
-async function load(bytes: Buffer, split: number): Promise<IncomingMigration> {
+async function load(bytes: Buffer, split: number, incoming = new IncomingMigration({ resume: false })): Promise<IncomingMigration> {
   const listener = await listenIncoming('tcp:127.0.0.1:0');
   const port = Number(listener.address.split(':').pop());
   const client = connect({ host: '127.0.0.1', port });
@@ -36,7 +36,6 @@ async function load(bytes: Buffer, split: number): Promise<IncomingMigration> {
   client.write(bytes.subarray(0, split));
   const rest = setTimeout(() => client.end(bytes.subarray(split)), 300);
   try {
-    const incoming = new IncomingMigration({ resume: false });
     await incoming.run(channel);
     return incoming;
   } finally {
@@ -75,3 +74,33 @@ for (const secondEnd of [false, true]) {
     assert.equal(incoming.ramDigest, final.digest());
   });
 }
+
+test('destination: vCPUs started paused when the device state arrives are stopped when the digest does not match', async (t) => {
+  const source = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 * PAGE }]);
+  const g = await Guest.start({ memory: source, workload: 'seed' });
+  await g.pause();
+  const state = g.deviceState();
+  await g.stop();
+  const { bytes, split } = await streamOf((w, mark) => {
+    const id = LivemigSectionId.Ram;
+    w.header();
+    w.ramSetup(id, [{ idstr: 'pc.ram', lengthBytes: 4 * PAGE }]);
+    w.sectionEnd(id);
+    w.ram.eos();
+    w.footer(id);
+    mark();
+    w.deviceState(LivemigSectionId.Device, state);
+    w.digest(LivemigSectionId.Digest, 'sha256', Buffer.alloc(32, 0xab)); // not the RAM's
+    w.eof();
+  });
+  const starts = t.mock.method(Guest, 'resumeFrom');
+  const stops = t.mock.method(Guest.prototype, 'stop');
+  const incoming = await load(bytes, split, new IncomingMigration());
+  assert.equal(incoming.status, 'failed');
+  assert.match(incoming.error?.message ?? '', /RAM digest mismatch/);
+  assert.equal(incoming.guest, undefined);
+  assert.equal(starts.mock.callCount(), 1, 'the vCPUs were started once, early');
+  assert.equal((starts.mock.calls[0]!.arguments[2] as { paused?: boolean }).paused, true);
+  for (let i = 0; i < 200 && stops.mock.callCount() === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(stops.mock.callCount(), 1, 'the paused vCPUs were not stopped');
+});
