@@ -2,7 +2,7 @@
 // dist/src/codec/simd-kernel.wasm and the in-place fill scanner to dist/src/codec/fill-scan.wasm.
 // Fails on the first error.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { stdio: 'inherit' });
@@ -13,6 +13,9 @@ function run(cmd, args) {
 }
 
 run('npx', ['--no-install', 'tsc', '-p', 'tsconfig.json']);
+// the `livemig` bin: tsc writes it without the executable bit, and `npx livemig` runs it
+// through the shell (npm sets the bit when it links a bin, but not again for a cached link)
+chmodSync('dist/src/cli/main.js', 0o755);
 mkdirSync('dist/src/codec', { recursive: true });
 const asc = (entry, out, initialPages, ...extra) => run('npx', [
   '--no-install', 'asc', entry, ...extra,
