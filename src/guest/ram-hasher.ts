@@ -8,10 +8,10 @@ import { Worker } from 'node:worker_threads';
 import { LivemigError } from '../errors.js';
 import type { GuestMemory } from './guest-memory.js';
 
-/** What the worker gets: each block's shared buffer and place in it. */
 /** What the worker posts once it waits for work. */
 export const RAM_HASHER_READY = 'ready';
 
+/** What the worker gets: each block's shared buffer and place in it. */
 export interface RamHasherInit {
   blocks: { sab: SharedArrayBuffer; byteOffset: number; sizeBytes: number }[];
 }

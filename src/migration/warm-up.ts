@@ -49,6 +49,15 @@ export interface WarmUpResult {
   streamBytes: number;
 }
 
+/** One RAM PART section holding every page the sender has left. */
+function ramPart(w: MigrationStreamWriter, sender: RamSender): void {
+  const id = LivemigSectionId.Ram;
+  w.sectionPart(id);
+  while (sender.remaining > 0) sender.sendPages(w.ram, () => false, false);
+  w.ram.eos();
+  w.footer(id);
+}
+
 /**
  * Counters whose fields V8 already stores as doubles. A migration's counters take fractions
  * (rates, `mbps`) and pass the small-integer range (2^30 bytes); the first such store changes
@@ -79,10 +88,7 @@ async function compileFirstPass(memory: GuestMemory, log: ExplicitDirtyLog): Pro
   try {
     for (let pass = 0; pass < FIRST_PASSES; pass++) {
       sender.setup();
-      w.sectionPart(id);
-      while (sender.remaining > 0) sender.sendPages(w.ram, () => false, false);
-      w.ram.eos();
-      w.footer(id);
+      ramPart(w, sender);
       await bytes.flush();
     }
   } finally {
@@ -120,10 +126,7 @@ export async function warmUpEngine(): Promise<WarmUpResult> {
         log.write(pass * PAGE, new Uint8Array(PAGE));
         sender.sync();
       }
-      w.sectionPart(id);
-      while (sender.remaining > 0) sender.sendPages(w.ram, () => false, false);
-      w.ram.eos();
-      w.footer(id);
+      ramPart(w, sender);
     }
     w.sectionEnd(id);
     w.ram.eos();
