@@ -35,17 +35,25 @@ async function send(port: number, bytes: number): Promise<void> {
   const s = connect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
   let at = 0;
+  let draining = false;
+  let ended = false;
   await new Promise<void>((resolve, reject) => {
     s.once('error', reject);
     const pump = (): void => {
+      if (draining || ended) return; // 'drain' pumps again
       while (at < bytes) {
         const chunk = free.pop();
-        if (chunk === undefined) return; // a release pumps again
+        if (chunk === undefined) return; // a written chunk's callback pumps again
         const n = Math.min(CHUNK, bytes - at);
         copyBytes(chunk, 0, ram, at, n);
         at += n;
-        if (!s.write(n === CHUNK ? chunk : chunk.subarray(0, n), () => (free.push(chunk), pump()))) return void s.once('drain', pump);
+        if (!s.write(n === CHUNK ? chunk : chunk.subarray(0, n), () => (free.push(chunk), pump()))) {
+          draining = true;
+          s.once('drain', () => ((draining = false), pump()));
+          return;
+        }
       }
+      ended = true;
       s.end(resolve);
     };
     pump();
