@@ -223,6 +223,6 @@ for (const r of [zero, random]) {
   if (r.status !== 'completed') console.log(`| ${r.label} | migration ${r.status}: ${r.error ?? 'no reason given'} |`);
   else console.log(`| ${r.label} | ${gb(r.ramGBps)} | ${gb(r.ramGBps / ramCopy)}× | ${gb(r.ramGBps / tcp)}× | ${gb(r.ramGBps / tcpPooled)}× | ${gb(r.ramGBps / copy)}× | ${r.totalMs} ms | ${r.downtimeMs} ms | ${mib(r.sourceMaxRss)} | ${mib(r.destinationMaxRss)} | ${r.digestsMatch ? 'equal' : 'DIFFER'} |`);
 }
-console.log(`pass 1 handled ${zero.pass1Share === 1 ? 'all' : `${Math.round(zero.pass1Share * 100)} %`} of RAM (zero case) and ${random.pass1Share === 1 ? 'all' : `${Math.round(random.pass1Share * 100)} %`} (random case); the rest went in the next passes`);
+console.log(`pass 1 handled ${zero.pass1Share === 1 ? 'all' : `${Math.round(zero.pass1Share * 100)} %`} of RAM (zero case) and ${random.pass1Share === 1 ? 'all' : `${Math.round(random.pass1Share * 100)} %`} (random case); the rest went in the next passes; the source took ${zero.sourceFaults} and ${random.sourceFaults} page faults while migrating`);
 console.log(`baselines in this run: RAM to RAM between two Node processes over loopback tcp ${gb(ramCopy)} GB/s (bench/ram-copy-baseline.ts: the data movement alone), plain tcp loopback ${gb(tcp)} GB/s ('data' events), into a reused 1 MiB buffer ${gb(tcpPooled)} GB/s, memcpy ${gb(copy)} GB/s, first touch of fresh memory ${gb(touch)} GB/s`);
 console.log('(the source RAM is resident, as a running guest\'s is; the destination prepares its RAM before the stream arrives, as QEMU\'s -m)');

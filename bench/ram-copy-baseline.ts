@@ -101,7 +101,6 @@ export async function ramCopyBaseline(bytes: number): Promise<number> {
         if (code !== 0) reject(new Error(`ram copy baseline: the sender exited with ${code}`));
       });
       ram = residentRam(bytes, false); // the sender fills its RAM meanwhile; accepting waits for this
-
     });
   });
   return result;
