@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { getKernel, xbzrleDecode, xbzrleDecodeAt, xbzrleEncode, DeltaError, InvalidArgumentError } from '../../src/index.js';
 import type { DeltaKernel } from '../../src/index.js';
-import { PAGE, buildPair, fromHex, hex, pagePairSpec, randomPage } from '../helpers/pages.js';
+import { PAGE, blockSizedPair, buildPair, fromHex, hex, pagePairSpec, randomPage } from '../helpers/pages.js';
 import { referenceText, referenceXbzrleDecode, referenceXbzrleEncode, resultText } from './reference.js';
 
 const kernels = [getKernel('ts')!, getKernel('wasm-simd')].filter((k): k is DeltaKernel => k !== undefined);
@@ -197,14 +197,7 @@ test('wasm-simd matches the reference at every page size it takes (multiples of 
   const wasm = getKernel('wasm-simd')!;
   fc.assert(
     fc.property(pagePairSpec, fc.integer({ min: 1, max: 130 }), fc.array(fc.nat(255), { maxLength: 6 }), fc.integer({ min: 0, max: 0x3fff }), (spec, blocks, edges, dlenSeed) => {
-      const size = blocks * 64;
-      const edits = spec.edits.map((e) => ({ ...e, off: e.off % size }));
-      // single changed bytes just before and after 64-byte block edges
-      for (const b of edges) {
-        const at = (b >> 1) * 64 - (b & 1); // the first byte of a 64-byte block, or the last of the one before
-        edits.push({ off: ((at % size) + size) % size, len: 1, mode: 'xor1' });
-      }
-      const [old, cur] = buildPair({ ...spec, edits }, size);
+      const { old, cur, size } = blockSizedPair(spec, blocks, edges);
       const dlen = 1 + (dlenSeed % size);
       const out = new Uint8Array(dlen);
       const n = wasm.xbzrleEncode(old, cur, out);

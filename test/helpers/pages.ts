@@ -44,6 +44,23 @@ export function buildPair(spec: PagePairSpec, size = PAGE): [Uint8Array, Uint8Ar
   return [old, cur];
 }
 
+/**
+ * A pair of pages of `blocks` × 64 bytes (the sizes the SIMD kernel takes): the spec's edits
+ * wrapped into the page, plus one changed byte on either side of 64-byte block edges, one per
+ * entry of `edges` (bit 0: the last byte before the edge, else the first after it), where the
+ * kernel's scan moves between its 128-byte and 64-byte loops.
+ */
+export function blockSizedPair(spec: PagePairSpec, blocks: number, edges: readonly number[]): { old: Uint8Array; cur: Uint8Array; size: number } {
+  const size = blocks * 64;
+  const edits = spec.edits.map((e) => ({ ...e, off: e.off % size }));
+  for (const b of edges) {
+    const at = (b >> 1) * 64 - (b & 1);
+    edits.push({ off: ((at % size) + size) % size, len: 1, mode: 'xor1' });
+  }
+  const [old, cur] = buildPair({ ...spec, edits }, size);
+  return { old, cur, size };
+}
+
 export const pagePairSpec: fc.Arbitrary<PagePairSpec> = fc.record({
   base: fc.constantFrom('zero' as const, 'random' as const, 'ones' as const),
   seed: fc.integer({ min: 1, max: 0x7fffffff }),
