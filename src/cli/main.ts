@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `livemig` command. */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { LivemigError } from '../errors.js';
 import { WORKLOAD_NAMES } from '../guest/index.js';
 import type { WorkloadName } from '../guest/index.js';
@@ -18,8 +18,8 @@ const program = new Command();
 program
   .name('livemig')
   .description('Live migration of large, write-hot memory between processes, with QEMU\'s XBZRLE delta compression and stream format')
-  .showHelpAfterError()
-  .configureOutput({ outputError: (s, write) => write(s) });
+  .configureOutput({ outputError: (s, write) => write(s) })
+  .exitOverride(); // inherited by the commands below: commander's errors reach the catch at the end
 
 const run = program
   .command('run')
@@ -99,8 +99,25 @@ program
     process.exitCode = await (await import('./bench-command.js')).benchCommand(o);
   });
 
+// Usage errors (commander's, and INVALID_ARGUMENT from a command): the error, then a pointer
+// to the command's --help instead of the whole help, and status 2.
+const helpHint = (c: Command): string => `Try '${c.parent ? `${c.parent.name()} ${c.name()}` : c.name()} --help'.`;
+program.showHelpAfterError(helpHint(program));
+for (const c of program.commands) c.showHelpAfterError(helpHint(c));
+let acting: Command = program;
+program.hook('preAction', (_program, command) => {
+  acting = command;
+});
+
 program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof CommanderError) {
+    // commander already printed the error and the pointer (or the help, or the version)
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+    return;
+  }
   const msg = e instanceof LivemigError ? `${e.message}` : e instanceof Error ? e.message : String(e);
   process.stderr.write(`livemig: ${msg}\n`);
-  process.exitCode = e instanceof LivemigError && e.code === 'INVALID_ARGUMENT' ? 2 : 1;
+  const usage = e instanceof LivemigError && e.code === 'INVALID_ARGUMENT';
+  if (usage) process.stderr.write(helpHint(acting) + '\n');
+  process.exitCode = usage ? 2 : 1;
 });

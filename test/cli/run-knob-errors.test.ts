@@ -14,7 +14,7 @@ function run(args: readonly string[]): { status: number | null; stdout: string; 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** [arguments, what stderr must say]: a value the flag's parser refuses (commander exits 1). */
+/** [arguments, what stderr must say]: a value the flag's parser refuses (a usage error: status 2). */
 const BAD_VALUES: [string[], RegExp][] = [
   [['--workload', 'seed', '--rate', '-5'], /option '--rate <writes\/s>' argument '-5' is invalid\. --rate must be a whole number from 0 to 1000000000/],
   [['--workload', 'seed', '--rate', '2.5'], /--rate must be a whole number/],
@@ -57,8 +57,10 @@ const MISFITS: [string[], RegExp][] = [
 test('a bad knob value is refused by its flag before the guest starts', () => {
   for (const [args, re] of BAD_VALUES) {
     const r = run(args);
-    assert.equal(r.status, 1, `${args.join(' ')}: status`);
+    assert.equal(r.status, 2, `${args.join(' ')}: status`);
     assert.match(r.stderr, re, args.join(' '));
+    assert.match(r.stderr, /^Try 'livemig run --help'\.$/m, `${args.join(' ')}: a pointer to --help`);
+    assert.doesNotMatch(r.stderr, /Usage:/, `${args.join(' ')}: not the whole help`);
     assert.equal(r.stdout, '', `${args.join(' ')}: no guest, no monitor`);
   }
 });
