@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   } finally {
     await listener.close();
   }
-  const guest = incoming.guest;
+  const guest = incoming.guest as Guest | undefined;
   const out: Record<string, unknown> = { event: 'done', status, error: incoming.error?.message, receiverCpuMs: cpuMs, resumeMs, digest: incoming.ramDigest, info: incoming.info() };
   if (guest) {
     const t0 = performance.now();

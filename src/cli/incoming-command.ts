@@ -9,8 +9,9 @@
  * `--exit`, else at the end of a stdio monitor's input or on quit.
  */
 import { Option } from 'commander';
-import type { Guest } from '../guest/index.js';
-import { GuestMemory, checkStride } from '../guest/index.js';
+import { Guest, GuestMemory, checkStride } from '../guest/index.js';
+import type { VirtualMachine } from '../guest/index.js';
+import { patternChecks } from './pattern-checks.js';
 import { IncomingMigration, warmUpEngine } from '../migration/index.js';
 import type { IncomingStatus } from '../migration/index.js';
 import { Machine, formatIncomingInfo, parseMonitorAddress, toSafeJson } from '../monitor/index.js';
@@ -71,7 +72,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   if (prepared) for (const b of prepared.blocks) b.bytes.fill(0);
   // the loader's hot paths compiled now, not during the first ~150 ms of the stream
   await warmUpEngine();
-  const incoming = new IncomingMigration({ maxRamBytes: o.maxRam, dirtyLog: o.dirtyLog, ...(prepared ? { memory: prepared, memoryIsZero: true } : {}) });
+  const incoming = new IncomingMigration({ maxRamBytes: o.maxRam, dirtyLog: o.dirtyLog, checks: patternChecks, ...(prepared ? { memory: prepared, memoryIsZero: true } : {}) });
   const machine = new Machine({ incoming });
   const abort = new AbortController();
   let quitting = false;
@@ -86,7 +87,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   );
   const unhookSignals = quitOnSignals(machine);
   let monitors: Monitors | undefined;
-  let guest: Guest | undefined;
+  let guest: VirtualMachine | undefined;
   try {
     monitors = await startProcessMonitors(machine, monitor, qmp);
     say({ event: 'listening', uri: listener.address });
@@ -114,11 +115,11 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
       }
     }
     if (o.exit && !quitting) {
-      if (guest && o.exitAfter > 0) {
+      if (guest instanceof Guest && o.exitAfter > 0) {
         const before = guest.workDone();
         await Promise.race([new Promise((r) => setTimeout(r, o.exitAfter)), quit]);
         await guest.pause();
-        say({ event: 'ran', workDone: guest.workDone() - before, digest: guest.memory.digest(), strideCheck: checkStride(guest.memory) });
+        say({ event: 'ran', workDone: guest.workDone() - before, digest: guest.memory.digest(), ...(guest.workload === 'stride' ? { strideCheck: checkStride(guest.memory) } : {}) });
       }
     } else if (!quitting) {
       await Promise.race(monitors.stdio ? [quit, monitors.stdio] : [quit]);

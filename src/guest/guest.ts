@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, LivemigError } from '../errors.js';
@@ -7,7 +8,6 @@ import { decodeDeviceState, encodeDeviceState } from './device-state.js';
 import type { DirtyLog } from './dirty-log.js';
 import { ExplicitDirtyLog } from './explicit-dirty-log.js';
 import { GuestMemory } from './guest-memory.js';
-import { RamHasher } from './ram-hasher.js';
 import { PRNG_STATE_WORDS, prngSeed } from './prng.js';
 import { resolveRegion } from './region.js';
 import type { RegionSpec, ResolvedRegion } from './region.js';
@@ -15,6 +15,7 @@ import { ScanningDirtyLog } from './scanning-dirty-log.js';
 import type { VcpuPosition } from './vcpu-workload.js';
 import { checkSeed, checkVcpus, checkWorkload, resolveWorkloadOptions, vcpuPageRange } from './workload-plan.js';
 import type { ResolvedWorkloadOptions, WorkloadName, WorkloadOptions } from './workload-plan.js';
+import type { VirtualMachine, VmStatus } from './vm.js';
 
 /** Which dirty log a guest keeps: writers mark pages (`explicit`) or pages are compared (`scan`). */
 export type DirtyLogKind = 'explicit' | 'scan';
@@ -37,7 +38,10 @@ export interface GuestOptions {
 }
 
 /** A guest's run state as callers see it (a pause in progress reads as `running`). */
-export type GuestStatus = 'running' | 'paused' | 'stopped';
+export type GuestStatus = VmStatus;
+
+/** The machine kind of livemig's synthetic guest. */
+export const SYNTHETIC_KIND = 'synthetic';
 
 type Phase = 'running' | 'pausing' | 'paused' | 'stopped';
 
@@ -68,7 +72,8 @@ const ACK_POLL_MS = 20;
  * → stopped (`stop`, idempotent). Stop every guest you start: a running vCPU keeps the process
  * alive, as a running VM would.
  */
-export class Guest {
+export class Guest extends EventEmitter<{ status: [VmStatus] }> implements VirtualMachine {
+  readonly kind = SYNTHETIC_KIND;
   /** The workload's name. */
   readonly workload: WorkloadName;
   /** Number of vCPU workers. */
@@ -84,11 +89,10 @@ export class Guest {
    * state (0 when unknown or on a guest started fresh). See {@link Guest.guestDowntimeMs}.
    */
   sourceLastStepWallMs = 0;
-  private phase: Phase = 'running';
+  private phaseNow: Phase = 'running';
   private throttleValue = 0;
   private failure: Error | undefined;
   private pausing: Promise<void> | undefined;
-  private hasher: RamHasher | undefined;
   private stopping: Promise<void> | undefined;
   private readonly workers: Worker[] = [];
   private readonly threadIds: number[] = [];
@@ -101,6 +105,7 @@ export class Guest {
     private readonly control: ControlBlock,
     config: Config,
   ) {
+    super();
     this.workload = config.workload;
     this.vcpus = config.vcpus;
     this.seed = config.seed;
@@ -194,6 +199,22 @@ export class Guest {
     return guest;
   }
 
+  private get phase(): Phase {
+    return this.phaseNow;
+  }
+
+  /** Every phase change goes through here, so that `status` events follow `status`. */
+  private set phase(p: Phase) {
+    const before = this.status;
+    this.phaseNow = p;
+    if (this.status !== before) this.emit('status', this.status);
+  }
+
+  /** Nothing: the synthetic guest is built from its RAM block list and device state alone. */
+  machineConfig(): Record<string, never> {
+    return {};
+  }
+
   /** Resolves when the worker reports ready; afterwards records its failure, if any. */
   private watch(worker: Worker, vcpu: number): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -219,7 +240,7 @@ export class Guest {
 
   /** `running`, `paused` (every vCPU acknowledged, memory is stable) or `stopped`. */
   get status(): GuestStatus {
-    return this.phase === 'pausing' ? 'running' : this.phase;
+    return this.phaseNow === 'pausing' ? 'running' : this.phaseNow;
   }
 
   /**
@@ -381,21 +402,9 @@ export class Guest {
     if (this.stopping === undefined) {
       this.phase = 'stopped';
       this.control.setCommand(CMD_STOP);
-      const hasher = this.hasher;
-      this.hasher = undefined;
-      this.stopping = Promise.all([...this.workers.map((w) => w.terminate()), hasher?.close()]).then(() => undefined);
+      this.stopping = Promise.all(this.workers.map((w) => w.terminate())).then(() => undefined);
     }
     return this.stopping;
-  }
-
-  /**
-   * The worker that hashes this guest's RAM (a migration's digest), started at the first call
-   * and ended by `stop()`: start it ahead of need, a worker takes tens of milliseconds to start.
-   * @throws LivemigError `GUEST_STATE` once the guest is stopped.
-   */
-  ramHasher(): RamHasher {
-    if (this.phase === 'stopped') throw new LivemigError('GUEST_STATE', 'the guest has been stopped');
-    return (this.hasher ??= RamHasher.start(this.memory));
   }
 }
 

@@ -20,3 +20,7 @@ export type { GuestOptions, GuestStatus, DirtyLogKind } from './guest.js';
 export { checkStride } from './check-stride.js';
 export { RamHasher } from './ram-hasher.js';
 export type { StrideCheck } from './check-stride.js';
+export { SYNTHETIC_KIND } from './guest.js';
+export { syntheticKind, preparedSynthetic } from './synthetic-kind.js';
+export type { SyntheticKindOptions } from './synthetic-kind.js';
+export type { VirtualMachine, VmStatus, VmKind, VmKinds, PreparedVm } from './vm.js';

@@ -58,7 +58,12 @@ export class RamHasher {
     });
   }
 
-  /** Starts the worker for `memory` (its blocks must be shared, as a Guest's are). */
+  /** True when a worker can read `memory` (every block lives in a SharedArrayBuffer). */
+  static canHash(memory: GuestMemory): boolean {
+    return memory.blocks.every((b) => b.shared);
+  }
+
+  /** Starts the worker for `memory` (its blocks must be shared, as a Guest's are: see {@link RamHasher.canHash}). */
   static start(memory: GuestMemory): RamHasher {
     return new RamHasher(memory);
   }

@@ -1,13 +1,17 @@
 /**
- * One incoming migration (the destination): load the stream into freshly allocated guest
- * RAM (never more than `maxRamBytes`), check the source's RAM digest against the loaded
- * memory, and only then resume the guest from its device state and confirm to the source.
- * A guest that was not fully received and verified is never resumed.
+ * One incoming migration (the destination): build the machine the stream names (its
+ * livemig-machine section, before RAM; the synthetic guest when there is none) with the
+ * {@link VmKind} of that kind, load the RAM into it (never more than `maxRamBytes`), check the
+ * source's RAM digest against the loaded memory, and only then resume the machine from its
+ * device state and confirm to the source. A machine that was not fully received and verified
+ * is never resumed.
  */
 import { EventEmitter } from 'node:events';
 import { LivemigError } from '../errors.js';
-import { Guest, GuestMemory, RamHasher, checkStride } from '../guest/index.js';
-import { RAM_SECTION_IDSTR, loadMigrationStream } from '../stream/index.js';
+import { RamHasher, SYNTHETIC_KIND, syntheticKind } from '../guest/index.js';
+import type { GuestMemory, PreparedVm, VirtualMachine, VmKinds } from '../guest/index.js';
+import { RAM_SECTION_IDSTR, loadMigrationStream, parseMachineSection } from '../stream/index.js';
+import type { MachineSection } from '../stream/index.js';
 import type { LoadTarget } from '../stream/index.js';
 import { readChunks } from '../transport/index.js';
 import type { Channel } from '../transport/index.js';
@@ -21,11 +25,18 @@ export interface IncomingOptions {
   maxRamBytes?: number;
   /** Resume the guest's workload after a verified load (default true). */
   resume?: boolean;
+  /**
+   * The machine kinds this destination builds, by the name the source's machine gives
+   * (`VirtualMachine.kind`); the synthetic guest's is always there, built from the three
+   * options below unless given here.
+   */
+  machines?: VmKinds;
+  /** The synthetic guest's dirty log. */
   dirtyLog?: 'explicit' | 'scan';
   /**
-   * RAM prepared before the stream arrives (QEMU's destination is started with `-m`): the
-   * stream's blocks must match it by name and size. Without it, RAM is allocated as the
-   * stream announces it, up to `maxRamBytes`.
+   * The synthetic guest's RAM, prepared before the stream arrives (QEMU's destination is
+   * started with `-m`): the stream's blocks must match it by name and size. Without it, RAM is
+   * allocated as the stream announces it, up to `maxRamBytes`.
    */
   memory?: GuestMemory;
   /**
@@ -33,6 +44,12 @@ export interface IncomingOptions {
    * skips zero pages it has not written, without reading them. RAM allocated here always is.
    */
   memoryIsZero?: boolean;
+  /**
+   * Checks of the caller's, run on the verified RAM before the machine resumes (a workload's
+   * pattern, say): each result shows under `incoming` in {@link IncomingMigration.info}. A
+   * check never fails the migration.
+   */
+  checks?: (memory: GuestMemory, vm: VirtualMachine | undefined, machine: MachineSection) => Record<string, unknown>;
 }
 
 export interface IncomingEvents {
@@ -44,21 +61,28 @@ export const DEFAULT_MAX_RAM_BYTES = 4 * 1024 ** 3;
 export class IncomingMigration extends EventEmitter<IncomingEvents> {
   status: IncomingStatus = 'none';
   error: Error | undefined;
+  /** The RAM the stream loads into (the prepared machine's). */
   memory: GuestMemory | undefined;
-  guest: Guest | undefined;
+  /** The machine, once resumed (or started paused with `resume: false`... never: see `resume`). */
+  guest: VirtualMachine | undefined;
+  /** The machine the stream named (the synthetic guest when it named none). */
+  machine: MachineSection | undefined;
   sourceDigest: string | undefined;
   ramDigest: string | undefined;
-  /** The stride check on the loaded memory, when the workload is stride. */
-  strideCheck: { ok: boolean; message: string } | undefined;
+  /** Results of the caller's {@link IncomingOptions.checks}, once run. */
+  checks: Record<string, unknown> = {};
   bytesRead = 0;
   readonly recordCounts = { zero: 0, page: 0, xbzrle: 0, xbrle: 0 };
   private deviceState: Uint8Array | undefined;
+  private readonly kinds: VmKinds;
+  private prepared: PreparedVm | undefined;
   /**
-   * The guest's vCPUs, started paused as soon as the device state arrives (while RAM is still
-   * being checked), and the device state they were started from. They write nothing until
-   * resumed, once the digest matched; their start-up (60-270 ms here) thus leaves the downtime.
+   * The machine, started paused as soon as the device state arrives (while RAM is still being
+   * checked), and the device state it was started from. It runs nothing until resumed, once
+   * the digest matched; its start-up (60-270 ms for the synthetic guest's vCPUs) thus leaves
+   * the downtime.
    */
-  private starting: { state: Uint8Array; guest: Promise<Guest> } | undefined;
+  private starting: { state: Uint8Array; vm: Promise<VirtualMachine> } | undefined;
   /** Hashes the RAM on a worker once it is complete (started with the RAM: a worker takes a while to start). */
   private hasher: RamHasher | undefined;
   private hashing: Promise<string> | undefined;
@@ -71,9 +95,13 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   constructor(private readonly options: IncomingOptions = {}) {
     super();
     this.maxRamBytes = options.maxRamBytes ?? DEFAULT_MAX_RAM_BYTES;
-    this.memory = options.memory;
+    const synthetic = syntheticKind({
+      ...(options.dirtyLog ? { dirtyLog: options.dirtyLog } : {}),
+      ...(options.memory ? { memory: options.memory, memoryIsZero: options.memoryIsZero === true } : {}),
+    });
+    this.kinds = { [SYNTHETIC_KIND]: synthetic, ...options.machines };
     // prepared RAM: its digest worker starts now, not while the stream's first pages arrive
-    if (this.memory) this.hasher = RamHasher.start(this.memory);
+    if (options.memory && RamHasher.canHash(options.memory)) this.hasher = RamHasher.start(options.memory);
   }
 
   /** QEMU's rule: every announced block must exist here with the same size (a subset is fine). */
@@ -90,32 +118,49 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     return views;
   }
 
+  /** The machine section: its kind must be one this destination builds. */
+  private onMachine(bytes: Uint8Array): void {
+    if (this.machine !== undefined) throw new LivemigError('STREAM_INVALID', 'a second livemig-machine section in one stream');
+    if (this.ramAnnounced) throw new LivemigError('STREAM_INVALID', 'the livemig-machine section came after the RAM block list');
+    const m = parseMachineSection(bytes);
+    if (!Object.hasOwn(this.kinds, m.kind)) {
+      throw new LivemigError('GUEST_STATE', `this destination cannot build a machine of kind '${m.kind}' (it builds: ${Object.keys(this.kinds).join(', ')})`);
+    }
+    this.machine = m;
+  }
+
+  /** The RAM block list: the machine is prepared, and the stream's pages go into its RAM. */
+  private async setupRam(blocks: readonly { idstr: string; lengthBytes: number }[]): Promise<ReadonlyMap<string, Uint8Array>> {
+    if (this.ramAnnounced) throw new LivemigError('STREAM_INVALID', 'a second RAM block list in one stream');
+    this.ramAnnounced = true;
+    const total = blocks.reduce((n, b) => n + b.lengthBytes, 0);
+    if (total > this.maxRamBytes) throw new LivemigError('STREAM_LIMIT', `the stream's RAM (${total} bytes) exceeds --max-ram (${this.maxRamBytes} bytes)`);
+    this.machine ??= { kind: SYNTHETIC_KIND, config: null };
+    const prepared = (this.prepared = await this.kinds[this.machine.kind]!.prepare(this.machine.config, blocks));
+    this.memory = prepared.memory;
+    const views = this.matchPrepared(prepared.memory, blocks);
+    if (this.hasher === undefined && RamHasher.canHash(prepared.memory)) this.hasher = RamHasher.start(prepared.memory);
+    return views;
+  }
+
   /** Loads one migration from the channel. Never rejects: the outcome is in `status`. */
   async run(channel: Channel): Promise<IncomingStatus> {
     this.setStatus('active');
     this.startTime = performance.now();
     try {
       if (!channel.input) throw new LivemigError('TRANSPORT_CLOSED', `${channel.description} has no input to read a migration from`);
+      const self = this;
       const target: LoadTarget = {
-        ramStartsZero: this.memory === undefined || this.options.memoryIsZero === true,
-        setupRam: (blocks) => {
-          if (this.ramAnnounced) throw new LivemigError('STREAM_INVALID', 'a second RAM block list in one stream');
-          this.ramAnnounced = true;
-          if (this.memory) {
-            const views = this.matchPrepared(this.memory, blocks);
-            this.hasher ??= RamHasher.start(this.memory);
-            return views;
-          }
-          const total = blocks.reduce((n, b) => n + b.lengthBytes, 0);
-          if (total > this.maxRamBytes) throw new LivemigError('STREAM_LIMIT', `the stream's RAM (${total} bytes) exceeds --max-ram (${this.maxRamBytes} bytes)`);
-          this.memory = new GuestMemory(blocks.map((b) => ({ idstr: b.idstr, sizeBytes: b.lengthBytes })));
-          this.hasher = RamHasher.start(this.memory);
-          return new Map(this.memory.blocks.map((b) => [b.idstr, b.bytes]));
+        // read by the loader once setupRam resolved
+        get ramStartsZero() {
+          return self.prepared?.memoryIsZero === true;
         },
+        onMachine: (bytes) => this.onMachine(bytes),
+        setupRam: (blocks) => this.setupRam(blocks),
         onDeviceState: (bytes) => {
           this.deviceState = bytes.slice();
-          if (this.options.resume !== false && this.memory !== undefined && this.starting === undefined) {
-            this.starting = { state: this.deviceState, guest: this.startPaused(this.memory, this.deviceState) };
+          if (this.options.resume !== false && this.prepared !== undefined && this.starting === undefined) {
+            this.starting = { state: this.deviceState, vm: this.startPaused(this.prepared, this.deviceState) };
           }
         },
         onDigest: (algorithm, digest) => {
@@ -140,26 +185,28 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       // (the loader is done with a chunk when it asks for the next: reused buffers are safe)
       const result = await loadMigrationStream(readChunks(channel, { reuseBuffers: true }), target, { maxRamBytes: this.maxRamBytes });
       this.bytesRead = result.bytesRead;
-      if (!this.memory || !this.ramAnnounced) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM');
+      if (!this.memory || !this.ramAnnounced || !this.prepared) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM');
       if (!this.sourceDigest) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM digest (livemig-digest section); refusing to resume an unverified guest');
       this.ramDigest = this.hashing !== undefined && !this.hashStale ? await this.hashing : this.memory.digest();
       if (this.ramDigest !== this.sourceDigest) {
         throw new LivemigError('DIGEST_MISMATCH', `RAM digest mismatch: loaded ${this.ramDigest}, source sent ${this.sourceDigest}`);
       }
-      if (this.deviceState && workloadOf(this.deviceState) === 'stride') this.strideCheck = checkStride(this.memory);
+      let vm: VirtualMachine | undefined;
       if (this.options.resume !== false && this.deviceState) {
-        // the vCPUs started for this device state, or (another one came later) new ones
-        const started = this.starting?.state === this.deviceState ? this.starting.guest : undefined;
+        // the machine started for this device state, or (another one came later) a new one
+        const started = this.starting?.state === this.deviceState ? this.starting.vm : undefined;
         if (started === undefined) this.discardStarted();
         this.starting = undefined;
-        this.guest = await (started ?? this.startPaused(this.memory, this.deviceState));
-        this.guest.resume();
+        vm = this.guest = await (started ?? this.startPaused(this.prepared, this.deviceState));
       }
+      this.runChecks(vm);
+      this.guest?.resume();
       this.endTime = performance.now();
       this.setStatus('completed');
       await this.reply(channel, { status: 'completed', digest: this.ramDigest });
     } catch (e) {
       this.discardStarted();
+      if (this.guest === undefined) void this.prepared?.discard().catch(() => undefined);
       this.endTime = performance.now();
       this.error = e instanceof Error ? e : new Error(String(e));
       this.setStatus('failed');
@@ -177,18 +224,28 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     return this.status;
   }
 
-  /** The guest's vCPUs, paused; its rejection is observed by whoever awaits it. */
-  private startPaused(memory: GuestMemory, state: Uint8Array): Promise<Guest> {
-    const p = Guest.resumeFrom(memory, state, { ...(this.options.dirtyLog ? { dirtyLog: this.options.dirtyLog } : {}), paused: true });
+  /** The caller's checks; one that throws is reported as failed, never fails the migration. */
+  private runChecks(vm: VirtualMachine | undefined): void {
+    if (!this.options.checks) return;
+    try {
+      this.checks = this.options.checks(this.memory!, vm, this.machine!);
+    } catch (e) {
+      this.checks = { 'check-error': e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  /** The machine, paused; its rejection is observed by whoever awaits it. */
+  private startPaused(prepared: PreparedVm, state: Uint8Array): Promise<VirtualMachine> {
+    const p = prepared.start(state, { paused: true });
     p.catch(() => undefined);
     return p;
   }
 
-  /** Stops vCPUs started early that will not run (the load failed, or another device state came). */
+  /** Stops a machine started early that will not run (the load failed, or another device state came). */
   private discardStarted(): void {
     const s = this.starting;
     this.starting = undefined;
-    s?.guest.then((g) => g.stop(), () => undefined).catch(() => undefined);
+    s?.vm.then((g) => g.stop(), () => undefined).catch(() => undefined);
   }
 
   private async reply(channel: Channel, r: { status: 'completed' | 'failed'; digest?: string; error?: string }): Promise<void> {
@@ -216,9 +273,10 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     info.incoming = {
       'bytes-read': this.bytesRead,
       records: { ...this.recordCounts },
+      ...(this.machine ? { machine: this.machine.kind } : {}),
       ...(this.sourceDigest ? { 'source-digest': this.sourceDigest } : {}),
       ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
-      ...(this.strideCheck ? { 'stride-check': this.strideCheck } : {}),
+      ...this.checks,
     };
     return info;
   }
@@ -263,13 +321,4 @@ function drainInput(channel: Channel, ms: number): Promise<void> {
     input.once('close', done);
     input.once('error', done);
   });
-}
-
-function workloadOf(deviceState: Uint8Array): string | undefined {
-  try {
-    const v = JSON.parse(Buffer.from(deviceState).toString('utf8')) as { workload?: unknown };
-    return typeof v.workload === 'string' ? v.workload : undefined;
-  } catch {
-    return undefined;
-  }
 }

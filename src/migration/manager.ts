@@ -4,7 +4,8 @@
  * persist across migrations; capabilities cannot change while one runs.
  */
 import { LivemigError } from '../errors.js';
-import type { Guest } from '../guest/index.js';
+import { RamHasher } from '../guest/index.js';
+import type { VirtualMachine } from '../guest/index.js';
 import { parseMigrationUri } from '../transport/index.js';
 import type { OutgoingOptions } from '../transport/index.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS, MAX_TIMEOUT_MS, checkParameter } from './parameters.js';
@@ -33,20 +34,38 @@ export class SourceManager {
    */
   transport: Omit<OutgoingOptions, 'signal'> = {};
   private readonly listeners: ((m: OutgoingMigration) => void)[] = [];
+  /** The RAM digest worker of every migration of this guest (none for memory a worker cannot read). */
+  private hasher: RamHasher | undefined;
 
-  constructor(readonly guest: Guest) {
-    // the guest's RAM digest worker starts now, not at a migration's setup: its start-up took
-    // ~50 ms of CPU from the first pass on a 2-core machine
-    if (guest.status !== 'stopped') guest.ramHasher();
+  constructor(readonly guest: VirtualMachine) {
+    // the RAM digest worker starts now, not at a migration's setup: its start-up took ~50 ms
+    // of CPU from the first pass on a 2-core machine; it ends with the guest
+    if (guest.status !== 'stopped' && RamHasher.canHash(guest.memory)) {
+      this.hasher = RamHasher.start(guest.memory);
+      const onStatus = (s: string): void => {
+        if (s !== 'stopped') return;
+        guest.off('status', onStatus);
+        this.close();
+      };
+      guest.on('status', onStatus);
+    }
   }
 
   /**
-   * Resolves once the guest's RAM digest worker has started (at once for a stopped guest). A
+   * Resolves once the guest's RAM digest worker has started (at once without one). A
    * migration may start before; one started after does not share its first pass's CPU with
    * the worker's start-up, as happens when a manager is made and used at once.
    */
   ready(): Promise<void> {
-    return this.guest.status === 'stopped' ? Promise.resolve() : this.guest.ramHasher().ready;
+    return this.hasher?.ready ?? Promise.resolve();
+  }
+
+  /** Ends the RAM digest worker (also done when the guest stops); a running migration is cancelled. */
+  close(): void {
+    this.cancel();
+    const h = this.hasher;
+    this.hasher = undefined;
+    void h?.close();
   }
 
   get running(): boolean {
@@ -80,7 +99,7 @@ export class SourceManager {
       // the destination's confirmation is the source's one expected read (a timer cannot hold Infinity)
       replyTimeoutMs: Math.min(transport.readTimeoutMs, MAX_TIMEOUT_MS),
       ...(options.maxPasses !== undefined ? { maxPasses: options.maxPasses } : {}),
-      hasher: this.guest.ramHasher(),
+      ...(this.hasher ? { hasher: this.hasher } : {}),
     });
     this.current = m;
     for (const fn of this.listeners) fn(m);

@@ -3,7 +3,7 @@
  * back-pressure, with the section ids livemig uses.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { ByteWriter, LivemigSectionId, MigrationStreamWriter } from '../stream/index.js';
+import { ByteWriter, LivemigSectionId, MigrationStreamWriter, encodeMachineSection } from '../stream/index.js';
 import type { ChunkSink, RamRecordWriter } from '../stream/index.js';
 import type { GuestMemory } from '../guest/index.js';
 
@@ -32,6 +32,11 @@ export class OutgoingStream {
 
   header(): void {
     this.stream.header();
+  }
+
+  /** The machine the destination must build, before any RAM. */
+  machine(kind: string, config: unknown): void {
+    this.stream.machine(LivemigSectionId.Machine, encodeMachineSection({ kind, config }));
   }
 
   ramSetup(memory: GuestMemory): void {

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LivemigError } from '../errors.js';
 import { selectedKernel } from '../codec/index.js';
 import { RamHasher } from '../guest/index.js';
-import type { Guest } from '../guest/index.js';
+import type { VirtualMachine } from '../guest/index.js';
 import { openOutgoing } from '../transport/index.js';
 import type { Channel, OutgoingOptions } from '../transport/index.js';
 import { OutgoingStream, RAM_SECTION_ID } from './outgoing-stream.js';
@@ -45,7 +45,8 @@ const UPDATE_MS = 100;
 const debug = debuglog('livemig');
 
 export interface OutgoingMigrationOptions {
-  guest: Guest;
+  /** The machine to migrate. */
+  guest: VirtualMachine;
   parameters?: Partial<MigrationParameters>;
   capabilities?: Partial<MigrationCapabilities>;
   /** Milliseconds to wait for the destination's confirmation (default 60 s). */
@@ -56,7 +57,8 @@ export interface OutgoingMigrationOptions {
   transport?: Omit<OutgoingOptions, 'signal'>;
   /**
    * A RAM digest worker already started for this guest's memory (the SourceManager's), used and
-   * left running. Without it the migration starts its own at setup, and closes it at the end.
+   * left running. Without it the migration starts its own at setup when the RAM is shared
+   * memory (else it hashes on this thread), and closes it at the end.
    */
   hasher?: RamHasher;
 }
@@ -81,7 +83,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   error: Error | undefined;
   ramDigest: string | undefined;
   destinationDigest: string | undefined;
-  private readonly guest: Guest;
+  private readonly guest: VirtualMachine;
+  /** Longest stretch of work between two turns of the event loop (shorter when the guest runs on it). */
+  private readonly sliceMs: number;
   private readonly abort = new AbortController();
   private ram: RamSender | undefined;
   /** Hashes the RAM on a worker at switchover (started at setup: a worker takes a while to start). */
@@ -136,6 +140,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   constructor(options: OutgoingMigrationOptions) {
     super();
     this.guest = options.guest;
+    this.sliceMs = Math.min(MAX_BATCH_MS, options.guest.eventLoop?.sliceMs ?? MAX_BATCH_MS);
     this.parameters = { ...DEFAULT_PARAMETERS, ...options.parameters };
     this.capabilities = { ...DEFAULT_CAPABILITIES, ...options.capabilities };
     this.maxPasses = options.maxPasses ?? 0;
@@ -178,7 +183,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         cacheSizeBytes: this.parameters['xbzrle-cache-size'],
         cacheWays: this.parameters['cache-ways'],
       }, this.counters);
-      this.hasher = this.sharedHasher ?? RamHasher.start(this.guest.memory);
+      this.hasher = this.sharedHasher ?? (RamHasher.canHash(this.guest.memory) ? RamHasher.start(this.guest.memory) : undefined);
       const channel = (this.channel = await openOutgoing(uri, { ...this.transport, signal: this.abort.signal }));
       this.checkCancelled();
       const reply = channel.hasReturnPath && channel.input ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal) : undefined;
@@ -195,6 +200,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       const link = this.parameters['link-bandwidth'] > 0 ? new LinkPacer(this.parameters['link-bandwidth']) : undefined;
       const out = new OutgoingStream(link ? async (chunk, release) => { await link.wait(chunk.length); await channel.write(chunk, release); } : (chunk, release) => channel.write(chunk, release));
       out.header();
+      out.machine(this.guest.kind, this.guest.machineConfig());
       this.ram.setup();
       out.ramSetup(this.guest.memory);
       await out.flush();
@@ -203,8 +209,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.transition('active');
       const now = performance.now();
       this.lastSyncAt = now;
-      this.workStart = this.passWork = { work: this.guest.workDone(), t: now };
-      this.throttleBefore = this.guest.throttlePercent;
+      this.workStart = this.passWork = { work: this.workDone(), t: now };
+      this.throttleBefore = this.guest.throttlePercent ?? 0;
       if (this.capabilities['auto-converge']) this.autoConverge = new AutoConverge(this.parameters, now, this.counters.transferred);
       this.telemetry = new PassTelemetry(this.counters, this.startTime);
       this.telemetry.begin(this.guest.memory.pageCount, now);
@@ -227,7 +233,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.windowStart = performance.now();
     let batchStart = 0;
     // one closure for every batch: a new one each call deoptimized sendPages ("wrong call target")
-    const stop = (): boolean => this.limiter.exceeded() || out.buffered >= FLUSH_BYTES || performance.now() - batchStart > MAX_BATCH_MS || this.abort.signal.aborted;
+    const sliceMs = this.sliceMs;
+    const stop = (): boolean => this.limiter.exceeded() || out.buffered >= FLUSH_BYTES || performance.now() - batchStart > sliceMs || this.abort.signal.aborted;
     for (;;) {
       this.checkCancelled();
       this.updateWindow(false);
@@ -280,7 +287,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     const pass = this.counters.dirtySyncCount;
     const ram = this.ram!;
     const p = this.autoConverge?.onSync(now, added, ram.bytesPerDirtyPage, this.counters.transferred, pass, now - this.startTime);
-    if (p !== undefined && this.guest.status !== 'stopped') {
+    if (p !== undefined && this.guest.status !== 'stopped' && this.guest.throttle !== undefined) {
       this.guest.throttle(p);
       debug('auto-converge: pass %d, vCPU throttle %d %%', pass, p);
       this.emit('throttle', p);
@@ -300,33 +307,38 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   }
 
   /**
-   * The digest of the paused guest's RAM: on the hasher's worker when it runs, else here. Never
+   * The digest of the paused guest's RAM on the hasher's worker, started now; undefined without
+   * a worker (the RAM is hashed here once everything is sent, see {@link hashHere}). Never
    * rejects unhandled (a cancel may leave it unawaited).
    */
-  private digestFrozenRam(): Promise<string> {
-    const local = (): string => (this.abort.signal.aborted ? '' : this.guest.memory.digest());
-    const p = this.hasher ? this.hasher.digest().catch((e: unknown) => {
+  private digestFrozenRam(): Promise<string> | undefined {
+    if (this.hasher === undefined) return undefined;
+    const p = this.hasher.digest().catch((e: unknown) => {
       debug('RAM digest worker failed (%s); hashing on the main thread', e instanceof Error ? e.message : String(e));
-      return local();
-    }) : Promise.resolve().then(local);
+      return this.hashHere();
+    });
     p.catch(() => undefined);
     return p;
   }
 
+  private hashHere(): string {
+    return this.abort.signal.aborted ? '' : this.guest.memory.digest();
+  }
+
   /** Lifts auto-converge's throttle (QEMU stops it when the migration ends). */
   private restoreThrottle(): void {
-    if (this.autoConverge && this.autoConverge.percent > 0 && this.guest.status !== 'stopped') this.guest.throttle(this.throttleBefore);
+    if (this.autoConverge && this.autoConverge.percent > 0 && this.guest.status !== 'stopped') this.guest.throttle?.(this.throttleBefore);
   }
 
   private async complete(out: OutgoingStream, channel: Channel, reply: Promise<{ status: string; digest?: string; error?: string }> | undefined): Promise<void> {
     const ram = this.ram!;
     this.transition('device');
     const downtimeStart = performance.now();
-    this.workStop = { work: this.guest.workDone(), t: downtimeStart };
+    this.workStop = { work: this.workDone(), t: downtimeStart };
     this.pausedByUs = this.guest.status === 'running';
     if (this.pausedByUs) await this.guest.pause();
     const pausedAt = performance.now();
-    this.guestLastStepWallMs = this.guest.lastStepWallMs();
+    this.guestLastStepWallMs = this.guest.lastStepWallMs?.() ?? 0;
     this.restoreThrottle();
     this.checkCancelled();
     // RAM is frozen from here: its digest is computed on a worker while the last pages go out
@@ -345,11 +357,12 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     }
     out.ramEos();
     out.footer(RAM_SECTION_ID);
-    out.deviceState(this.guest.deviceState());
+    out.deviceState(await this.guest.deviceState());
+    this.checkCancelled();
     // out before waiting for the digest: the destination starts hashing its RAM at the END
     await out.flush();
     const digestStart = performance.now();
-    this.ramDigest = await digesting;
+    this.ramDigest = digesting === undefined ? this.hashHere() : await digesting;
     this.checkCancelled();
     /** Time spent waiting for the digest once everything else was sent. */
     const digestMs = performance.now() - digestStart;
@@ -384,7 +397,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     if (this.destinationError !== undefined && !cancelled && !(e instanceof LivemigError && e.message.startsWith('destination failed: '))) {
       this.error = new LivemigError('MIGRATION_FAILED', `destination failed: ${this.destinationError}`, { cause: e });
     }
-    this.workStop ??= { work: this.guest.workDone(), t: this.endTime };
+    this.workStop ??= { work: this.workDone(), t: this.endTime };
     this.restoreThrottle();
     if (this.pausedByUs) {
       this.guest.resume();
@@ -398,12 +411,17 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     if (!this.telemetry) return;
     const now = performance.now();
     const r = this.telemetry.end(now, stage, remainingPages, this.counters.transferred);
-    const work = this.guest.workDone();
-    r.throttlePercent = this.guest.throttlePercent;
+    const work = this.workDone();
+    r.throttlePercent = this.guest.throttlePercent ?? 0;
     r.guestWorkRate = now > this.passWork.t ? Math.round(((work - this.passWork.work) * 1000) / (now - this.passWork.t)) : 0;
     this.passWork = { work, t: now };
     this.passes.push(r);
     this.emit('pass-end', r);
+  }
+
+  /** The guest's work counter (0 for a machine that keeps none). */
+  private workDone(): number {
+    return this.guest.workDone?.() ?? 0;
   }
 
   /** True once max-iterations passes or max-time milliseconds of iterating are spent. */
@@ -454,7 +472,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   }
 
   private pressureStats(now: number): Partial<MigrationInfo['livemig'] & object> {
-    const stop = this.workStop ?? (this.status === 'active' ? { work: this.guest.workDone(), t: now } : undefined);
+    const stop = this.workStop ?? (this.status === 'active' ? { work: this.workDone(), t: now } : undefined);
     const ms = stop ? stop.t - this.workStart.t : 0;
     return pressureStatsOf({
       autoConverge: this.autoConverge,

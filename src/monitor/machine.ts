@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, LivemigError } from '../errors.js';
-import type { Guest } from '../guest/index.js';
+import type { VirtualMachine } from '../guest/index.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS, isCapabilityName, isParameterName } from '../migration/index.js';
 import type { IncomingMigration, MigrateOptions, MigrationInfo, MigrationParameters, MigrationStatus, OutgoingMigration, SourceManager } from '../migration/index.js';
 import { parseMigrationUri } from '../transport/index.js';
@@ -106,7 +106,7 @@ export class Machine extends EventEmitter<MachineEvents> {
   }
 
   /** The guest, once there is one (a destination has none before its migration completed). */
-  guest(): Guest | undefined {
+  guest(): VirtualMachine | undefined {
     return this.source ? this.source.guest : this.incoming?.guest;
   }
 
@@ -288,7 +288,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     return this.source;
   }
 
-  private requireGuest(): Guest {
+  private requireGuest(): VirtualMachine {
     const g = this.guest();
     if (!g) throw new LivemigError('GUEST_STATE', 'no guest is running here yet (the incoming migration has not completed)');
     return g;

@@ -51,10 +51,11 @@ export function formatAnalysis(s: AnalysisSummary): string {
   out.push('');
 
   out.push('Devices:');
+  if (s.devices.machine !== undefined) out.push(`  livemig-machine: kind ${s.devices.machine.kind}, configuration ${JSON.stringify(s.devices.machine.config)}`);
   if (s.devices.livemigDeviceBytes !== undefined) out.push(`  livemig-device: ${s.devices.livemigDeviceBytes} bytes of device state`);
   if (s.devices.digest !== undefined) out.push(`  livemig-digest: ${s.devices.digest.algorithm} ${s.devices.digest.hex}`);
   for (const d of s.devices.described) out.push(`  ${d.idstr} (instance ${d.instanceId}, version ${d.versionId}): ${d.lengthBytes} bytes, skipped with the VM description`);
-  if (s.devices.livemigDeviceBytes === undefined && s.devices.digest === undefined && s.devices.described.length === 0) out.push('  (none read)');
+  if (s.devices.machine === undefined && s.devices.livemigDeviceBytes === undefined && s.devices.digest === undefined && s.devices.described.length === 0) out.push('  (none read)');
   const where = s.vmdesc.inStream ? 'in the stream' : s.vmdesc.given ? 'given' : 'none';
   out.push(`VM description: ${where}${s.vmdesc.inStream || s.vmdesc.given ? ` (${s.vmdesc.devices} devices)` : ''}`);
   if (s.commands.length > 0) out.push(`Commands: ${s.commands.join(', ')}`);

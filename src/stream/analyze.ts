@@ -15,6 +15,7 @@ import { readVmdescFromFile } from './vmdesc.js';
 import type { ByteInput, ByteSource } from './byte-source.js';
 import { blockFileName } from './idstr.js';
 import { DEFAULT_ANALYZE_MAX_RAM_BYTES, describeBytes, StreamLimitError } from './limits.js';
+import { parseMachineSection } from './machine-section.js';
 import { loadMigrationStream } from './loader.js';
 import type { LoadOptions, SectionSummary, StoppedAt } from './loader.js';
 import { emptyCounts } from './ram-loader.js';
@@ -71,6 +72,8 @@ export interface AnalysisSummary {
   devices: {
     /** Size of livemig's device state, when the stream has one. */
     livemigDeviceBytes?: number;
+    /** The livemig-machine section: the machine kind and its configuration. */
+    machine?: { kind: string; config: unknown };
     /** livemig's digest section, when present. */
     digest?: { algorithm: string; hex: string };
     /** QEMU device sections walked with the VM description. */
@@ -126,6 +129,7 @@ export async function analyzeMigrationStream(
   const xbzrle = new DeltaAccumulator();
   const xbrle = new DeltaAccumulator();
   let deviceBytes: number | undefined;
+  let machine: { kind: string; config: unknown } | undefined;
   let digest: { algorithm: string; hex: string } | undefined;
   let setupOffset = 0;
 
@@ -157,6 +161,9 @@ export async function analyzeMigrationStream(
       },
       onDeviceState(bytes: Uint8Array): void {
         deviceBytes = bytes.length;
+      },
+      onMachine(bytes: Uint8Array): void {
+        machine = parseMachineSection(bytes);
       },
       onDigest(algorithm: string, bytes: Uint8Array): void {
         digest = { algorithm, hex: Buffer.from(bytes).toString('hex') };
@@ -207,6 +214,7 @@ export async function analyzeMigrationStream(
   };
   if (result.stoppedAt !== undefined) summary.stoppedAt = result.stoppedAt;
   if (deviceBytes !== undefined) summary.devices.livemigDeviceBytes = deviceBytes;
+  if (machine !== undefined) summary.devices.machine = machine;
   if (digest !== undefined) summary.devices.digest = digest;
   return summary;
 }

@@ -73,6 +73,12 @@ export const RAM_SECTION_VERSION = 4;
 
 /** livemig's FULL section carrying the guest's device state: be32 length + bytes. */
 export const LIVEMIG_DEVICE_IDSTR = 'livemig-device';
+/**
+ * livemig's FULL section carrying the machine's kind and configuration (be32 length + UTF-8
+ * JSON `{"kind", "config"}`), sent before RAM so that a destination can build the machine
+ * and load pages straight into its memory.
+ */
+export const LIVEMIG_MACHINE_IDSTR = 'livemig-machine';
 /** livemig's FULL section carrying the RAM digest: u8 len + algorithm name, u8 len + digest. */
 export const LIVEMIG_DIGEST_IDSTR = 'livemig-digest';
 export const LIVEMIG_SECTION_VERSION = 1;
@@ -85,6 +91,7 @@ export const LivemigSectionId = {
   Ram: 2,
   Device: 3,
   Digest: 4,
+  Machine: 5,
 } as const;
 
 /** The machine name livemig writes in the configuration section. */

@@ -20,6 +20,7 @@ export {
   RAM_SECTION_IDSTR,
   RAM_SECTION_VERSION,
   LIVEMIG_DEVICE_IDSTR,
+  LIVEMIG_MACHINE_IDSTR,
   LIVEMIG_DIGEST_IDSTR,
   LIVEMIG_SECTION_VERSION,
   LivemigSectionId,
@@ -59,3 +60,5 @@ export { blockFileName } from './idstr.js';
 export { analyzeMigrationStream, analyzeMigrationFile, DELTA_HISTOGRAM_BOUNDS } from './analyze.js';
 export type { AnalyzeOptions, AnalysisSummary, BlockSummary, DeltaStats } from './analyze.js';
 export { formatAnalysis } from './analyze-format.js';
+export { encodeMachineSection, parseMachineSection } from './machine-section.js';
+export type { MachineSection } from './machine-section.js';

@@ -11,8 +11,8 @@
  *            | 0x08 COMMAND           : be16 cmd, be16 len (1 OPEN_RETURN_PATH and 11 SWITCHOVER_START, len 0)
  *   footer  := 0x7e be32 id
  *
- * Bodies: "ram" (instance 0, version 4) → RAM records up to EOS; livemig-device → be32 len +
- * bytes; livemig-digest → u8 len + algorithm, u8 len + digest; any other START/FULL device is
+ * Bodies: "ram" (instance 0, version 4) → RAM records up to EOS; livemig-machine and
+ * livemig-device → be32 len + bytes; livemig-digest → u8 len + algorithm, u8 len + digest; any other START/FULL device is
  * walked with the VM description when one was given, else the load stops there (option
  * `unknownDevice: 'stop'`, for analyze: RAM is complete before QEMU's first device section)
  * or fails as QEMU does (`'reject'`, the default).
@@ -23,6 +23,7 @@ import type { ByteInput } from './byte-source.js';
 import {
   LIVEMIG_DEVICE_IDSTR,
   LIVEMIG_DIGEST_IDSTR,
+  LIVEMIG_MACHINE_IDSTR,
   LIVEMIG_SECTION_VERSION,
   MigCommand,
   RAM_SECTION_IDSTR,
@@ -35,6 +36,7 @@ import {
   DEFAULT_MAX_DEVICE_STATE_BYTES,
   DEFAULT_MAX_VMDESC_BYTES,
   describeBytes,
+  MAX_MACHINE_CONFIG_BYTES,
   StreamLimitError,
 } from './limits.js';
 import { addCounts, emptyCounts, RamLoader } from './ram-loader.js';
@@ -57,7 +59,7 @@ export interface SectionInfo {
 }
 
 /** How the loader dealt with a section's body. */
-export type SectionHandling = 'ram' | 'livemig-device' | 'livemig-digest' | 'described';
+export type SectionHandling = 'ram' | 'livemig-machine' | 'livemig-device' | 'livemig-digest' | 'described';
 
 /** A loaded section: its header, size (type byte through footer) and RAM records by kind. */
 export interface SectionSummary extends SectionInfo {
@@ -68,6 +70,11 @@ export interface SectionSummary extends SectionInfo {
 
 /** Everything the loader reports to the destination. */
 export interface LoadTarget extends RamLoadTarget {
+  /**
+   * The livemig-machine section (a fresh buffer): the machine's kind and configuration, before
+   * RAM. The load waits for a returned promise (a destination may build the machine first).
+   */
+  onMachine?(bytes: Uint8Array): void | Promise<void>;
   /** The guest's device state from the livemig-device section (a fresh buffer, the target's to keep). */
   onDeviceState?(bytes: Uint8Array): void;
   /** The livemig-digest section: algorithm name (e.g. "sha256") and digest bytes. */
@@ -140,6 +147,14 @@ const COMMAND_NAMES: Record<number, string> = {
   [MigCommand.OpenReturnPath]: 'OPEN_RETURN_PATH',
   [MigCommand.SwitchoverStart]: 'SWITCHOVER_START',
 };
+
+/** The sections the loader reads itself, and how. */
+const OWN_SECTIONS: ReadonlyMap<string, Exclude<SectionHandling, 'described'>> = new Map([
+  [RAM_SECTION_IDSTR, 'ram'],
+  [LIVEMIG_MACHINE_IDSTR, 'livemig-machine'],
+  [LIVEMIG_DEVICE_IDSTR, 'livemig-device'],
+  [LIVEMIG_DIGEST_IDSTR, 'livemig-digest'],
+]);
 
 interface Registered {
   idstr: string;
@@ -260,11 +275,12 @@ class StreamLoader {
     const info: SectionInfo = { type: SECTION_KIND[type]!, id, idstr, instanceId, versionId, offset: at };
     const record = `section ${id} '${idstr}'`;
     let entry: Registered;
-    if (idstr === RAM_SECTION_IDSTR || idstr === LIVEMIG_DEVICE_IDSTR || idstr === LIVEMIG_DIGEST_IDSTR) {
+    const own = OWN_SECTIONS.get(idstr);
+    if (own !== undefined) {
       if (instanceId !== 0) throw unknownInstance(idstr, instanceId, at, record);
-      const supported = idstr === RAM_SECTION_IDSTR ? RAM_SECTION_VERSION : LIVEMIG_SECTION_VERSION;
+      const supported = own === 'ram' ? RAM_SECTION_VERSION : LIVEMIG_SECTION_VERSION;
       if (versionId !== supported) throw new StreamError(`unsupported version ${versionId} for '${idstr}' v${supported}`, at, record);
-      const handling: SectionHandling = idstr === RAM_SECTION_IDSTR ? 'ram' : idstr === LIVEMIG_DEVICE_IDSTR ? 'livemig-device' : 'livemig-digest';
+      const handling = own;
       entry = { idstr, instanceId, versionId, handling };
     } else {
       const desc = this.described.get(`${idstr}\u0000${instanceId}`);
@@ -308,6 +324,9 @@ class StreamLoader {
       case 'livemig-device':
         await this.deviceState(record);
         break;
+      case 'livemig-machine':
+        await this.machine(record);
+        break;
       case 'livemig-digest':
         await this.digest(record);
         break;
@@ -346,6 +365,20 @@ class StreamLoader {
       return;
     }
     this.target.onDeviceState(await src.readFresh(len, `${record} data`));
+  }
+
+  /* livemig-machine body := be32 len, len bytes of JSON */
+  private async machine(record: string): Promise<void> {
+    const src = this.src;
+    const at = src.offset;
+    await src.ensure(4, `${record} length`);
+    const len = src.readBe32();
+    if (len > MAX_MACHINE_CONFIG_BYTES) throw new StreamLimitError(`machine configuration of ${describeBytes(len)} is over the limit of ${describeBytes(MAX_MACHINE_CONFIG_BYTES)}`, at, MAX_MACHINE_CONFIG_BYTES);
+    if (this.target.onMachine === undefined) {
+      await src.skip(len, `${record} data`);
+      return;
+    }
+    await this.target.onMachine(await src.readFresh(len, `${record} data`));
   }
 
   /* livemig-digest body := u8 len, algorithm name, u8 len, digest */

@@ -58,7 +58,7 @@ export interface RamLoadTarget {
    * Returns the memory to load each accepted block into, sized exactly; a block left out
    * makes any record for it fail. Throw to refuse the migration.
    */
-  setupRam(blocks: readonly RamBlockInfo[]): ReadonlyMap<string, Uint8Array>;
+  setupRam(blocks: readonly RamBlockInfo[]): ReadonlyMap<string, Uint8Array> | Promise<ReadonlyMap<string, Uint8Array>>;
   /**
    * Called after each record, for statistics (keep it cheap). `payloadBytes` is the fill
    * byte (1), the page (4096), the delta length, or 0.
@@ -281,7 +281,7 @@ export class RamLoader {
     }
     let accepted: ReadonlyMap<string, Uint8Array>;
     try {
-      accepted = this.target.setupRam(list);
+      accepted = await this.target.setupRam(list);
     } catch (e) {
       if (e instanceof LivemigError) throw e;
       throw new StreamError(`RAM block list refused by the destination: ${e instanceof Error ? e.message : String(e)}`, at, 'ram record MEM_SIZE', { cause: e });

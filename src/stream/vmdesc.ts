@@ -14,7 +14,7 @@
  */
 import { open } from 'node:fs/promises';
 import { InvalidArgumentError } from '../errors.js';
-import { LIVEMIG_DEVICE_IDSTR, LIVEMIG_DIGEST_IDSTR, LIVEMIG_SECTION_VERSION, SectionType } from './constants.js';
+import { LIVEMIG_DEVICE_IDSTR, LIVEMIG_DIGEST_IDSTR, LIVEMIG_MACHINE_IDSTR, LIVEMIG_SECTION_VERSION, SectionType } from './constants.js';
 
 /** One field of a described device or struct. */
 export interface VmdescField {
@@ -51,17 +51,22 @@ export interface VmDescription {
  * The description of livemig's device-state section (fields as QEMU writes an old-style
  * device: sizes are what this stream carries).
  */
-export function livemigDeviceDescription(stateBytes: number): VmdescDevice {
+export function livemigDeviceDescription(stateBytes: number, idstr: string = LIVEMIG_DEVICE_IDSTR): VmdescDevice {
   return {
-    name: LIVEMIG_DEVICE_IDSTR,
+    name: idstr,
     instance_id: 0,
-    vmsd_name: LIVEMIG_DEVICE_IDSTR,
+    vmsd_name: idstr,
     version: LIVEMIG_SECTION_VERSION,
     fields: [
       { name: 'length', type: 'uint32', size: 4 },
       { name: 'data', type: 'buffer', size: stateBytes },
     ],
   };
+}
+
+/** The description of livemig's machine section (the same shape as the device state's). */
+export function livemigMachineDescription(configBytes: number): VmdescDevice {
+  return livemigDeviceDescription(configBytes, LIVEMIG_MACHINE_IDSTR);
 }
 
 /** The description of livemig's digest section. */

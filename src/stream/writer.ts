@@ -9,6 +9,7 @@
  *   footer   := 0x7e be32 id
  *   EOF      := 0x00
  *   vmdesc   := 0x06 be32 len JSON
+ *   livemig-machine (FULL, instance 0, version 1) body := be32 len, len bytes of JSON {kind, config}
  *   livemig-device (FULL, instance 0, version 1) body := be32 len, len bytes of device state
  *   livemig-digest (FULL, instance 0, version 1) body := u8 len, algorithm, u8 len, digest
  *
@@ -20,6 +21,7 @@ import type { ByteWriter } from './byte-writer.js';
 import {
   LIVEMIG_DEVICE_IDSTR,
   LIVEMIG_DIGEST_IDSTR,
+  LIVEMIG_MACHINE_IDSTR,
   LIVEMIG_MACHINE_NAME,
   LIVEMIG_SECTION_VERSION,
   QEMU_VM_FILE_MAGIC,
@@ -32,7 +34,7 @@ import { IdstrCache } from './idstr.js';
 import { MAX_MACHINE_NAME_BYTES } from './limits.js';
 import { RamRecordWriter } from './ram-writer.js';
 import type { RamBlockInfo } from './ram-writer.js';
-import { encodeVmdesc, livemigDeviceDescription, livemigDigestDescription } from './vmdesc.js';
+import { encodeVmdesc, livemigDeviceDescription, livemigDigestDescription, livemigMachineDescription } from './vmdesc.js';
 import type { VmDescription, VmdescDevice } from './vmdesc.js';
 
 const encoder = new TextEncoder();
@@ -140,11 +142,20 @@ export class MigrationStreamWriter {
 
   /** The whole livemig-device FULL section: header, be32 length, the bytes, footer. */
   deviceState(id: number, state: Uint8Array): number {
-    let n = this.sectionFull(id, LIVEMIG_DEVICE_IDSTR, 0, LIVEMIG_SECTION_VERSION);
-    this.out.writeBe32(state.length);
-    this.out.writeBytes(state);
-    n += 4 + state.length;
-    this.described.push(livemigDeviceDescription(state.length));
+    return this.lengthPrefixed(id, LIVEMIG_DEVICE_IDSTR, state, livemigDeviceDescription(state.length));
+  }
+
+  /** The whole livemig-machine FULL section: header, be32 length, the JSON bytes, footer. */
+  machine(id: number, json: Uint8Array): number {
+    return this.lengthPrefixed(id, LIVEMIG_MACHINE_IDSTR, json, livemigMachineDescription(json.length));
+  }
+
+  private lengthPrefixed(id: number, idstr: string, bytes: Uint8Array, description: VmdescDevice): number {
+    let n = this.sectionFull(id, idstr, 0, LIVEMIG_SECTION_VERSION);
+    this.out.writeBe32(bytes.length);
+    this.out.writeBytes(bytes);
+    n += 4 + bytes.length;
+    this.described.push(description);
     return n + this.footer(id);
   }
 

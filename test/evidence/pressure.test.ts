@@ -50,7 +50,7 @@ async function migrate(g: Guest, setup: (s: SourceManager) => void): Promise<{ m
   const status = await done;
   await received.catch(() => undefined);
   await listener.close();
-  if (incoming.guest) guests.push(incoming.guest);
+  if (incoming.guest) guests.push(incoming.guest as Guest);
   return { m: migration, incoming, status };
 }
 
@@ -134,7 +134,7 @@ test('auto-converge: a guest that cannot converge is throttled until it does; th
   const during = throttledPasses.reduce((s, p) => s + (p.guestWorkRate ?? 0), 0) / throttledPasses.length;
   assert.ok(during < before * 0.85, `the guest's work rate fell under throttling: ${before.toFixed(0)} → ${during.toFixed(0)} writes/s`);
   // After the migration the guest runs unthrottled on the destination.
-  const dst = b.incoming.guest!;
+  const dst = b.incoming.guest as Guest;
   await sleep(100);
   const afterRate = await workRate(dst, 500);
   assert.ok(afterRate > before * 0.8, `destination work rate ${afterRate.toFixed(0)} vs ${before.toFixed(0)} before`);

@@ -12,10 +12,13 @@ test('guest layer: the public export list is pinned', () => {
     'PAGE_SIZE',
     'RamBlock',
     'RamHasher',
+    'SYNTHETIC_KIND',
     'ScanningDirtyLog',
     'WORKLOAD_NAMES',
     'checkStride',
     'dirtyBitmapWords',
+    'preparedSynthetic',
+    'syntheticKind',
   ]);
   assert.deepEqual(guest.WORKLOAD_NAMES, ['idle', 'stride', 'seed', 'random', 'xbzrle-doc', 'bwmem', 'zipf', 'video', 'mixed']);
 });

@@ -1,0 +1,38 @@
+/**
+ * The livemig-machine section's payload: UTF-8 JSON `{"kind": string, "config": any}`, the
+ * machine a destination must build before the RAM that follows.
+ */
+import { LivemigError } from '../errors.js';
+
+/** A machine as the livemig-machine section carries it. */
+export interface MachineSection {
+  kind: string;
+  config: unknown;
+}
+
+/** Longest machine kind name accepted. */
+const MAX_KIND_CHARS = 64;
+
+/** The section's bytes for a machine. */
+export function encodeMachineSection(m: MachineSection): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ kind: m.kind, config: m.config ?? null }));
+}
+
+/**
+ * Reads the section's bytes.
+ * @throws LivemigError STREAM_INVALID for bytes that are not such JSON.
+ */
+export function parseMachineSection(bytes: Uint8Array): MachineSection {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new LivemigError('STREAM_INVALID', `livemig-machine section is not UTF-8 JSON (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new LivemigError('STREAM_INVALID', 'livemig-machine section is not a JSON object');
+  const { kind, config } = v as { kind?: unknown; config?: unknown };
+  if (typeof kind !== 'string' || kind.length === 0 || kind.length > MAX_KIND_CHARS) {
+    throw new LivemigError('STREAM_INVALID', `livemig-machine section: kind must be a string of 1..${MAX_KIND_CHARS} characters, got ${JSON.stringify(kind)?.slice(0, 80)}`);
+  }
+  return { kind, config: config ?? null };
+}

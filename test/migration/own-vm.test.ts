@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { OutgoingMigration, SourceManager } from '../../src/migration/index.js';
+import { CounterVm } from '../helpers/counter-vm.js';
+
+const DESTINATION = fileURLToPath(new URL('./fixtures/counter-destination.js', import.meta.url));
+
+/** Starts the destination process and yields its JSON lines. */
+function destination(): { lines: AsyncIterator<Record<string, unknown>>; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, [DESTINATION], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const rl = createInterface({ input: proc.stdout });
+  const lines = (async function* () {
+    for await (const l of rl) yield JSON.parse(l) as Record<string, unknown>;
+  })();
+  return { lines, exited: new Promise((r) => proc.on('exit', r)) };
+}
+
+test('a VM of the user\'s own (WebAssembly.Memory RAM, its own pause/resume) migrates between two processes', async () => {
+  const dst = destination();
+  const listening = (await dst.lines.next()).value as { uri: string };
+  const vm = new CounterVm(new WebAssembly.Memory({ initial: 32 })); // 2 MiB
+  vm.resume();
+  const source = new SourceManager(vm);
+  source.capabilities.xbzrle = true;
+  const { migration, done } = source.migrate(listening.uri);
+  assert.ok(migration instanceof OutgoingMigration);
+  assert.equal(await done, 'completed', migration.error?.message);
+  const atSwitchover = vm.counter;
+  assert.equal(vm.status, 'paused', 'the source stays paused after the switchover');
+  const result = (await dst.lines.next()).value as Record<string, unknown>;
+  assert.equal(result['status'], 'completed', String(result['error']));
+  assert.equal(result['kind'], 'counter-vm', 'the destination built the machine the source named');
+  assert.equal(result['digest'], migration.ramDigest, 'the loaded RAM is the source\'s');
+  assert.equal(result['atResume'], atSwitchover, 'the VM resumed from the source\'s device state');
+  assert.ok(Number(result['later']) >= atSwitchover + 100, 'and it runs on at the destination');
+  assert.equal(await dst.exited, 0);
+  await vm.stop();
+});
+
+test('a destination that cannot build the machine refuses it, and the source runs on', async () => {
+  // the synthetic-only destination of the default options: `counter-vm` is unknown there
+  const { IncomingMigration } = await import('../../src/migration/index.js');
+  const { listenIncoming } = await import('../../src/transport/index.js');
+  const listener = await listenIncoming('tcp:127.0.0.1:0');
+  const incoming = new IncomingMigration();
+  const received = listener.accept({ timeoutMs: 30_000 }).then((ch) => incoming.run(ch));
+  const vm = new CounterVm(new WebAssembly.Memory({ initial: 4 }));
+  vm.resume();
+  const m = new OutgoingMigration({ guest: vm });
+  assert.equal(await m.run(listener.address), 'failed');
+  assert.equal(await received, 'failed');
+  await listener.close();
+  assert.match(incoming.error?.message ?? '', /cannot build a machine of kind 'counter-vm' \(it builds: synthetic\)/);
+  assert.match(m.error?.message ?? '', /counter-vm/, 'the source is told why');
+  assert.equal(vm.status, 'running', 'the source VM keeps running');
+  const before = vm.counter;
+  await new Promise<void>((resolve) => {
+    const check = (): void => void (vm.counter > before ? resolve() : setTimeout(check, 1));
+    check();
+  });
+  await vm.stop();
+});
