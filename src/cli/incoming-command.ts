@@ -12,6 +12,9 @@ import { Option } from 'commander';
 import { Guest, GuestMemory, checkStride } from '../guest/index.js';
 import type { VirtualMachine } from '../guest/index.js';
 import { patternChecks } from './pattern-checks.js';
+import { PC_KIND, pcKind } from '../guest/index.js';
+import { InvalidArgumentError } from '../errors.js';
+import { SerialSink, parseSerial } from './serial.js';
 import { IncomingMigration, warmUpEngine } from '../migration/index.js';
 import type { IncomingStatus } from '../migration/index.js';
 import { Machine, formatIncomingInfo, parseMonitorAddress, toSafeJson } from '../monitor/index.js';
@@ -42,6 +45,8 @@ export interface IncomingCommandOptions {
   readTimeout?: number | undefined;
   /** tcp:/tls:/unix: milliseconds the reply may wait on a source that reads nothing; 0 = no timeout (default 30 s). */
   writeTimeout?: number | undefined;
+  /** A received PC's COM1: stdio, file:PATH or none. */
+  serial?: string | undefined;
 }
 
 /** `--read-timeout MS` / `--write-timeout MS` for main.ts: the stall timeouts of a connected source, 0 = none. */
@@ -58,6 +63,9 @@ export function timeoutOption(which: 'read' | 'write'): Option {
 export async function incomingCommand(uri: string, o: IncomingCommandOptions): Promise<number> {
   const monitor = parseMonitorAddress(o.monitor, '--monitor', ['stdio', 'none', 'unix', 'tcp']);
   const qmp = o.qmp === undefined ? undefined : parseMonitorAddress(o.qmp, '--qmp', ['unix', 'tcp']);
+  const serialSpec = parseSerial(o.serial ?? 'none');
+  if (serialSpec.kind === 'stdio' && (monitor.kind === 'stdio' || o.json)) throw new InvalidArgumentError(`--serial stdio cannot share standard output with ${o.json ? '--json' : '--monitor stdio'}: give one of them another place`);
+  const serial = new SerialSink(serialSpec);
   const say = (event: Record<string, unknown>) => {
     if (o.json) process.stdout.write(toSafeJson(event) + '\n');
   };
@@ -72,7 +80,14 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   if (prepared) for (const b of prepared.blocks) b.bytes.fill(0);
   // the loader's hot paths compiled now, not during the first ~150 ms of the stream
   await warmUpEngine();
-  const incoming = new IncomingMigration({ maxRamBytes: o.maxRam, dirtyLog: o.dirtyLog, checks: patternChecks, ...(prepared ? { memory: prepared, memoryIsZero: true } : {}) });
+  const serialWrite = serial.write;
+  const incoming = new IncomingMigration({
+    maxRamBytes: o.maxRam,
+    dirtyLog: o.dirtyLog,
+    checks: patternChecks,
+    machines: { [PC_KIND]: pcKind(serialWrite ? { serial: serialWrite } : {}) },
+    ...(prepared ? { memory: prepared, memoryIsZero: true } : {}),
+  });
   const machine = new Machine({ incoming });
   const abort = new AbortController();
   let quitting = false;
@@ -115,11 +130,18 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
       }
     }
     if (o.exit && !quitting) {
-      if (guest instanceof Guest && o.exitAfter > 0) {
-        const before = guest.workDone();
+      if (guest && o.exitAfter > 0) {
+        const before = guest.workDone?.() ?? 0;
         await Promise.race([new Promise((r) => setTimeout(r, o.exitAfter)), quit]);
         await guest.pause();
-        say({ event: 'ran', workDone: guest.workDone() - before, digest: guest.memory.digest(), ...(guest.workload === 'stride' ? { strideCheck: checkStride(guest.memory) } : {}) });
+        const checks = patternChecks(guest.memory, guest);
+        say({
+          event: 'ran',
+          workDone: (guest.workDone?.() ?? 0) - before,
+          digest: guest.memory.digest(),
+          ...(guest instanceof Guest && guest.workload === 'stride' ? { strideCheck: checkStride(guest.memory) } : {}),
+          ...(checks['pattern-check'] !== undefined ? { patternCheck: checks['pattern-check'] } : {}),
+        });
       }
     } else if (!quitting) {
       await Promise.race(monitors.stdio ? [quit, monitors.stdio] : [quit]);
@@ -131,6 +153,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
     await monitors?.close();
     machine.close();
     await (guest ?? incoming.guest)?.stop();
+    serial.close();
   }
 }
 

@@ -9,6 +9,7 @@ import { choiceOption, intOption, sizeOption } from './options.js';
 import { runCommand } from './run-command.js';
 import type { RunOptions } from './run-command.js';
 import { workloadFlagOptions } from './workload-flags.js';
+import { pcFlagOptions } from './pc-flags.js';
 import { incomingCommand, timeoutOption } from './incoming-command.js';
 import { demoCommand } from './demo-command.js';
 import { analyzeCommand } from './analyze-command.js';
@@ -35,6 +36,7 @@ const run = program
   .option('--telemetry <file>', 'write one JSON line per pass of each migration')
   .option('--report <file>', 'write an HTML report of the migrations (rewritten after each)')
   .option('--tls-creds <dir>', 'TLS credentials for tls: URIs (ca-cert.pem, client-cert.pem, client-key.pem, as QEMU\'s tls-creds-x509)');
+for (const flag of pcFlagOptions()) run.addOption(flag);
 for (const knob of workloadFlagOptions()) run.addOption(knob);
 run.action(async (o: RunOptions) => {
   process.exitCode = await runCommand(o);
@@ -55,7 +57,8 @@ program
   .option('--exit', 'exit when the migration has ended (status 0 if completed)', false)
   .addOption(new Option('--exit-after <ms>', 'with --exit: let the resumed guest run this long, then report its work and RAM').default(0).argParser(intOption('--exit-after', 0, 3_600_000)))
   .addOption(new Option('--dirty-log <kind>', 'dirty log of the resumed guest').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
-  .action(async (uri: string, o: { maxRam: number; ram?: number; tlsCreds?: string; readTimeout: number; writeTimeout: number; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan' }) => {
+  .addOption(new Option('--serial <where>', 'a received PC\'s COM1: stdio, file:PATH or none (what the guest writes after the switchover)').default('none'))
+  .action(async (uri: string, o: { maxRam: number; ram?: number; tlsCreds?: string; readTimeout: number; writeTimeout: number; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan'; serial: string }) => {
     process.exitCode = await incomingCommand(uri, o);
   });
 

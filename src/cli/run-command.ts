@@ -6,7 +6,11 @@
  * cancelled on the way out.
  */
 import { Guest, GuestMemory } from '../guest/index.js';
-import type { WorkloadName } from '../guest/index.js';
+import type { VirtualMachine, WorkloadName } from '../guest/index.js';
+import { InvalidArgumentError } from '../errors.js';
+import { checkPcFlagsUnused, startPc } from './pc-flags.js';
+import type { PcFlags } from './pc-flags.js';
+import { SerialSink, parseSerial } from './serial.js';
 import { SourceManager, warmUpEngine } from '../migration/index.js';
 import { Machine, parseMonitorAddress } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
@@ -17,7 +21,7 @@ import { KNOBS, workloadSettings } from './workload-flags.js';
 import type { WorkloadFlags } from './workload-flags.js';
 
 /** Everything `livemig run` takes; the workload knobs (`--rate`, `--buffer`, ...) come from {@link WorkloadFlags}. */
-export interface RunOptions extends WorkloadFlags {
+export interface RunOptions extends WorkloadFlags, PcFlags {
   ram: number;
   workload: WorkloadName;
   vcpus: number;
@@ -45,19 +49,28 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const qmp = o.qmp === undefined ? undefined : parseMonitorAddress(o.qmp, '--qmp', ['unix', 'tcp']);
   if (o.report !== undefined) checkReportPath(o.report, '--report');
   const tls = o.tlsCreds === undefined ? undefined : loadTlsCreds(o.tlsCreds, 'client');
-  const { workloadOptions, region } = workloadSettings(o.workload, o, o.ram, o.vcpus);
+  const serialSpec = parseSerial(o.serial);
+  if (serialSpec.kind === 'stdio' && monitor.kind === 'stdio') throw new InvalidArgumentError('--serial stdio and --monitor stdio cannot share standard output: give one of them another place');
+  if (o.machine !== 'pc') checkPcFlagsUnused(o);
+  const { workloadOptions, region } = o.machine === 'pc' ? { workloadOptions: undefined, region: undefined } : workloadSettings(o.workload, o, o.ram, o.vcpus);
   // the sender's hot paths compiled now (before the vCPUs compete for the cores), not during
   // the first ~150 ms of the first migration
   await warmUpEngine();
-  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
-  const guest = await Guest.start({ memory, workload: o.workload, vcpus: o.vcpus, seed: o.seed, dirtyLog: o.dirtyLog, workloadOptions, ...(region ? { region } : {}) });
+  const serial = new SerialSink(serialSpec);
+  let guest: VirtualMachine;
+  if (o.machine === 'pc') {
+    guest = await startPc(o, o.ram, serial.write);
+  } else {
+    const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
+    guest = await Guest.start({ memory, workload: o.workload, vcpus: o.vcpus, seed: o.seed, dirtyLog: o.dirtyLog, ...(workloadOptions ? { workloadOptions } : {}), ...(region ? { region } : {}) });
+  }
   const source = new SourceManager(guest);
   if (tls) source.transport = { tls };
   const observer = observeMigrations(source, {
     progress: process.stderr, // drawn only on a terminal
     ...(o.telemetry !== undefined ? { telemetry: o.telemetry } : {}),
     ...(o.report !== undefined
-      ? { report: o.report, reportOptions: { title: 'livemig run', parameters: [['guest RAM', formatBytes(o.ram)], ['workload', o.workload], ['vCPUs', String(o.vcpus)], ...knobsGiven(o)] as [string, string][] } }
+      ? { report: o.report, reportOptions: { title: 'livemig run', parameters: reportParameters(o) } }
       : {}),
   });
   const machine = new Machine({ source }, { name: o.name });
@@ -76,9 +89,20 @@ export async function runCommand(o: RunOptions): Promise<number> {
     await observer.close();
     await monitors?.close();
     machine.close();
+    source.close();
     await guest.stop();
+    serial.close();
   }
   return 0;
+}
+
+/** The machine and what it runs, for the report's parameter table. */
+function reportParameters(o: RunOptions): [string, string][] {
+  if (o.machine === 'pc') {
+    const boot = o.bootSector !== undefined ? `boot sector ${o.bootSector}` : o.kernel !== undefined ? `kernel ${o.kernel}` : o.fda ?? o.hda ?? '';
+    return [['machine', 'pc (v86)'], ['guest RAM', formatBytes(o.ram)], ['boots', boot]];
+  }
+  return [['guest RAM', formatBytes(o.ram)], ['workload', o.workload], ['vCPUs', String(o.vcpus)], ...knobsGiven(o)];
 }
 
 /** The knobs given on the command line, for the report's parameter table. */

@@ -1,0 +1,209 @@
+/**
+ * An x86 PC, emulated by v86 (x86 to WebAssembly, JIT), as a {@link VirtualMachine}: its RAM is
+ * v86's own WebAssembly memory, reached through one direct view (v86's `cpu.mem8` is a Proxy
+ * that builds an array per access); v86 keeps no dirty log, so pages are found dirty by
+ * comparing them with what was sent (the scanning log); its non-RAM state is v86's saved state
+ * with the RAM left out (v86 would pack all of it), and on the destination that state is
+ * restored over the RAM the stream loaded. v86 runs on this thread's event loop, so the
+ * engine works in short slices between the emulator's own.
+ *
+ * v86's internals used here (`v86.cpu`, `wasm_memory`, `mem8`, `memory_size`, `pack_memory`,
+ * `unpack_memory`) are why its version is pinned exactly.
+ */
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { V86, V86Options } from 'v86';
+import { LivemigError } from '../../errors.js';
+import { GuestMemory } from '../guest-memory.js';
+import { ScanningDirtyLog } from '../scanning-dirty-log.js';
+import type { VirtualMachine, VmStatus } from '../vm.js';
+import type { PcConfig, PcMedia } from './pc-config.js';
+
+/** The machine kind of the v86 PC. */
+export const PC_KIND = 'pc';
+/** The stream's name for the PC's RAM block, as QEMU's pc machine names it. */
+export const PC_RAM_IDSTR = 'pc.ram';
+/**
+ * The engine's longest stretch between two of the emulator's slices (v86 runs ~2 ms a slice):
+ * about as long as the guest's, so that the guest keeps half the thread during pre-copy.
+ */
+const PC_SLICE_MS = 2;
+/** VGA memory: the guests here are headless; v86's 8 MiB default would travel in every device state. */
+const VGA_MEMORY_BYTES = 256 * 1024;
+
+/** The parts of v86's CPU object this file reaches (internal API of the pinned version). */
+interface V86Cpu {
+  wasm_memory: WebAssembly.Memory;
+  mem8: Uint8Array;
+  memory_size: ArrayLike<number>;
+  pack_memory(): { bitmap: { get_buffer(): ArrayBuffer }; packed_memory: Uint8Array };
+  unpack_memory(bitmap: unknown, packed: Uint8Array): void;
+}
+
+export interface PcMachineOptions {
+  /** Each byte the guest writes to COM1. */
+  serial?: (byte: number) => void;
+  /** Start running once built (default true; a destination builds it stopped). */
+  autostart?: boolean;
+}
+
+export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements VirtualMachine {
+  readonly kind = PC_KIND;
+  readonly eventLoop = { sliceMs: PC_SLICE_MS };
+  readonly memory: GuestMemory;
+  readonly dirtyLog: ScanningDirtyLog;
+  private state: VmStatus;
+  private stopping: Promise<void> | undefined;
+  private pausedAtWallMs = 0;
+  /** v86's instruction counter wraps at 2^32: its last reading and the total before it. */
+  private counterLast = 0;
+  private counterTotal = 0;
+
+  private constructor(
+    readonly config: PcConfig,
+    private readonly emulator: V86,
+    private readonly cpu: V86Cpu,
+    readonly ram: Uint8Array,
+    running: boolean,
+  ) {
+    super();
+    this.state = running ? 'running' : 'paused';
+    this.memory = GuestMemory.wrap([{ idstr: PC_RAM_IDSTR, bytes: ram }]);
+    this.dirtyLog = new ScanningDirtyLog(this.memory, { method: 'compare' });
+  }
+
+  /**
+   * Builds the PC and resolves once v86 has loaded (and, with `autostart`, runs).
+   * @throws LivemigError GUEST_STATE when v86 cannot start or lays its RAM out otherwise.
+   */
+  static async create(config: PcConfig, media: PcMedia, options: PcMachineOptions = {}): Promise<PcMachine> {
+    const { V86: Emulator } = await import('v86');
+    const wasmPath = fileURLToPath(new URL('./v86.wasm', import.meta.resolve('v86')));
+    const autostart = options.autostart !== false;
+    const v86Options: V86Options = {
+      wasm_path: wasmPath,
+      memory_size: config.ramBytes,
+      vga_memory_size: VGA_MEMORY_BYTES,
+      bios: { buffer: own(media.bios) },
+      autostart,
+      disable_speaker: true,
+      ...(media.fda ? { fda: { buffer: own(media.fda) } } : {}),
+      ...(media.hda ? { hda: { buffer: own(media.hda) } } : {}),
+      ...(media.kernel ? { bzimage: { buffer: own(media.kernel) } } : {}),
+      ...(media.initrd ? { initrd: { buffer: own(media.initrd) } } : {}),
+      ...(config.append !== undefined ? { cmdline: config.append } : {}),
+    };
+    let emulator: V86;
+    try {
+      emulator = new Emulator(v86Options);
+    } catch (e) {
+      throw new LivemigError('GUEST_STATE', `v86 could not start: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    const serial = options.serial;
+    if (serial) emulator.add_listener('serial0-output-byte', (b: number) => serial(b));
+    await new Promise<void>((resolve) => emulator.add_listener('emulator-loaded', () => resolve()));
+    const cpu = (emulator as unknown as { v86: { cpu: V86Cpu } }).v86.cpu;
+    const size = cpu.memory_size[0]!;
+    if (size !== config.ramBytes) {
+      await emulator.destroy();
+      throw new LivemigError('GUEST_STATE', `v86 made ${size} bytes of RAM where ${config.ramBytes} were asked (with --initrd it takes at least 64 MiB)`);
+    }
+    const ram = new Uint8Array(cpu.wasm_memory.buffer, cpu.mem8.byteOffset, size);
+    return new PcMachine(config, emulator, cpu, ram, autostart);
+  }
+
+  get status(): VmStatus {
+    return this.state;
+  }
+
+  machineConfig(): PcConfig {
+    return this.config;
+  }
+
+  async pause(): Promise<void> {
+    if (this.state === 'stopped') throw new LivemigError('GUEST_STATE', 'cannot pause a stopped PC');
+    if (this.state === 'paused') return;
+    await this.emulator.stop();
+    this.pausedAtWallMs = performance.timeOrigin + performance.now();
+    this.checkRam();
+    this.setStatus('paused');
+  }
+
+  resume(): void {
+    if (this.state === 'stopped') throw new LivemigError('GUEST_STATE', 'cannot resume a stopped PC');
+    if (this.state === 'running') return;
+    void this.emulator.run();
+    this.setStatus('running');
+  }
+
+  stop(): Promise<void> {
+    if (this.stopping === undefined) {
+      this.setStatus('stopped');
+      this.stopping = this.emulator.destroy().catch(() => undefined);
+    }
+    return this.stopping;
+  }
+
+  /**
+   * v86's saved state without RAM: its memory packing is bypassed for the one call (the RAM
+   * goes in the stream's RAM section).
+   * @throws LivemigError GUEST_STATE unless paused.
+   */
+  async deviceState(): Promise<Uint8Array> {
+    if (this.state !== 'paused') throw new LivemigError('GUEST_STATE', `deviceState() needs a paused PC; it is ${this.state}`);
+    const cpu = this.cpu;
+    cpu.pack_memory = () => ({ bitmap: { get_buffer: () => new ArrayBuffer(0) }, packed_memory: new Uint8Array(0) });
+    try {
+      return new Uint8Array(await this.emulator.save_state());
+    } finally {
+      delete (cpu as Partial<V86Cpu>).pack_memory; // the prototype's again
+    }
+  }
+
+  /**
+   * Destination: restores a device state from {@link deviceState} over the RAM as it is now (the
+   * stream's); v86 then clears its JIT cache, which holds code compiled from the old RAM.
+   * @throws LivemigError GUEST_STATE for a state v86 refuses (another v86 version, say).
+   */
+  async restore(state: Uint8Array): Promise<void> {
+    if (this.state !== 'paused') throw new LivemigError('GUEST_STATE', `restore() needs a paused PC; it is ${this.state}`);
+    const cpu = this.cpu;
+    cpu.unpack_memory = () => undefined;
+    try {
+      await this.emulator.restore_state(own(state));
+    } catch (e) {
+      throw new LivemigError('GUEST_STATE', `v86 refused the PC's device state: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    } finally {
+      delete (cpu as Partial<V86Cpu>).unpack_memory;
+    }
+    this.checkRam();
+  }
+
+  /** Instructions the CPU has run (v86's counter, unwrapped), as the guest's work. */
+  workDone(): number {
+    const now = this.emulator.get_instruction_counter() >>> 0;
+    this.counterTotal += (now - this.counterLast) >>> 0;
+    this.counterLast = now;
+    return this.counterTotal;
+  }
+
+  lastStepWallMs(): number {
+    return this.pausedAtWallMs;
+  }
+
+  /** A view over RAM dies if v86 ever replaces its memory: say so rather than read nothing. */
+  private checkRam(): void {
+    if (this.ram.byteLength === 0) throw new LivemigError('GUEST_STATE', 'v86 replaced its WebAssembly memory; the RAM view is gone');
+  }
+
+  private setStatus(s: VmStatus): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit('status', s);
+  }
+}
+
+/** A fresh ArrayBuffer holding exactly these bytes (v86 takes whole ArrayBuffers). */
+function own(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
