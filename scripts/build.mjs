@@ -49,3 +49,10 @@ function hasDataSection(bytes) {
   }
   return false;
 }
+
+// The PC boot-sector guests ship beside the code that loads them (dist/src/guest/pc/boot/).
+const { copyFileSync, readdirSync } = await import('node:fs');
+mkdirSync('dist/src/guest/pc/boot', { recursive: true });
+for (const name of readdirSync('src/guest/pc/boot').filter((n) => n.endsWith('.img'))) {
+  copyFileSync(`src/guest/pc/boot/${name}`, `dist/src/guest/pc/boot/${name}`);
+}
