@@ -3,37 +3,27 @@
  * generated page from a file with networking off, and
  *  - its DOM holds every plot (SVG), the run labels, axis titles and legends;
  *  - its screenshot shows the plots: the bar and line colours are on screen.
- * Without Chromium this test FAILS (install it: `apt-get install -y chromium`), unless
- * LIVEMIG_SKIP_BROWSER=1 says explicitly to skip it. LIVEMIG_CHROMIUM overrides the path.
+ * Without Chromium it is skipped, and fails under LIVEMIG_REQUIRE_ALL=1 (test/helpers/requirements.ts;
+ * install it: `apt-get install -y chromium`). LIVEMIG_CHROMIUM overrides the path.
  */
 import { after, describe, test } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeMigrationReport } from '../../src/cli/report/index.js';
 import { countColor, decodePng } from './png.js';
 import { syntheticRuns, tempDir } from './helpers.js';
+import { chromiumPath, requires } from '../helpers/requirements.js';
 
-const CHROMIUM = process.env['LIVEMIG_CHROMIUM'] ?? '/usr/bin/chromium';
 const tmp = tempDir('livemig-render-');
 after(tmp.remove);
-
-function browserOrFail(t: TestContext): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env['LIVEMIG_SKIP_BROWSER'] === '1') {
-    t.skip(`LIVEMIG_SKIP_BROWSER=1: not rendering the report (no Chromium at ${CHROMIUM})`);
-    return false;
-  }
-  assert.fail(`Chromium is needed to render the report and was not found at ${CHROMIUM}. Install it (Debian: apt-get install -y chromium), point LIVEMIG_CHROMIUM at it, or set LIVEMIG_SKIP_BROWSER=1 to skip this test explicitly.`);
-}
 
 /** Runs headless Chromium on `url` with `args`; resolves with its standard output. */
 function chromium(url: string, args: readonly string[]): Promise<string> {
   const profile = join(tmp.dir, `profile-${Math.random().toString(36).slice(2)}`);
-  const p = spawn(CHROMIUM, [
+  const p = spawn(chromiumPath()!, [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--disable-extensions', '--hide-scrollbars', `--user-data-dir=${profile}`,
     ...args, url,
@@ -59,21 +49,19 @@ function chromium(url: string, args: readonly string[]): Promise<string> {
   });
 }
 
-describe('report rendered by headless Chromium', { timeout: 180_000 }, async () => {
+describe('report rendered by headless Chromium', { ...requires.chromium(), timeout: 180_000 }, async () => {
   const path = join(tmp.dir, 'report.html');
   await writeMigrationReport(path, syntheticRuns(), { title: 'render check', parameters: [['guest RAM', '4 MiB']] });
   const url = pathToFileURL(path).href;
   const png = join(tmp.dir, 'report.png');
   // both browsers run at once (each takes a few seconds to start); the tests await them
-  const have = existsSync(CHROMIUM);
-  const dumped = have ? chromium(url, ['--dump-dom']) : undefined;
-  const shot = have ? chromium(url, [`--screenshot=${png}`, '--window-size=1280,4600']) : undefined;
-  dumped?.catch(() => undefined);
-  shot?.catch(() => undefined);
+  const dumped = chromium(url, ['--dump-dom']);
+  const shot = chromium(url, [`--screenshot=${png}`, '--window-size=1280,4600']);
+  dumped.catch(() => undefined);
+  shot.catch(() => undefined);
 
-  test('the DOM Chromium built holds every plot, label, axis and legend', async (t) => {
-    if (!browserOrFail(t)) return;
-    const dom = await dumped!;
+  test('the DOM Chromium built holds every plot, label, axis and legend', async () => {
+    const dom = await dumped;
     assert.match(dom, /<h1>render check<\/h1>/);
     const svgs = dom.match(/<svg\b/g) ?? [];
     assert.equal(svgs.length, 6 * 2 + 1, 'six plots for each of the two runs, one downtime plot');
@@ -85,9 +73,8 @@ describe('report rendered by headless Chromium', { timeout: 180_000 }, async () 
     assert.ok((dom.match(/class="axis-title"/g) ?? []).length >= 2 * 6 * 2);
   });
 
-  test('the screenshot shows the plots in their colours', async (t) => {
-    if (!browserOrFail(t)) return;
-    await shot!;
+  test('the screenshot shows the plots in their colours', async () => {
+    await shot;
     assert.ok(statSync(png).size > 50_000, `screenshot of ${statSync(png).size} bytes: nearly blank?`);
     const img = decodePng(readFileSync(png));
     assert.equal(img.width, 1280);

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TelemetryFile, telemetryLine } from '../../src/cli/telemetry-file.js';
 import { migrateSmall, pass, tempDir } from './helpers.js';
+import { requires } from '../helpers/requirements.js';
 
 const tmp = tempDir('livemig-telemetry-');
 after(tmp.remove);
@@ -74,7 +75,7 @@ describe('telemetry file', { timeout: 60_000 }, () => {
     assert.equal(existsSync(bad), false);
   });
 
-  test('a write error is kept for close(), never thrown into the migration', { skip: !existsSync('/dev/full') && 'no /dev/full' }, () => {
+  test('a write error is kept for close(), never thrown into the migration', requires.devFull(), () => {
     const file = new TelemetryFile('/dev/full');
     assert.doesNotThrow(() => file.write(pass(1, 'iterate', 1, 0, 0, 10)));
     assert.doesNotThrow(() => file.write(pass(2, 'iterate', 1, 0, 10, 20)));

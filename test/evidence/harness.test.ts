@@ -15,6 +15,7 @@ import { GBIT, MBIT, MIB, cacheBytesFor, matrix, maxTimeFor } from '../../bench/
 import { NetnsLink } from '../../bench/harness/netns.js';
 import { codecPairs } from '../../bench/harness/report.js';
 import type { BenchOutput } from '../../bench/harness/report.js';
+import { requires } from '../helpers/requirements.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'livemig-bench-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -147,18 +148,7 @@ test('--repeat 2: every run kept, round after round, and each cell shown as medi
   assert.doesNotMatch(html, /NaN|<script/);
 });
 
-function canNetns(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-    execFileSync('tc', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-test('--netns: a run over two network namespaces and a shaped veth pair; the namespaces are gone afterwards', { skip: !canNetns() && 'needs root and iproute2', timeout: 120_000 }, async () => {
+test('--netns: a run over two network namespaces and a shaped veth pair; the namespaces are gone afterwards', { ...requires.netns(), timeout: 120_000 }, async () => {
   const out = await runBench({ matrix: 'tiny', netns: true, filter: 'codec/xbzrle-doc(bufferBytes=2097152)/xbzrle', command: 'test', log: () => undefined });
   assert.equal(out.runs.length, 1);
   const r = out.runs[0]!;

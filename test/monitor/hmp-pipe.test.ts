@@ -5,7 +5,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { DEFAULT_PARAMETERS } from '../../src/migration/index.js';
 import { CAPABILITY_NAMES } from '../../src/monitor/index.js';
 import { killAll, livemig } from './procs.js';
 import type { Proc } from './procs.js';
+import { requires } from '../helpers/requirements.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'livemig-hmp-'));
 after(() => {
@@ -243,8 +244,7 @@ describe('HMP through a pipe (livemig run)', { timeout: 120_000 }, () => {
     assert.equal(await b.exited, 0);
   });
 
-  const hasScript = spawnSync('script', ['--version']).status === 0;
-  test('on a terminal: the banner and a "(livemig) " prompt before each command (through script(1))', { skip: !hasScript && 'script(1) not found' }, async () => {
+  test('on a terminal: the banner and a "(livemig) " prompt before each command (through script(1))', requires.script(), async () => {
     const proc = spawn('script', ['-qec', `'${process.execPath}' '${CLI}' run --ram 4M`, '/dev/null'], { stdio: 'pipe' });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { listenIncoming, openOutgoing, readChunks, TransportError, type Channel, type IncomingListener } from '../../src/transport/index.js';
 import { MiB, assertNoLeaks, payload, receiveAll, sendAll, sha256, tempDir } from './helpers.js';
+import { requires } from '../helpers/requirements.js';
 
 const data = payload(8 * MiB);
 const digest = sha256(data);
@@ -143,12 +144,10 @@ describe('round trip of 8 MiB', () => {
     assert.throws(() => closeSync(rfd), /EBADF/);
   });
 
-  it('fd: on a FIFO (both ends in this process)', async (t) => {
+  it('fd: on a FIFO (both ends in this process)', requires.mkfifo(), async () => {
     const fifo = join(tmp.dir, 'fifo');
-    if (spawnSync('mkfifo', [fifo]).status !== 0) {
-      t.skip('mkfifo is not available');
-      return;
-    }
+    const made = spawnSync('mkfifo', [fifo], { encoding: 'utf8' });
+    assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
     const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     const wfd = openSync(fifo, constants.O_WRONLY);
     const listener = await listenIncoming(`fd:${rfd}`);

@@ -12,12 +12,16 @@ import { listenIncoming, openOutgoing, parseMigrationUri, formatMigrationUri, Tr
 import type { Channel, IncomingListener } from '../../src/transport/index.js';
 import { assertNoLeaks, MiB, payload, receiveAll, sendAll, sha256 } from './helpers.js';
 import { makePki, type Pki } from './pki.js';
+import { requires } from '../helpers/requirements.js';
 
+const OPENSSL = requires.openssl();
 let pki: Pki;
 before(() => {
-  pki = makePki();
+  if (!OPENSSL.skip) pki = makePki();
 });
-after(() => pki.remove());
+after(() => {
+  if (!OPENSSL.skip) pki.remove();
+});
 
 /** accept() and openOutgoing() together; both outcomes, whichever way they go. */
 async function pair(listener: IncomingListener, source: Parameters<typeof openOutgoing>[1]): Promise<{ out: PromiseSettledResult<Channel>; inc: PromiseSettledResult<Channel> }> {
@@ -41,7 +45,7 @@ describe('tls: URIs', () => {
     assert.throws(() => parseMigrationUri('tls:host'), /^.*tls:host: missing port; expected tls:host:port/);
   });
 
-  it('need credentials, and refuse them on non-tcp URIs or when unusable', async () => {
+  it('need credentials, and refuse them on non-tcp URIs or when unusable', OPENSSL, async () => {
     await assert.rejects(openOutgoing('tls:127.0.0.1:1'), { code: 'TRANSPORT_INVALID', message: /tls: needs TLS credentials/ });
     await assert.rejects(listenIncoming('tls:127.0.0.1:0'), { code: 'TRANSPORT_INVALID', message: /tls: needs TLS credentials/ });
     await assert.rejects(openOutgoing('unix:/tmp/x.sock', { tls: pki.source }), { code: 'TRANSPORT_INVALID', message: /apply to tls: and tcp: only, not unix:/ });
@@ -50,7 +54,7 @@ describe('tls: URIs', () => {
   });
 });
 
-describe('tls: mutual authentication', { timeout: 60_000 }, () => {
+describe('tls: mutual authentication', { ...OPENSSL, timeout: 60_000 }, () => {
   after(assertNoLeaks);
 
   it('carries 8 MiB intact; both ends report protocol, cipher and the verified peer', async () => {
