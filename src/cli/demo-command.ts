@@ -1,6 +1,7 @@
 /**
  * `livemig demo`: the main job on an embedded default. Starts a guest running the seed's
- * load generator, migrates it to a destination process over loopback tcp through a
+ * load generator (or, with `--machine pc`, an x86 PC booting livemig's stride boot-sector
+ * guest), migrates it to a destination process over loopback tcp through a
  * simulated link, once with XBZRLE and once without, and prints `info migrate` for each,
  * a side-by-side table and whether the RAM digests matched. On a terminal a progress bar
  * shows each migration; `--report FILE.html` writes both runs side by side as an HTML page
@@ -9,8 +10,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Guest, GuestMemory } from '../guest/index.js';
-import type { WorkloadName } from '../guest/index.js';
+import { Guest, GuestMemory, PASS_MARKER, PcMachine, floppyImage, resolvePcOptions } from '../guest/index.js';
+import type { VirtualMachine, WorkloadName } from '../guest/index.js';
 import { SourceManager } from '../migration/index.js';
 import type { MigrationInfo } from '../migration/index.js';
 import { formatInfoMigrate, formatSize } from '../monitor/index.js';
@@ -21,6 +22,8 @@ import { RunRecorder, checkReportPath, formatBytes, formatRate, writeMigrationRe
 import type { ReportRun } from './report/index.js';
 
 export interface DemoOptions {
+  /** synthetic (default) or pc (v86 booting the stride boot-sector guest). */
+  machine?: 'synthetic' | 'pc';
   ram: number;
   workload: WorkloadName;
   bandwidth: number;
@@ -49,7 +52,7 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   // bad output paths fail now, not after the migrations
   if (o.report !== undefined) checkReportPath(o.report, '--report');
   const telemetry = o.telemetry !== undefined ? new TelemetryFile(o.telemetry) : undefined;
-  log(`livemig demo: a ${formatSize(o.ram)} guest running the '${o.workload}' workload, migrated over loopback tcp through a ${formatSize(o.bandwidth)}B/s link`);
+  log(`livemig demo: ${guestWords(o)}, migrated over loopback tcp through a ${formatSize(o.bandwidth)}B/s link`);
   log(`(downtime limit 300 ms; a migration that has not converged after ${o.maxTime / 1000} s is switched over anyway)\n`);
   const results: RunResult[] = [];
   for (const xbzrle of [true, false]) {
@@ -61,10 +64,10 @@ export async function demoCommand(o: DemoOptions): Promise<number> {
   if (o.report !== undefined) {
     await writeMigrationReport(o.report, results.map((r) => r.report), {
       title: 'livemig demo: XBZRLE against no delta compression',
-      subtitle: `A ${formatBytes(o.ram)} guest running the '${o.workload}' workload, migrated twice to a destination process over loopback tcp through a simulated ${formatRate(o.bandwidth)} link: with XBZRLE delta compression and without.`,
+      subtitle: `${guestWords(o).replace(/^a/, 'A')}, migrated twice to a destination process over loopback tcp through a simulated ${formatRate(o.bandwidth)} link: with XBZRLE delta compression and without.`,
       parameters: [
         ['guest RAM', `${formatBytes(o.ram)} (one block, pc.ram)`],
-        ['workload', o.workload],
+        ['workload', o.machine === 'pc' ? 'x86 PC (v86), stride boot sector' : o.workload],
         ['simulated link', `${formatRate(o.bandwidth)} for every stage (no other bandwidth limit)`],
         ['downtime limit', `${results[0]?.report.parameters?.['downtime-limit'] ?? 300} ms`],
         ['switch over anyway after', `${o.maxTime / 1000} s`],
@@ -111,7 +114,7 @@ async function migrateOnce(o: DemoOptions, xbzrle: boolean, label: string, log: 
       });
       dst.once('exit', (code) => reject(new Error(`destination exited (${code}) before '${kind}': ${stderr.trim()}`)));
     });
-  const guest = await Guest.start({ memory: new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]), workload: o.workload, seed: 1 });
+  const guest = await startGuest(o);
   try {
     const listening = await next('listening');
     const src = new SourceManager(guest);
@@ -140,6 +143,22 @@ async function migrateOnce(o: DemoOptions, xbzrle: boolean, label: string, log: 
     await guest.stop();
     dst.kill();
   }
+}
+
+function guestWords(o: DemoOptions): string {
+  return o.machine === 'pc' ? `a ${formatSize(o.ram)} x86 PC (v86) running livemig's stride boot-sector guest` : `a ${formatSize(o.ram)} guest running the '${o.workload}' workload`;
+}
+
+/** The demo's guest; a PC once it has booted and run a few passes (COM1 markers). */
+async function startGuest(o: DemoOptions): Promise<VirtualMachine> {
+  if (o.machine !== 'pc') return Guest.start({ memory: new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]), workload: o.workload, seed: 1 });
+  const { config, media } = resolvePcOptions({ ramBytes: o.ram, bootImage: { name: 'stride', floppy: floppyImage('stride') } });
+  let passes = 0;
+  let ran!: () => void;
+  const running = new Promise<void>((r) => (ran = r));
+  const pc = await PcMachine.create(config, media, { serial: (b) => b === PASS_MARKER && ++passes === 3 && ran() });
+  await running;
+  return pc;
 }
 
 function table(results: RunResult[]): string {

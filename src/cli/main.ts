@@ -65,6 +65,7 @@ program
 program
   .command('demo')
   .description('migrate a guest running the seed\'s write-hot workload between two processes, with XBZRLE and without, and compare')
+  .addOption(new Option('--machine <kind>', 'synthetic (worker threads running --workload) or pc (an x86 PC emulated by v86 booting livemig\'s stride boot-sector guest; needs Debian\'s seabios)').default('synthetic').argParser(choiceOption('--machine', ['synthetic', 'pc'] as const)))
   .addOption(new Option('--ram <size>', 'guest RAM').default(32 * 1024 * 1024, '32M').argParser(sizeOption('--ram')))
   .addOption(new Option('--workload <name>', 'what the guest does').choices(WORKLOAD_NAMES).default('seed'))
   .addOption(new Option('--bandwidth <rate>', 'simulated link speed in bytes/s (k/m/g suffixes)').default(8 * 1024 * 1024, '8M').argParser(rateOption('--bandwidth')))
@@ -72,7 +73,7 @@ program
   .option('--json', 'print the results as JSON', false)
   .option('--report <file>', 'write an HTML report of both migrations side by side (self-contained: plots, no scripts)')
   .option('--telemetry <file>', 'write one JSON line per pass of each migration')
-  .action(async (o: { ram: number; workload: WorkloadName; bandwidth: number; maxTime: number; json: boolean; report?: string; telemetry?: string }) => {
+  .action(async (o: { machine: 'synthetic' | 'pc'; ram: number; workload: WorkloadName; bandwidth: number; maxTime: number; json: boolean; report?: string; telemetry?: string }) => {
     if (o.bandwidth <= 0) throw new LivemigError('INVALID_ARGUMENT', '--bandwidth must be more than 0');
     process.exitCode = await demoCommand(o);
   });

@@ -173,7 +173,12 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         // RAM is final: hash it on a worker while the device sections arrive (and while the
         // source hashes its own), not after them. A RAM section after that makes the hash stale.
         onRamComplete: () => {
-          if (this.hasher === undefined || this.hashing !== undefined) return;
+          if (this.hashing !== undefined) return;
+          if (this.hasher === undefined) {
+            // RAM no worker can read (a PC's): hash it here and now, while the source hashes its own
+            this.hashing = Promise.resolve(this.memory!.digest());
+            return;
+          }
           // (if the worker fails, hash here; once the load is over, a closed worker's result is unused)
           this.hashing = this.hasher.digest().catch(() => (this.hasher === undefined ? '' : this.memory!.digest()));
         },

@@ -237,7 +237,8 @@ export class RamSender {
     const snap = this.snapViews[k]!;
     const snapAt = this.snapshotBase < 0 ? -1 : this.snapshotBase + k * PAGE;
     const addr = globalPage * PAGE;
-    this.dirtyLog.noteSent(globalPage, snap);
+    // the last stage ends the migration: a later one resets the log, so nothing needs noting
+    if (!lastStage) this.dirtyLog.noteSent(globalPage, snap);
     this.periodPagesSent++;
     c.pagesSent++;
     // offsets into kernel memory where possible: no per-call view look-ups

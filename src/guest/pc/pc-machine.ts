@@ -12,6 +12,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { constants as zlibConstants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { V86, V86Options } from 'v86';
 import { LivemigError } from '../../errors.js';
 import { GuestMemory } from '../guest-memory.js';
@@ -30,6 +31,11 @@ export const PC_RAM_IDSTR = 'pc.ram';
 const PC_SLICE_MS = 2;
 /** VGA memory: the guests here are headless; v86's 8 MiB default would travel in every device state. */
 const VGA_MEMORY_BYTES = 256 * 1024;
+/**
+ * Largest device state inflated on a destination: v86's state without RAM is ~1.4 MB plus the
+ * floppy and disk images it holds in memory; the bound keeps a hostile stream from inflating more.
+ */
+const MAX_STATE_BYTES = 512 * 1024 * 1024;
 
 /** The parts of v86's CPU object this file reaches (internal API of the pinned version). */
 interface V86Cpu {
@@ -145,8 +151,9 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
   }
 
   /**
-   * v86's saved state without RAM: its memory packing is bypassed for the one call (the RAM
-   * goes in the stream's RAM section).
+   * v86's saved state without RAM, deflated (mostly zeros: 1.4 MB becomes tens of KiB, which
+   * the switchover sends inside the downtime): its memory packing is bypassed for the one call
+   * (the RAM goes in the stream's RAM section).
    * @throws LivemigError GUEST_STATE unless paused.
    */
   async deviceState(): Promise<Uint8Array> {
@@ -154,7 +161,7 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
     const cpu = this.cpu;
     cpu.pack_memory = () => ({ bitmap: { get_buffer: () => new ArrayBuffer(0) }, packed_memory: new Uint8Array(0) });
     try {
-      return new Uint8Array(await this.emulator.save_state());
+      return deflateRawSync(new Uint8Array(await this.emulator.save_state()), { level: 1 });
     } finally {
       delete (cpu as Partial<V86Cpu>).pack_memory; // the prototype's again
     }
@@ -168,9 +175,15 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
   async restore(state: Uint8Array): Promise<void> {
     if (this.state !== 'paused') throw new LivemigError('GUEST_STATE', `restore() needs a paused PC; it is ${this.state}`);
     const cpu = this.cpu;
+    let raw: Uint8Array;
+    try {
+      raw = inflateRawSync(state, { maxOutputLength: MAX_STATE_BYTES, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch (e) {
+      throw new LivemigError('GUEST_STATE', `the PC's device state does not inflate: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
     cpu.unpack_memory = () => undefined;
     try {
-      await this.emulator.restore_state(own(state));
+      await this.emulator.restore_state(own(raw));
     } catch (e) {
       throw new LivemigError('GUEST_STATE', `v86 refused the PC's device state: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     } finally {
