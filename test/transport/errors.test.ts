@@ -6,9 +6,10 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import diagnostics from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listenIncoming, openOutgoing, readChunks, TransportError, type Channel } from '../../src/transport/index.js';
 import { MiB, assertNoLeaks, eventually, groupAlive, payload, tempDir } from './helpers.js';
@@ -69,36 +70,55 @@ describe('opening failures', () => {
     assert.equal(err.osCode, 'ENOENT');
   });
 
-  it('connect times out (and aborts) against a listener whose accept queue is full', async (t) => {
+  it('connect times out (and aborts) against a listener whose accept queue is full', { timeout: 30_000 }, async (t) => {
     if (process.platform !== 'linux') {
       t.skip('relies on Linux dropping SYNs when the accept queue is full');
       return;
     }
-    // A process that listens with a backlog of 1 and then never runs its event loop again:
-    // once the queue is full the kernel drops further SYNs and a connect just waits.
+    // A process that listens with a backlog of 1, says its port and stops itself (SIGSTOP, in
+    // the same synchronous turn: it never accepts). The kernel queues connections until the
+    // queue is full, then drops further SYNs: a connect just waits.
     const child = spawn(process.execPath, ['-e', `
       const s = require('net').createServer();
       s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
-        console.log(s.address().port);
-        setTimeout(() => { for (;;) {} }, 20);
+        require('fs').writeSync(1, s.address().port + '\\n');
+        process.kill(process.pid, 'SIGSTOP');
       });
     `], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const fillers: Socket[] = [];
+    const fillers: Channel[] = [];
     try {
       const [line] = (await once(child.stdout!, 'data')) as [Buffer];
       const uri = `tcp:127.0.0.1:${Number(line.toString())}`;
-      await sleep(100);
-      for (let i = 0; i < 4; i++) fillers.push(connect(Number(line.toString()), '127.0.0.1').on('error', () => undefined));
-      await sleep(100);
-      const started = Date.now();
-      const err = await failsWith(openOutgoing(uri, { timeoutMs: 200 }), 'TRANSPORT_CLOSED', new RegExp(`^${uri}: connect timed out after 200 ms$`));
+      // Each connect either completes (one more queued connection) or times out (the queue is
+      // full): fill the queue until one times out. The kernel queues backlog + 1.
+      let err: TransportError | undefined;
+      let started = 0;
+      while (err === undefined) {
+        assert.ok(fillers.length < 16, `${fillers.length} connections queued and none timed out`);
+        started = performance.now();
+        try {
+          fillers.push(await openOutgoing(uri, { timeoutMs: 200 }));
+        } catch (e) {
+          assert.ok(e instanceof TransportError, String(e));
+          err = e;
+        }
+      }
+      assert.ok(fillers.length >= 1, 'the queue took connections before it was full');
+      assert.equal(err.code, 'TRANSPORT_CLOSED');
+      assert.match(err.message, new RegExp(`^${uri}: connect timed out after 200 ms$`));
       assert.equal(err.osCode, 'ETIMEDOUT');
-      assert.ok(Date.now() - started < 2000);
+      assert.ok(performance.now() - started >= 199, 'not before its timeout');
+      // Abort a connect in progress: once its socket exists (and connects, in the same turn).
       const ac = new AbortController();
-      setTimeout(() => ac.abort(), 50);
-      await failsWith(openOutgoing(uri, { signal: ac.signal }), 'TRANSPORT_CLOSED', /connect aborted/);
+      const abortOnSocket = (): void => void setImmediate(() => ac.abort());
+      diagnostics.subscribe('net.client.socket', abortOnSocket);
+      try {
+        await failsWith(openOutgoing(uri, { signal: ac.signal }), 'TRANSPORT_CLOSED', /connect aborted/);
+      } finally {
+        diagnostics.unsubscribe('net.client.socket', abortOnSocket);
+      }
     } finally {
-      for (const s of fillers) s.destroy();
+      for (const f of fillers) f.destroy();
       child.kill('SIGKILL');
       if (child.exitCode === null && child.signalCode === null) await once(child, 'close');
     }
