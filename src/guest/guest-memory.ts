@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { updateHash } from '../hash.js';
+import type { RamDigester } from '../hash.js';
 import { MAX_GUEST_PAGES, PAGE_SHIFT, PAGE_SIZE } from './page.js';
 import { RamBlock, checkBlockSize, checkIdstr } from './ram-block.js';
 import type { RamBlockSpec } from './ram-block.js';
@@ -145,6 +146,11 @@ export class GuestMemory {
     const h = createHash('sha256');
     for (const b of this.blocks) updateHash(h, b.bytes);
     return h.digest('hex');
+  }
+
+  /** The digest of every block's bytes in block order with another algorithm (see `createRamDigester`). */
+  digestWith(digester: RamDigester): string {
+    return digester.digest(this.blocks.map((b) => b.bytes));
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { LivemigError } from '../errors.js';
+import type { RamDigestAlgorithm } from '../hash.js';
 import type { GuestMemory } from './guest-memory.js';
 
 /** What the worker posts once it waits for work. */
@@ -44,7 +45,7 @@ export class RamHasher {
       const p = this.pending;
       this.pending = undefined;
       if (typeof hex === 'string') p?.resolve(hex);
-      else p?.reject(new LivemigError('GUEST_STATE', `RAM digest worker sent ${String(hex)}`));
+      else p?.reject(new LivemigError('GUEST_STATE', `RAM digest worker failed: ${JSON.stringify(hex)}`));
     });
     const fail = (e: Error): void => {
       started();
@@ -69,16 +70,17 @@ export class RamHasher {
   }
 
   /**
-   * The hex SHA-256 of the RAM as it is while hashing: pause the guest first. One at a time.
+   * The hex digest (SHA-256 unless told otherwise) of the RAM as it is while hashing: pause the
+   * guest first. One at a time.
    * @throws LivemigError GUEST_STATE if the worker failed, or a digest is already running.
    */
-  digest(): Promise<string> {
+  digest(algorithm: RamDigestAlgorithm = 'sha256'): Promise<string> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new LivemigError('GUEST_STATE', 'RAM digest worker is closed'));
     if (this.pending !== undefined) return Promise.reject(new LivemigError('GUEST_STATE', 'a RAM digest is already running'));
     return new Promise<string>((resolve, reject) => {
       this.pending = { resolve, reject };
-      this.worker.postMessage('digest');
+      this.worker.postMessage(algorithm);
     });
   }
 

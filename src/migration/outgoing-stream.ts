@@ -35,8 +35,8 @@ export class OutgoingStream {
   }
 
   /** The machine the destination must build, before any RAM. */
-  machine(kind: string, config: unknown): void {
-    this.stream.machine(LivemigSectionId.Machine, encodeMachineSection({ kind, config }));
+  machine(kind: string, config: unknown, digest: string): void {
+    this.stream.machine(LivemigSectionId.Machine, encodeMachineSection({ kind, config, digest }));
   }
 
   ramSetup(memory: GuestMemory): void {

@@ -8,6 +8,8 @@
  * path); an OutgoingMigration built directly takes them from its `transport` option.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { RAM_DIGEST_ALGORITHMS, isRamDigestAlgorithm } from '../hash.js';
+import type { RamDigestAlgorithm } from '../hash.js';
 import { DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS } from '../transport/index.js';
 
 export type DeltaCodec = 'xbzrle' | 'xbrle';
@@ -34,6 +36,11 @@ export interface MigrationParameters {
   'max-time': number;
   /** At the iteration or time limit: switch over anyway (`force`) or give up (`cancel`). */
   'stall-policy': StallPolicy;
+  /**
+   * How the destination checks the RAM it loaded against the source's: `xxh3-128` (fast, the
+   * default) or `sha256` (livemig's extension; announced at setup, carried in livemig-digest).
+   */
+  'digest-algorithm': RamDigestAlgorithm;
   /**
    * Auto-converge: throttle when a period dirtied more than this percentage of what it sent
    * (QEMU default 50, 1..100).
@@ -85,6 +92,7 @@ export const DEFAULT_PARAMETERS: Readonly<MigrationParameters> = Object.freeze({
   'max-iterations': 0,
   'max-time': 0,
   'stall-policy': 'force' as StallPolicy,
+  'digest-algorithm': 'xxh3-128' as RamDigestAlgorithm,
   'throttle-trigger-threshold': 50,
   'cpu-throttle-initial': 20,
   'cpu-throttle-increment': 10,
@@ -142,6 +150,9 @@ export function checkParameter<K extends keyof MigrationParameters>(name: K, val
       return value as MigrationParameters[K];
     case 'delta-codec':
       if (value !== 'xbzrle' && value !== 'xbrle') throw new InvalidArgumentError(`Parameter 'delta-codec' expects xbzrle or xbrle, got ${String(value)}`);
+      return value as MigrationParameters[K];
+    case 'digest-algorithm':
+      if (!isRamDigestAlgorithm(value)) throw new InvalidArgumentError(`Parameter 'digest-algorithm' expects ${RAM_DIGEST_ALGORITHMS.join(' or ')}, got ${String(value)}`);
       return value as MigrationParameters[K];
     default:
       throw new InvalidArgumentError(`unknown migration parameter '${String(name)}'`);

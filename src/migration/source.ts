@@ -16,6 +16,8 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LivemigError } from '../errors.js';
+import { createRamDigester } from '../hash.js';
+import type { RamDigester } from '../hash.js';
 import { selectedKernel } from '../codec/index.js';
 import { RamHasher } from '../guest/index.js';
 import type { VirtualMachine } from '../guest/index.js';
@@ -84,6 +86,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   ramDigest: string | undefined;
   destinationDigest: string | undefined;
   private readonly guest: VirtualMachine;
+  /** The RAM digest's algorithm, loaded at setup (hashing here when no worker can read the RAM). */
+  private digester: RamDigester | undefined;
   /** Longest stretch of work between two turns of the event loop (shorter when the guest runs on it). */
   private readonly sliceMs: number;
   private readonly abort = new AbortController();
@@ -200,7 +204,10 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       const link = this.parameters['link-bandwidth'] > 0 ? new LinkPacer(this.parameters['link-bandwidth']) : undefined;
       const out = new OutgoingStream(link ? async (chunk, release) => { await link.wait(chunk.length); await channel.write(chunk, release); } : (chunk, release) => channel.write(chunk, release));
       out.header();
-      out.machine(this.guest.kind, this.guest.machineConfig());
+      const algorithm = this.parameters['digest-algorithm'];
+      // loaded now: the digest is taken inside the downtime
+      this.digester = await createRamDigester(algorithm);
+      out.machine(this.guest.kind, this.guest.machineConfig(), algorithm);
       this.ram.setup();
       out.ramSetup(this.guest.memory);
       await out.flush();
@@ -313,7 +320,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
    */
   private digestFrozenRam(): Promise<string> | undefined {
     if (this.hasher === undefined) return undefined;
-    const p = this.hasher.digest().catch((e: unknown) => {
+    const p = this.hasher.digest(this.parameters['digest-algorithm']).catch((e: unknown) => {
       debug('RAM digest worker failed (%s); hashing on the main thread', e instanceof Error ? e.message : String(e));
       return this.hashHere();
     });
@@ -322,7 +329,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   }
 
   private hashHere(): string {
-    return this.abort.signal.aborted ? '' : this.guest.memory.digest();
+    return this.abort.signal.aborted ? '' : this.guest.memory.digestWith(this.digester!);
   }
 
   /** Lifts auto-converge's throttle (QEMU stops it when the migration ends). */
@@ -366,7 +373,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.checkCancelled();
     /** Time spent waiting for the digest once everything else was sent. */
     const digestMs = performance.now() - digestStart;
-    out.digest('sha256', Buffer.from(this.ramDigest, 'hex'));
+    out.digest(this.parameters['digest-algorithm'], Buffer.from(this.ramDigest, 'hex'));
     out.eof();
     out.vmdesc();
     await out.flush();
@@ -545,7 +552,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       ...(parts && this.status === 'completed'
         ? { 'downtime-parts': { 'pause-ms': Math.round(parts.pauseMs), 'send-ms': Math.round(parts.sendMs), 'digest-ms': Math.round(parts.digestMs), 'confirm-ms': Math.round(parts.confirmMs) } }
         : {}),
-      ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
+      ...(this.ramDigest ? { 'ram-digest': this.ramDigest, 'digest-algorithm': this.parameters['digest-algorithm'] } : {}),
       ...(this.destinationDigest ? { 'destination-digest': this.destinationDigest } : {}),
       ...(this.channel ? { transport: { description: this.channel.description, ...(this.channel.tls ? { tls: { ...this.channel.tls } } : {}) } } : {}),
     };

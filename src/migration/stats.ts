@@ -76,6 +76,8 @@ export interface LivemigStats {
   'unchanged-skipped': number;
   'bytes-per-dirty-page': number;
   'ram-digest'?: string;
+  /** The algorithm of `ram-digest` and `destination-digest`. */
+  'digest-algorithm'?: string;
   'destination-digest'?: string;
   kernel: string;
   /** The switchover was forced by max-iterations / max-time (stall-policy force). */

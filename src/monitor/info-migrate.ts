@@ -74,8 +74,9 @@ export function formatInfoMigrate(info: MigrationInfo, role: 'source' | 'destina
   const l = info.livemig;
   const tls = l?.transport?.tls;
   if (tls) lines.push(tlsLine(tls));
-  if (l?.['ram-digest']) lines.push(`ram digest (sha256): ${l['ram-digest']}`);
-  if (l?.['destination-digest']) lines.push(`destination ram digest (sha256): ${l['destination-digest']}`);
+  const alg = l?.['digest-algorithm'] ?? 'sha256';
+  if (l?.['ram-digest']) lines.push(`ram digest (${alg}): ${l['ram-digest']}`);
+  if (l?.['destination-digest']) lines.push(`destination ram digest (${alg}): ${l['destination-digest']}`);
   return lines.join('\n');
 }
 
@@ -90,7 +91,10 @@ export interface IncomingInfoExtra {
   records?: { zero: number; page: number; xbzrle: number; xbrle: number };
   'source-digest'?: string;
   'ram-digest'?: string;
+  'digest-algorithm'?: string;
+  machine?: string;
   'stride-check'?: { ok: boolean; message: string };
+  'pattern-check'?: { image: string; ok: boolean; passes: number; message: string };
   transport?: { description: string; tls?: TlsInfo };
 }
 
@@ -104,8 +108,11 @@ export function formatIncomingInfo(info: MigrationInfo & { incoming?: Record<str
   const r = x.records;
   if (r) lines.push(`received pages: normal ${r.page}, zero ${r.zero}, xbzrle ${r.xbzrle}, xbrle ${r.xbrle}`);
   if (x.transport?.tls) lines.push(tlsLine(x.transport.tls));
-  if (x['source-digest']) lines.push(`source ram digest (sha256): ${x['source-digest']}`);
-  if (x['ram-digest']) lines.push(`ram digest (sha256): ${x['ram-digest']}`);
+  if (x.machine) lines.push(`machine: ${x.machine}`);
+  const alg = x['digest-algorithm'] ?? 'sha256';
+  if (x['source-digest']) lines.push(`source ram digest (${alg}): ${x['source-digest']}`);
+  if (x['ram-digest']) lines.push(`ram digest (${alg}): ${x['ram-digest']}`);
   if (x['stride-check']) lines.push(`stride check: ${x['stride-check'].ok ? 'ok' : 'FAILED'} (${x['stride-check'].message})`);
+  if (x['pattern-check']) lines.push(`${x['pattern-check'].image} pattern check: ${x['pattern-check'].ok ? 'ok' : 'FAILED'} (${x['pattern-check'].message})`);
   return lines.join('\n');
 }

@@ -3,6 +3,7 @@
  * cancel, a failing transport, the stall policies, and that the guest runs on after each
  * failure with a later migration succeeding.
  */
+import { createRamDigester, isRamDigestAlgorithm } from '../../src/hash.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,6 @@ import { Guest, GuestMemory, checkStride } from '../../src/guest/index.js';
 import { SourceManager } from '../../src/migration/index.js';
 import type { MigrationStatus } from '../../src/migration/index.js';
 import { loadMigrationStream } from '../../src/stream/index.js';
-import { createHash } from 'node:crypto';
 import { statusReached, workAdvances } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'livemig-src-'));
@@ -28,20 +28,23 @@ async function guest(workload: 'stride' | 'seed' | 'random' | 'idle', mib = 4): 
   return g;
 }
 
-/** Loads a stream file; returns the loaded memory's sha256, the digest it carried and the statuses seen. */
+/** Loads a stream file; returns the loaded memory's digest (by the algorithm the stream names), the digest it carried and the statuses seen. */
 async function load(file: string): Promise<{ digest: string; carried: string; ram: Uint8Array }> {
   let ram = new Uint8Array(0);
   let carried = '';
+  let algorithm = '';
   await loadMigrationStream(createReadStream(file), {
     setupRam: (blocks) => {
       ram = new Uint8Array(blocks[0]!.lengthBytes);
       return new Map([[blocks[0]!.idstr, ram]]);
     },
-    onDigest: (_alg, d) => {
+    onDigest: (alg, d) => {
+      algorithm = alg;
       carried = Buffer.from(d).toString('hex');
     },
   }, { maxRamBytes: 1 << 30 });
-  return { digest: createHash('sha256').update(ram).digest('hex'), carried, ram };
+  assert.ok(isRamDigestAlgorithm(algorithm), `the stream's digest algorithm: ${algorithm}`);
+  return { digest: (await createRamDigester(algorithm)).digest([ram]), carried, ram };
 }
 
 test('SourceManager.ready resolves once the digest worker is up, and a migration after it completes', async () => {
