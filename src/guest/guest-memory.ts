@@ -16,6 +16,7 @@ interface BlockView {
   idstr: string;
   bytes: Uint8Array;
   wasmMemory?: WebAssembly.Memory;
+  refresh?: () => Uint8Array;
 }
 
 /**
@@ -63,7 +64,7 @@ export class GuestMemory {
       if (page + pages > MAX_GUEST_PAGES) {
         throw new InvalidArgumentError(`guest RAM exceeds ${MAX_GUEST_PAGES} pages at block ${JSON.stringify(idstr)}`);
       }
-      const block = new RamBlock(idstr, v.bytes, page, v.wasmMemory);
+      const block = new RamBlock(idstr, v.bytes, page, v.wasmMemory, v.refresh);
       list.push(block);
       byName.set(idstr, block);
       firstPages[i] = page;
@@ -94,10 +95,12 @@ export class GuestMemory {
    * Describes existing memory as RAM blocks without copying: e.g. `new Uint8Array(wasmMemory.buffer)`
    * for a `WebAssembly.Memory`, which cannot be instrumented and is tracked with the scanning
    * log. Non-shared memory cannot run workloads (`Guest.start` refuses it). If the underlying
-   * buffer is replaced (a non-shared `WebAssembly.Memory` grows), wrap it again.
+   * buffer may be replaced (a non-shared `WebAssembly.Memory` that grows detaches its old
+   * buffer), give `refresh`, which makes the view again: `RamBlock.bytes` then calls it when
+   * its view was detached.
    * @throws InvalidArgumentError as the constructor does, or for a view not 8-byte aligned.
    */
-  static wrap(blocks: readonly { idstr: string; bytes: Uint8Array }[]): GuestMemory {
+  static wrap(blocks: readonly { idstr: string; bytes: Uint8Array; refresh?: () => Uint8Array }[]): GuestMemory {
     if (!Array.isArray(blocks)) throw new InvalidArgumentError('wrap expects an array of { idstr, bytes }');
     blocks.forEach((b, i) => {
       if (!(b.bytes instanceof Uint8Array)) throw new InvalidArgumentError(`RAM block ${i}: bytes is not a Uint8Array`);

@@ -26,13 +26,13 @@ export class RamBlock {
   readonly pageCount: number;
   /** The block's first byte as a global byte address (sum of the sizes of earlier blocks). */
   readonly offsetBytes: number;
+  private view: Uint8Array;
 
   /** @internal Use {@link GuestMemory}, which validates and numbers the blocks. */
   constructor(
     /** The block's name in the stream, e.g. `pc.ram`. */
     readonly idstr: string,
-    /** The block's RAM: live memory that workers may be writing. */
-    readonly bytes: Uint8Array,
+    bytes: Uint8Array,
     /** Global page index of the block's first page. */
     readonly firstPage: number,
     /**
@@ -40,10 +40,25 @@ export class RamBlock {
      * as one (the source then tests pages for zero in place, with the SIMD fill scanner).
      */
     readonly wasmMemory?: WebAssembly.Memory,
+    /**
+     * For memory whose buffer its owner may replace (a WebAssembly.Memory that grows detaches
+     * its old buffer): makes the view again, over the same bytes.
+     */
+    private readonly refresh?: () => Uint8Array,
   ) {
+    this.view = bytes;
     this.sizeBytes = bytes.length;
     this.pageCount = bytes.length >>> PAGE_SHIFT;
     this.offsetBytes = firstPage * PAGE_SIZE;
+  }
+
+  /**
+   * The block's RAM: live memory that workers may be writing. Read it again after anything
+   * that may have grown the memory (an emulator's slice): a replaced buffer gets a new view.
+   */
+  get bytes(): Uint8Array {
+    if (this.view.byteLength === 0 && this.refresh !== undefined) this.view = this.refresh();
+    return this.view;
   }
 
   /** True when workers can share this block (it lives in a `SharedArrayBuffer`). */

@@ -39,8 +39,8 @@ export class ScanningDirtyLog implements DirtyLog {
   readonly method: ScanMethod;
   private readonly sent: Uint8Array;
   private readonly hashes: Int32Array;
-  private readonly words: readonly Int32Array[];
-  private readonly live: readonly Buffer[];
+  private readonly words: Int32Array[];
+  private readonly live: Buffer[];
   private readonly shadow: readonly Buffer[];
   private readonly scratch = new Uint8Array(PAGE_SIZE);
   private readonly scratchWords = new Int32Array(this.scratch.buffer);
@@ -93,6 +93,12 @@ export class ScanningDirtyLog implements DirtyLog {
     const blocks = this.memory.blocks;
     for (let bi = 0; bi < blocks.length; bi++) {
       const block = blocks[bi]!;
+      const bytes = block.bytes;
+      if (this.live[bi]!.buffer !== bytes.buffer || this.live[bi]!.byteLength === 0) {
+        // the memory's owner replaced its buffer (a WebAssembly.Memory grew): view it again
+        this.words[bi] = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+        this.live[bi] = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      }
       const words = this.words[bi]!;
       const live = this.live[bi]!;
       const shadow = useHash ? live : this.shadow[bi]!;

@@ -69,12 +69,16 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
     readonly config: PcConfig,
     private readonly emulator: V86,
     private readonly cpu: V86Cpu,
-    readonly ram: Uint8Array,
+    ram: Uint8Array,
     running: boolean,
   ) {
     super();
     this.state = running ? 'running' : 'paused';
-    this.memory = GuestMemory.wrap([{ idstr: PC_RAM_IDSTR, bytes: ram }]);
+    // v86's memory grows as the guest runs (its JIT's tables): the old buffer, and every view
+    // over it, is then detached; the RAM stays at the same offset
+    const offset = ram.byteOffset;
+    const size = ram.length;
+    this.memory = GuestMemory.wrap([{ idstr: PC_RAM_IDSTR, bytes: ram, refresh: () => new Uint8Array(cpu.wasm_memory.buffer, offset, size) }]);
     this.dirtyLog = new ScanningDirtyLog(this.memory, { method: 'compare' });
   }
 
@@ -204,9 +208,14 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
     return this.pausedAtWallMs;
   }
 
-  /** A view over RAM dies if v86 ever replaces its memory: say so rather than read nothing. */
+  /** The guest's RAM (guest-physical address 0 at index 0), viewed anew if v86's memory grew. */
+  get ram(): Uint8Array {
+    return this.memory.blocks[0]!.bytes;
+  }
+
+  /** The RAM view must be live (v86 keeps RAM at one offset; a grown memory gets a new view). */
   private checkRam(): void {
-    if (this.ram.byteLength === 0) throw new LivemigError('GUEST_STATE', 'v86 replaced its WebAssembly memory; the RAM view is gone');
+    if (this.ram.byteLength === 0) throw new LivemigError('GUEST_STATE', 'the PC\'s RAM view is gone');
   }
 
   private setStatus(s: VmStatus): void {
