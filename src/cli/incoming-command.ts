@@ -47,6 +47,12 @@ export interface IncomingCommandOptions {
   writeTimeout?: number | undefined;
   /** A received PC's COM1: stdio, file:PATH or none. */
   serial?: string | undefined;
+  /** A QEMU stream: write the received VM here as a checkpoint QEMU loads. */
+  save?: string | undefined;
+  /** A QEMU stream: write each RAM block to DIR/<idstr>.bin. */
+  extractRam?: string | undefined;
+  /** A QEMU stream: most bytes of device sections and VM description buffered until the description arrives. */
+  maxDeviceState?: number | undefined;
 }
 
 /** `--read-timeout MS` / `--write-timeout MS` for main.ts: the stall timeouts of a connected source, 0 = none. */
@@ -87,6 +93,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
     checks: patternChecks,
     machines: { [PC_KIND]: pcKind(serialWrite ? { serial: serialWrite } : {}) },
     ...(prepared ? { memory: prepared, memoryIsZero: true } : {}),
+    qemu: { saveFile: o.save, extractRamDir: o.extractRam, maxBufferedDeviceBytes: o.maxDeviceState },
   });
   const machine = new Machine({ incoming });
   const abort = new AbortController();

@@ -13,6 +13,8 @@ import { pcFlagOptions } from './pc-flags.js';
 import { incomingCommand, timeoutOption } from './incoming-command.js';
 import { demoCommand } from './demo-command.js';
 import { analyzeCommand } from './analyze-command.js';
+import { sendCommand } from './send-command.js';
+import { DEFAULT_MAX_BUFFERED_DEVICE_BYTES } from '../stream/index.js';
 import { rateOption } from './options.js';
 
 const program = new Command();
@@ -44,7 +46,7 @@ run.action(async (o: RunOptions) => {
 
 program
   .command('incoming')
-  .description('wait for a migration on URI (tcp:HOST:PORT, unix:PATH, exec:CMD, fd:N, file:PATH), verify it and resume the guest')
+  .description('wait for a migration on URI (tcp:HOST:PORT, unix:PATH, exec:CMD, fd:N, file:PATH), verify it and resume the guest; from a QEMU source (migrate tcp:HOST:PORT), receive its VM as data and keep it (--save, --extract-ram)')
   .argument('<uri>', 'where the migration comes from')
   .addOption(new Option('--max-ram <size>', 'most RAM an incoming stream may make us allocate').default(DEFAULT_MAX_RAM_BYTES, '4G').argParser(sizeOption('--max-ram')))
   .option('--tls-creds <dir>', 'TLS credentials for a tls: URI (ca-cert.pem, server-cert.pem, server-key.pem, as QEMU\'s tls-creds-x509)')
@@ -58,7 +60,10 @@ program
   .addOption(new Option('--exit-after <ms>', 'with --exit: let the resumed guest run this long, then report its work and RAM').default(0).argParser(intOption('--exit-after', 0, 3_600_000)))
   .addOption(new Option('--dirty-log <kind>', 'dirty log of the resumed guest').default('explicit').argParser(choiceOption('--dirty-log', ['explicit', 'scan'] as const)))
   .addOption(new Option('--serial <where>', 'a received PC\'s COM1: stdio, file:PATH or none (what the guest writes after the switchover)').default('none'))
-  .action(async (uri: string, o: { maxRam: number; ram?: number; tlsCreds?: string; readTimeout: number; writeTimeout: number; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan'; serial: string }) => {
+  .option('--save <file>', 'from a QEMU source: write the received VM to FILE, a checkpoint (every page once) that QEMU loads with -incoming "exec:cat FILE" and that livemig send sends')
+  .option('--extract-ram <dir>', 'from a QEMU source: write each RAM block to <dir>/<idstr>.bin, as analyze --extract-ram')
+  .addOption(new Option('--max-device-state <size>', 'from a QEMU source: most bytes of device sections and VM description held until the description (sent last) arrives').default(DEFAULT_MAX_BUFFERED_DEVICE_BYTES, '32M').argParser(sizeOption('--max-device-state')))
+  .action(async (uri: string, o: { maxRam: number; ram?: number; tlsCreds?: string; readTimeout: number; writeTimeout: number; monitor: string; qmp?: string; json: boolean; exit: boolean; exitAfter: number; dirtyLog: 'explicit' | 'scan'; serial: string; save?: string; extractRam?: string; maxDeviceState: number }) => {
     process.exitCode = await incomingCommand(uri, o);
   });
 
@@ -87,6 +92,19 @@ program
   .addOption(new Option('--max-ram <size>', 'most RAM the stream may make us allocate').default(4 * 1024 ** 3, '4G').argParser(sizeOption('--max-ram')))
   .action(async (file: string, o: { json: boolean; extractRam?: string; maxRam: number }) => {
     process.exitCode = await analyzeCommand(file, o);
+  });
+
+program
+  .command('send')
+  .description('migrate a saved stream (incoming --save) to a destination waiting for it, e.g. qemu-system-x86_64 ... -incoming tcp:HOST:PORT')
+  .argument('<file>', 'the stream file (checked whole before anything is sent)')
+  .argument('<uri>', 'where to send it: tcp:HOST:PORT, tls:HOST:PORT, unix:PATH, exec:CMD, fd:N, file:PATH')
+  .addOption(new Option('--max-bandwidth <rate>', 'bytes per second, k/m/g suffixes; 0 = unlimited').default(0, '0').argParser(rateOption('--max-bandwidth')))
+  .addOption(new Option('--max-ram <size>', 'most RAM the file\'s block list may announce (nothing is allocated for it)').default(DEFAULT_MAX_RAM_BYTES, '4G').argParser(sizeOption('--max-ram')))
+  .option('--tls-creds <dir>', 'TLS credentials for a tls: URI (ca-cert.pem, client-cert.pem, client-key.pem, as QEMU\'s tls-creds-x509)')
+  .option('--json', 'print events as JSON lines on standard output', false)
+  .action(async (file: string, uri: string, o: { maxBandwidth: number; maxRam: number; tlsCreds?: string; json: boolean }) => {
+    process.exitCode = await sendCommand(file, uri, o);
   });
 
 program

@@ -10,11 +10,13 @@ import { EventEmitter } from 'node:events';
 import { LivemigError } from '../errors.js';
 import { RamHasher, SYNTHETIC_KIND, syntheticKind } from '../guest/index.js';
 import type { GuestMemory, PreparedVm, VirtualMachine, VmKinds } from '../guest/index.js';
-import { RAM_SECTION_IDSTR, loadMigrationStream, parseMachineSection } from '../stream/index.js';
+import { ByteSource, LIVEMIG_MACHINE_NAME, RAM_SECTION_IDSTR, loadMigrationStream, parseMachineSection, peekMachineName } from '../stream/index.js';
 import type { MachineSection } from '../stream/index.js';
 import type { LoadTarget } from '../stream/index.js';
 import { readChunks } from '../transport/index.js';
 import type { Channel } from '../transport/index.js';
+import { QemuIncoming } from './qemu-incoming.js';
+import type { QemuReceiveOptions } from './qemu-incoming.js';
 import { encodeReply } from './return-path.js';
 import type { MigrationInfo } from './stats.js';
 
@@ -50,6 +52,8 @@ export interface IncomingOptions {
    * check never fails the migration.
    */
   checks?: (memory: GuestMemory, vm: VirtualMachine | undefined, machine: MachineSection) => Record<string, unknown>;
+  /** A QEMU stream (its machine type is not livemig's) is received as data: what to do with it (qemu-incoming.ts). */
+  qemu?: QemuReceiveOptions;
 }
 
 export interface IncomingEvents {
@@ -73,6 +77,8 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   checks: Record<string, unknown> = {};
   bytesRead = 0;
   readonly recordCounts = { zero: 0, page: 0, xbzrle: 0, xbrle: 0 };
+  /** The QEMU stream received as data, when one arrived instead of a livemig migration. */
+  qemu: QemuIncoming | undefined;
   private deviceState: Uint8Array | undefined;
   private readonly kinds: VmKinds;
   private prepared: PreparedVm | undefined;
@@ -149,6 +155,11 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     this.startTime = performance.now();
     try {
       if (!channel.input) throw new LivemigError('TRANSPORT_CLOSED', `${channel.description} has no input to read a migration from`);
+      // readChunks: stopping at EOF must not destroy the socket, whose write side carries the reply
+      // (the loader is done with a chunk when it asks for the next: reused buffers are safe)
+      const src = new ByteSource(readChunks(channel, { reuseBuffers: true }));
+      const machineType = await peekMachineName(src);
+      if (machineType !== undefined && machineType !== LIVEMIG_MACHINE_NAME) return await this.receiveQemu(src, channel);
       const self = this;
       const target: LoadTarget = {
         // read by the loader once setupRam resolved
@@ -186,9 +197,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
           if (info.idstr === RAM_SECTION_IDSTR && this.hashing !== undefined) this.hashStale = true;
         },
       };
-      // readChunks: stopping at EOF must not destroy the socket, whose write side carries the reply
-      // (the loader is done with a chunk when it asks for the next: reused buffers are safe)
-      const result = await loadMigrationStream(readChunks(channel, { reuseBuffers: true }), target, { maxRamBytes: this.maxRamBytes });
+      const result = await loadMigrationStream(src, target, { maxRamBytes: this.maxRamBytes }).finally(() => src.close().catch(() => undefined));
       this.bytesRead = result.bytesRead;
       if (!this.memory || !this.ramAnnounced || !this.prepared) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM');
       if (!this.sourceDigest) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM digest (livemig-digest section); refusing to resume an unverified guest');
@@ -226,6 +235,25 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       this.hasher = undefined;
       await hasher?.close();
     }
+    return this.status;
+  }
+
+  /** A QEMU stream: loaded as data and kept (nothing resumes), then the connection closed (QEMU 7.2 reads no reply). */
+  private async receiveQemu(src: ByteSource, channel: Channel): Promise<IncomingStatus> {
+    const q = (this.qemu = new QemuIncoming(this.options.qemu ?? {}, this.maxRamBytes));
+    let error: Error | undefined;
+    try {
+      await q.receive(src);
+    } catch (e) {
+      error = e instanceof Error ? e : new Error(String(e));
+    }
+    await src.close().catch(() => undefined);
+    channel.destroy();
+    this.endTime = performance.now();
+    this.bytesRead = q.bytesRead;
+    for (const k of ['zero', 'page', 'xbzrle', 'xbrle'] as const) this.recordCounts[k] = q.counts[k];
+    this.error = error;
+    this.setStatus(error === undefined ? 'completed' : 'failed');
     return this.status;
   }
 
@@ -282,6 +310,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       ...(this.sourceDigest ? { 'source-digest': this.sourceDigest } : {}),
       ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
       ...this.checks,
+      ...(this.qemu ? { machine: this.qemu.machineName || 'qemu', qemu: this.qemu.info() } : {}),
     };
     return info;
   }

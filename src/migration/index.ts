@@ -17,4 +17,8 @@ export type { DeltaAssessment } from './delta-guard.js';
 export type { ThrottleStep } from './auto-converge.js';
 export type { AutoConvergeStats, DeltaAssessmentStats } from './stats.js';
 export { warmUpEngine } from './warm-up.js';
+export { QemuIncoming } from './qemu-incoming.js';
+export type { QemuReceiveOptions } from './qemu-incoming.js';
+export { StreamSender, checkStreamFile } from './stream-sender.js';
+export type { StreamSendOptions, StreamSendEvents, CheckedStream } from './stream-sender.js';
 export type { WarmUpResult } from './warm-up.js';

@@ -9,6 +9,7 @@
  */
 import type { MigrationInfo } from '../migration/index.js';
 import type { TlsInfo } from '../transport/index.js';
+import { formatQemuReceived } from './qemu-info.js';
 
 const kb = (bytes: number) => Math.floor(bytes / 1024);
 
@@ -112,6 +113,7 @@ export function formatIncomingInfo(info: MigrationInfo & { incoming?: Record<str
   const alg = x['digest-algorithm'] ?? 'sha256';
   if (x['source-digest']) lines.push(`source ram digest (${alg}): ${x['source-digest']}`);
   if (x['ram-digest']) lines.push(`ram digest (${alg}): ${x['ram-digest']}`);
+  lines.push(...formatQemuReceived((info.incoming ?? {})['qemu']));
   if (x['stride-check']) lines.push(`stride check: ${x['stride-check'].ok ? 'ok' : 'FAILED'} (${x['stride-check'].message})`);
   if (x['pattern-check']) lines.push(`${x['pattern-check'].image} pattern check: ${x['pattern-check'].ok ? 'ok' : 'FAILED'} (${x['pattern-check'].message})`);
   return lines.join('\n');

@@ -245,6 +245,18 @@ export async function analyzeMigrationFile(path: string, options: AnalyzeOptions
   return summary;
 }
 
+/**
+ * Writes each block's bytes to `<dir>/<sanitized idstr>.bin`, as `analyze --extract-ram` does
+ * (`incoming --extract-ram` for a live QEMU stream), creating `dir`.
+ * @returns the file of each block, by idstr.
+ * @throws InvalidArgumentError when names collide or would land outside `dir`; fs errors.
+ */
+export async function extractRamBlocks(dir: string, blocks: readonly { idstr: string; bytes: Uint8Array }[]): Promise<Map<string, string>> {
+  const files = await prepareExtraction(dir, blocks.map((b) => ({ idstr: b.idstr, lengthBytes: b.bytes.length })));
+  for (const b of blocks) await writeFile(files.get(b.idstr)!, b.bytes);
+  return files;
+}
+
 function countDevices(desc: unknown): number {
   if (typeof desc !== 'object' || desc === null) return 0;
   const devices = (desc as { devices?: unknown }).devices;

@@ -194,6 +194,45 @@ export class ByteSource {
     }
   }
 
+  /**
+   * A view of the next `n` ensured bytes without consuming them (call after `ensure(n)`); valid
+   * as `take()`'s view.
+   */
+  peekBytes(n: number): Uint8Array {
+    this.check(n);
+    return this.win.subarray(this.pos, this.pos + n);
+  }
+
+  /**
+   * Reads everything left in the input into one buffer of its own and makes that buffer the
+   * window, so reading goes on over it as before: for a reader that must see the end of the
+   * stream (QEMU's VM description) before it can parse what comes first. Bounded: more than
+   * `maxBytes` fails as soon as the excess arrives, having held at most `maxBytes` (twice that
+   * while the buffer grows).
+   * @returns the buffered bytes (offset `offset` at the call is index 0); valid until `close()`.
+   * @throws StreamLimitError (via `overLimit`) when more than `maxBytes` are left.
+   */
+  async bufferRest(maxBytes: number, overLimit: (offset: number) => Error): Promise<Uint8Array> {
+    const start = this.offset;
+    let out = new Uint8Array(Math.min(maxBytes, Math.max(this.win.length - this.pos, 64 * 1024)));
+    let filled = 0;
+    let chunk: Uint8Array | null = this.win.subarray(this.pos);
+    while (chunk !== null) {
+      if (filled + chunk.length > maxBytes) throw overLimit(start + maxBytes);
+      if (filled + chunk.length > out.length) {
+        const grown = new Uint8Array(Math.min(maxBytes, Math.max(out.length * 2, filled + chunk.length)));
+        grown.set(out.subarray(0, filled));
+        out = grown;
+      }
+      out.set(chunk, filled); // a copy: the input may reuse its chunks
+      filled += chunk.length;
+      chunk = await this.pull();
+    }
+    const rest = out.subarray(0, filled);
+    this.setWindow(rest, viewOf(rest), start);
+    return rest;
+  }
+
   /** Tells the input we are done with it (closes a file or socket iterator early). */
   async close(): Promise<void> {
     this.pending = null;

@@ -60,6 +60,31 @@ export async function readStreamHeader(src: ByteSource, expectMachine?: string):
   }
 }
 
+/**
+ * The machine name of the configuration section, looked at without consuming anything: how a
+ * destination tells a QEMU stream ('pc-i440fx-7.2') from livemig's ('livemig') before loading
+ * it. Undefined when the first bytes are not a header with a configuration section (the load
+ * that follows then reports what is wrong, at its offset).
+ */
+export async function peekMachineName(src: ByteSource): Promise<string | undefined> {
+  try {
+    await src.ensure(13, 'file header');
+  } catch {
+    return undefined; // too short: the load says so
+  }
+  const head = src.peekBytes(13);
+  const view = new DataView(head.buffer, head.byteOffset, 13);
+  if (view.getUint32(0) !== QEMU_VM_FILE_MAGIC || view.getUint32(4) !== QEMU_VM_FILE_VERSION || head[8] !== SectionType.Configuration) return undefined;
+  const len = view.getUint32(9);
+  if (len > MAX_MACHINE_NAME_BYTES) return undefined;
+  try {
+    await src.ensure(13 + len, 'machine name');
+  } catch {
+    return undefined;
+  }
+  return text.decode(src.peekBytes(13 + len).subarray(13));
+}
+
 async function configSubsection(src: ByteSource): Promise<void> {
   const at = src.offset;
   await src.ensure(2, 'configuration subsection');

@@ -46,7 +46,16 @@ export type {
 } from './loader.js';
 export { emptyCounts } from './ram-loader.js';
 export type { RecordKind, RecordCounts, RamLoadTarget } from './ram-loader.js';
-export { StreamLimitError, DEFAULT_ANALYZE_MAX_RAM_BYTES, DEFAULT_MAX_DEVICE_STATE_BYTES, DEFAULT_MAX_VMDESC_BYTES } from './limits.js';
+export {
+  StreamLimitError,
+  DEFAULT_ANALYZE_MAX_RAM_BYTES,
+  DEFAULT_MAX_BUFFERED_DEVICE_BYTES,
+  DEFAULT_MAX_DEVICE_STATE_BYTES,
+  DEFAULT_MAX_VMDESC_BYTES,
+} from './limits.js';
+export { peekMachineName } from './header.js';
+export { writeCheckpoint } from './checkpoint.js';
+export type { CheckpointContent, CheckpointCounts } from './checkpoint.js';
 export {
   encodeVmdesc,
   findVmdesc,
@@ -57,7 +66,7 @@ export {
 } from './vmdesc.js';
 export type { VmDescription, VmdescDevice, VmdescField, VmdescStruct, FoundVmdesc } from './vmdesc.js';
 export { blockFileName } from './idstr.js';
-export { analyzeMigrationStream, analyzeMigrationFile, DELTA_HISTOGRAM_BOUNDS } from './analyze.js';
+export { analyzeMigrationStream, analyzeMigrationFile, extractRamBlocks, DELTA_HISTOGRAM_BOUNDS } from './analyze.js';
 export type { AnalyzeOptions, AnalysisSummary, BlockSummary, DeltaStats } from './analyze.js';
 export { formatAnalysis } from './analyze-format.js';
 export { encodeMachineSection, parseMachineSection } from './machine-section.js';

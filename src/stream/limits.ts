@@ -10,6 +10,12 @@ export const DEFAULT_ANALYZE_MAX_RAM_BYTES = 4 * 1024 * 1024 * 1024;
 export const DEFAULT_MAX_DEVICE_STATE_BYTES = 256 * 1024 * 1024;
 /** Largest livemig-machine payload (a machine's configuration, a few hundred bytes) accepted: 1 MiB. */
 export const MAX_MACHINE_CONFIG_BYTES = 1024 * 1024;
+/**
+ * Most bytes buffered by default from a QEMU stream's first device section to its end (the
+ * sections, EOF and the VM description, which must arrive before they can be walked): 32 MiB
+ * (QEMU 7.2 pc: ~15 KiB of device state and ~60 KiB of description).
+ */
+export const DEFAULT_MAX_BUFFERED_DEVICE_BYTES = 32 * 1024 * 1024;
 /** Largest VM description JSON buffered by default: 16 MiB (QEMU 7.2 pc writes ~60 KiB). */
 export const DEFAULT_MAX_VMDESC_BYTES = 16 * 1024 * 1024;
 /** Longest configuration-section machine name accepted (QEMU's are under 40 bytes). */

@@ -14,8 +14,12 @@
  * Bodies: "ram" (instance 0, version 4) → RAM records up to EOS; livemig-machine and
  * livemig-device → be32 len + bytes; livemig-digest → u8 len + algorithm, u8 len + digest; any other START/FULL device is
  * walked with the VM description when one was given, else the load stops there (option
- * `unknownDevice: 'stop'`, for analyze: RAM is complete before QEMU's first device section)
- * or fails as QEMU does (`'reject'`, the default).
+ * `unknownDevice: 'stop'`, for analyze: RAM is complete before QEMU's first device section),
+ * fails as QEMU does (`'reject'`, the default), or (`'buffer'`, for a live QEMU stream, whose
+ * description comes last) reads the rest of the stream into one bounded buffer, finds the
+ * description at its end, and walks the buffered device sections with it:
+ *
+ *   rest := (device section | RAM PART/END | command)*  0x00  0x06 be32 len JSON   <end of input>
  */
 import { InvalidArgumentError, StreamError } from '../errors.js';
 import { ByteSource } from './byte-source.js';
@@ -31,8 +35,10 @@ import {
   SectionType,
 } from './constants.js';
 import { skipDescribed } from './device-skip.js';
+import { findVmdesc } from './vmdesc.js';
 import { readStreamHeader } from './header.js';
 import {
+  DEFAULT_MAX_BUFFERED_DEVICE_BYTES,
   DEFAULT_MAX_DEVICE_STATE_BYTES,
   DEFAULT_MAX_VMDESC_BYTES,
   describeBytes,
@@ -87,6 +93,13 @@ export interface LoadTarget extends RamLoadTarget {
    * it while the device sections arrive, and must discard that hash if `onSection` shows RAM again.
    */
   onRamComplete?(): void;
+  /**
+   * With `unknownDevice: 'buffer'`: each device section walked from the buffer, whole (its type
+   * byte through its footer), a view valid until the load ends (copy it to keep it).
+   */
+  onDeviceSection?(section: SectionSummary, bytes: Uint8Array): void;
+  /** The VM description's JSON bytes as received (a fresh buffer). */
+  onVmdesc?(json: Uint8Array): void;
 }
 
 export interface LoadOptions {
@@ -98,8 +111,14 @@ export interface LoadOptions {
   maxVmdescBytes?: number;
   /** A VM description (e.g. from `readVmdescFromFile`) used to walk device sections livemig does not know. */
   vmdesc?: VmDescription;
-  /** At an undescribed device section: fail like QEMU (`'reject'`, default) or stop and report (`'stop'`). */
-  unknownDevice?: 'reject' | 'stop';
+  /**
+   * At an undescribed device section: fail like QEMU (`'reject'`, default), stop and report
+   * (`'stop'`), or buffer the rest of the stream and walk it with the VM description at its end
+   * (`'buffer'`; then every device section, described or not, is walked from the buffer).
+   */
+  unknownDevice?: 'reject' | 'stop' | 'buffer';
+  /** With `'buffer'`: most bytes buffered from the first device section to the end (default 32 MiB). */
+  maxBufferedDeviceBytes?: number;
   /** Local machine name; the received one must be a prefix of it (QEMU's rule). Unchecked when absent. */
   expectMachine?: string;
   /** Read the optional VM description after EOF (default true). */
@@ -166,6 +185,19 @@ interface Registered {
 
 const text = new TextDecoder('utf-8', { fatal: false });
 
+/** The rest of the stream, buffered at the first device section (`unknownDevice: 'buffer'`). */
+interface Buffered {
+  /** That section's header bytes, read before buffering began. */
+  header: Uint8Array;
+  /** Stream offset of that section's type byte. */
+  at: number;
+  rest: Uint8Array;
+  /** Stream offset of rest[0]. */
+  restAt: number;
+  /** Stream offset of the 0x06 of the VM description found at the end. */
+  vmdescAt: number;
+}
+
 /**
  * Loads a migration stream into `target`.
  *
@@ -199,8 +231,9 @@ function checkOptions(o: LoadOptions): void {
   bound(o.maxRamBytes, 'maxRamBytes');
   bound(o.maxDeviceStateBytes, 'maxDeviceStateBytes');
   bound(o.maxVmdescBytes, 'maxVmdescBytes');
-  if (o.unknownDevice !== undefined && o.unknownDevice !== 'reject' && o.unknownDevice !== 'stop') {
-    throw new InvalidArgumentError(`unknownDevice must be 'reject' or 'stop', got ${String(o.unknownDevice)}`);
+  bound(o.maxBufferedDeviceBytes, 'maxBufferedDeviceBytes');
+  if (o.unknownDevice !== undefined && o.unknownDevice !== 'reject' && o.unknownDevice !== 'stop' && o.unknownDevice !== 'buffer') {
+    throw new InvalidArgumentError(`unknownDevice must be 'reject', 'stop' or 'buffer', got ${String(o.unknownDevice)}`);
   }
 }
 
@@ -209,6 +242,7 @@ class StreamLoader {
   private readonly registry = new Map<number, Registered>();
   private readonly described = new Map<string, VmdescDevice>();
   private readonly result: LoadResult;
+  private buffered: Buffered | undefined;
 
   constructor(
     private readonly src: ByteSource,
@@ -253,7 +287,10 @@ class StreamLoader {
         throw new StreamError(`Unknown savevm section type ${type}`, at, 'section header');
       }
     }
-    if (result.endedAt === 'eof' && this.options.readVmdesc !== false) await this.vmdesc();
+    if (result.endedAt === 'eof' && (this.options.readVmdesc !== false || this.buffered !== undefined)) await this.vmdesc();
+    if (this.buffered !== undefined && !(await src.atEnd())) {
+      throw new StreamError(`${src.available} bytes after the VM description`, src.offset, 'VM description');
+    }
     result.blocks = this.ram.blockList;
     result.bytesRead = src.offset;
     return result;
@@ -269,7 +306,8 @@ class StreamLoader {
     const id = src.readBe32();
     const len = src.readU8();
     await src.ensure(len + 8, 'section header');
-    const idstr = text.decode(src.take(len));
+    const idBytes = src.take(len);
+    const idstr = text.decode(idBytes);
     const instanceId = src.readBe32();
     const versionId = src.readBe32();
     const info: SectionInfo = { type: SECTION_KIND[type]!, id, idstr, instanceId, versionId, offset: at };
@@ -283,6 +321,9 @@ class StreamLoader {
       const handling = own;
       entry = { idstr, instanceId, versionId, handling };
     } else {
+      if (this.options.unknownDevice === 'buffer' && this.buffered === undefined) {
+        await this.bufferDevices(sectionHeaderBytes(type, id, idBytes, instanceId, versionId), at, record);
+      }
       const desc = this.described.get(`${idstr}\u0000${instanceId}`);
       if (desc === undefined) {
         if (this.options.unknownDevice !== 'stop') throw unknownInstance(idstr, instanceId, at, record);
@@ -335,7 +376,40 @@ class StreamLoader {
         break;
     }
     await this.footer(info.id, info.idstr, record);
-    this.result.sections.push({ ...info, handling: entry.handling, lengthBytes: src.offset - info.offset, records });
+    const summary: SectionSummary = { ...info, handling: entry.handling, lengthBytes: src.offset - info.offset, records };
+    this.result.sections.push(summary);
+    const b = this.buffered;
+    if (b !== undefined && entry.handling === 'described' && this.target.onDeviceSection !== undefined) {
+      const end = src.offset - b.restAt;
+      this.target.onDeviceSection(summary, info.offset === b.at ? concat(b.header, b.rest.subarray(0, end)) : b.rest.subarray(info.offset - b.restAt, end));
+    }
+  }
+
+  /**
+   * `unknownDevice: 'buffer'`, at the first device section (its header `header` already read):
+   * the rest of the stream into one buffer (at most the limit), then the VM description at its
+   * end describes the devices to walk.
+   */
+  private async bufferDevices(header: Uint8Array, at: number, record: string): Promise<void> {
+    const max = this.options.maxBufferedDeviceBytes ?? DEFAULT_MAX_BUFFERED_DEVICE_BYTES;
+    const restAt = this.src.offset;
+    const over = (offset: number): Error =>
+      new StreamLimitError(`device sections from stream offset ${at} (${record}) and the VM description after them are over the limit of ${describeBytes(max)} buffered until the description arrives`, offset, max);
+    if (header.length > max) throw over(at + max);
+    const rest = await this.src.bufferRest(max - header.length, over);
+    const end = restAt + rest.length;
+    const found = findVmdesc(rest);
+    if (found === null) {
+      throw new StreamError(`the stream ends without a VM description (0x00 EOF, 0x06, be32 length, JSON), which its device sections from offset ${at} need to be walked (${describeBytes(end - at)} buffered)`, end, record);
+    }
+    let described: readonly VmdescDevice[];
+    try {
+      described = parseVmDescription(found.json).devices;
+    } catch (e) {
+      throw new StreamError(`the VM description at the end of the stream cannot describe device sections: ${e instanceof Error ? e.message : String(e)}`, restAt + found.offset + 5, 'VM description', { cause: e });
+    }
+    for (const d of described) this.described.set(`${d.name}\u0000${d.instance_id}`, d);
+    this.buffered = { header, at, rest, restAt, vmdescAt: restAt + found.offset };
   }
 
   /* footer := 0x7e be32 section_id */
@@ -409,6 +483,11 @@ class StreamLoader {
   /* after EOF: [0x06 be32 len JSON]; a missing description is fine, another byte only a warning */
   private async vmdesc(): Promise<void> {
     const src = this.src;
+    const buffered = this.buffered;
+    if (buffered !== undefined && src.offset !== buffered.vmdescAt) {
+      // the walk and the search from the end disagree about where the sections end
+      throw new StreamError(`the device sections end here, but the VM description found at the end of the stream starts at offset ${buffered.vmdescAt}`, src.offset, 'VM description');
+    }
     if (await src.atEnd()) return;
     const at = src.offset;
     const b = src.peekU8();
@@ -422,6 +501,7 @@ class StreamLoader {
     const max = this.options.maxVmdescBytes ?? DEFAULT_MAX_VMDESC_BYTES;
     if (len > max) throw new StreamLimitError(`VM description of ${describeBytes(len)} is over the limit of ${describeBytes(max)}`, at + 1, max);
     const bytes = await src.readFresh(len, 'VM description');
+    this.target.onVmdesc?.(bytes);
     try {
       this.result.vmdesc = JSON.parse(text.decode(bytes)) as unknown;
     } catch (e) {
@@ -432,6 +512,26 @@ class StreamLoader {
 
 function unknownInstance(idstr: string, instanceId: number, at: number, record: string): StreamError {
   return new StreamError(`Unknown savevm section or instance '${idstr}' ${instanceId}`, at, record);
+}
+
+/* START/FULL header := u8 type, be32 id, u8 len, idstr, be32 instance_id, be32 version_id (as read) */
+function sectionHeaderBytes(type: number, id: number, idstr: Uint8Array, instanceId: number, versionId: number): Uint8Array {
+  const out = new Uint8Array(14 + idstr.length);
+  const v = new DataView(out.buffer);
+  out[0] = type;
+  v.setUint32(1, id);
+  out[5] = idstr.length;
+  out.set(idstr, 6);
+  v.setUint32(6 + idstr.length, instanceId);
+  v.setUint32(10 + idstr.length, versionId);
+  return out;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 function hex(v: number, digits: number): string {

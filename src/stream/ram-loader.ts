@@ -70,6 +70,12 @@ export interface RamLoadTarget {
    * of an idle guest would otherwise read all its RAM while the source sends it).
    */
   readonly ramStartsZero?: boolean;
+  /**
+   * Records for a block `setupRam` left out are read and checked but not applied, instead of
+   * failing the load: a scan that validates a stream without holding its RAM. Their XBZRLE
+   * deltas are not decoded (there is no old page to decode against).
+   */
+  readonly discardUnaccepted?: boolean;
 }
 
 interface Block {
@@ -131,7 +137,7 @@ export class RamLoader {
           const offset = this.pageOffset(block, hi, lo - flags, at);
           if (src.available < 1) await src.ensure(1, recordName('ZERO', block, offset) + ' fill byte');
           const fill = src.readU8();
-          if (fill !== 0 || mayBeWritten(block, offset)) {
+          if (block.mem !== null && (fill !== 0 || mayBeWritten(block, offset))) {
             fillPage(block.mem!, offset, fill); // reads only, when the page holds the fill already
             markWritten(block, offset);
           }
@@ -143,7 +149,8 @@ export class RamLoader {
           const block = this.continued(flags) ?? (await this.block(flags, at));
           const offset = this.pageOffset(block, hi, lo - flags, at);
           if (src.available < PAGE_SIZE_BYTES) await src.ensure(PAGE_SIZE_BYTES, recordName('PAGE', block, offset) + ' data');
-          copyBytes(block.mem!, offset, src.windowBytes, src.takeAt(PAGE_SIZE_BYTES), PAGE_SIZE_BYTES); // RAM may be shared memory
+          const dataAt = src.takeAt(PAGE_SIZE_BYTES);
+          if (block.mem !== null) copyBytes(block.mem, offset, src.windowBytes, dataAt, PAGE_SIZE_BYTES); // RAM may be shared memory
           markWritten(block, offset);
           counts.page++;
           target.onRecord?.('page', block.idstr, PAGE_SIZE_BYTES);
@@ -159,7 +166,8 @@ export class RamLoader {
           const len = src.readBe16();
           checkDeltaHeader(encoding, len, encAt, block, offset);
           if (src.available < len) await src.ensure(len, recordName('XBZRLE', block, offset) + ' payload');
-          this.applyDelta(block, offset, encoding, len);
+          if (block.mem !== null) this.applyDelta(block, offset, encoding, len);
+          else src.takeAt(len);
           if (encoding === DeltaEncoding.Xbzrle) {
             counts.xbzrle++;
             target.onRecord?.('xbzrle', block.idstr, len);
@@ -224,7 +232,7 @@ export class RamLoader {
     const idstr = decodeName(src.take(len), at);
     const block = this.blocks?.get(idstr);
     if (block === undefined) throw new StreamError(`Unknown RAM block '${idstr}' (Can't find block)`, at, `ram record ${idstr}`);
-    if (block.mem === null) throw new StreamError(`RAM block '${idstr}' was not accepted by the destination`, at, `ram record ${idstr}`);
+    if (block.mem === null && this.target.discardUnaccepted !== true) throw new StreamError(`RAM block '${idstr}' was not accepted by the destination`, at, `ram record ${idstr}`);
     this.lastBlock = block;
     return block;
   }

@@ -8,6 +8,7 @@ test('stream layer: the export list is pinned', () => {
     'ByteWriter',
     'DEFAULT_ANALYZE_MAX_RAM_BYTES',
     'DEFAULT_CHUNK_BYTES',
+    'DEFAULT_MAX_BUFFERED_DEVICE_BYTES',
     'DEFAULT_MAX_DEVICE_STATE_BYTES',
     'DEFAULT_MAX_VMDESC_BYTES',
     'DELTA_HISTOGRAM_BOUNDS',
@@ -34,6 +35,7 @@ test('stream layer: the export list is pinned', () => {
     'emptyCounts',
     'encodeMachineSection',
     'encodeVmdesc',
+    'extractRamBlocks',
     'findVmdesc',
     'formatAnalysis',
     'livemigDeviceDescription',
@@ -41,7 +43,9 @@ test('stream layer: the export list is pinned', () => {
     'loadMigrationStream',
     'parseMachineSection',
     'parseVmDescription',
+    'peekMachineName',
     'readVmdescFromFile',
+    'writeCheckpoint',
   ]);
 });
 
