@@ -10,7 +10,7 @@
  * wire bytes of one re-dirtied page sent as a delta, and the guest's speed (v86 instructions
  * per second) during pre-copy against its speed alone, measured just before in the same run.
  *
- *   npm run build && node dist/bench/pc.bench.js [--ram 128M] [--runs 3] [--linux DIR]
+ *   npm run build && node dist/bench/pc.bench.js [--ram 128M] [--cache 64M] [--runs 3] [--linux DIR]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -29,6 +29,8 @@ const arg = (name: string): string | undefined => {
 };
 const RAM = parseSize(arg('--ram') ?? '128M', '--ram');
 const RUNS = Number(arg('--runs') ?? '3');
+/** The XBZRLE cache (QEMU's default 64 MiB; a cache as large as what the guest rewrites keeps every page a delta). */
+const CACHE = parseSize(arg('--cache') ?? '64M', '--cache');
 const LINUX_DIR = arg('--linux') ?? process.env['LIVEMIG_LINUX_GUEST_DIR'] ?? join(process.env['HOME'] ?? '/root', '.cache/livemig/linux-guest');
 /** How long the guest's speed alone is measured before each migration. */
 const ALONE_MS = 1000;
@@ -96,6 +98,7 @@ async function once(guest: string, xbzrle: boolean): Promise<Row> {
   const source = new SourceManager(pc);
   source.capabilities.xbzrle = xbzrle;
   source.setParameter('max-bandwidth', 0);
+  source.setParameter('xbzrle-cache-size', CACHE);
   const { migration, done } = source.migrate(dst.uri);
   const status = await done;
   const result = await dst.done;
@@ -124,7 +127,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 await warmUpEngine();
 const guests = ['stride', ...(existsSync(join(LINUX_DIR, 'bzImage')) ? ['linux'] : [])];
 if (guests.length === 1) console.log(`(no Linux guest at ${LINUX_DIR}: build it with scripts/linux-guest.sh)`);
-console.log(`PC (v86) ${RAM >> 20} MiB, loopback tcp, no rate limit, ${RUNS} runs each, alternating with and without XBZRLE\n`);
+console.log(`PC (v86) ${RAM >> 20} MiB, XBZRLE cache ${CACHE >> 20} MiB, loopback tcp, no rate limit, ${RUNS} runs each, alternating with and without XBZRLE\n`);
 const rows: Row[] = [];
 for (const guest of guests) {
   for (let r = 0; r < RUNS; r++) {

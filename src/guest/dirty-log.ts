@@ -22,6 +22,12 @@ export interface DirtyLog {
    * scan log compares later contents against it; the explicit log ignores it.
    */
   noteSent(globalPage: number, bytes: Uint8Array): void;
+  /**
+   * Optional: {@link DirtyLog.sync} over global pages `firstPage .. endPage - 1` only, so that a
+   * long scan can be cut into slices (a guest on the same thread runs between them). Pages
+   * outside the range are left as they are.
+   */
+  syncRange?(into: Uint32Array, firstPage: number, endPage: number): number;
   /** False when `noteSent` ignores its bytes (the sender may then skip making a snapshot to give it). */
   readonly usesSentBytes: boolean;
   /** Forgets everything sent: every page counts as dirty at the next sync (a new migration). */

@@ -82,7 +82,20 @@ export class ScanningDirtyLog implements DirtyLog {
   }
 
   sync(into: Uint32Array): number {
+    return this.syncRange(into, 0, this.memory.pageCount, true);
+  }
+
+  /**
+   * {@link sync} over pages `firstPage .. endPage - 1`: a page written meanwhile outside the
+   * range is found by a later scan, since a page stays dirty until what was sent matches it.
+   * `whole`: this is a whole sync (counted in `syncCount`).
+   * @throws InvalidArgumentError for a range outside the guest.
+   */
+  syncRange(into: Uint32Array, firstPage: number, endPage: number, whole = false): number {
     checkBitmap(into, this.memory.pageCount);
+    if (!(Number.isInteger(firstPage) && Number.isInteger(endPage) && firstPage >= 0 && firstPage <= endPage && endPage <= this.memory.pageCount)) {
+      throw new InvalidArgumentError(`page range ${firstPage}..${endPage} is outside the guest (0..${this.memory.pageCount})`);
+    }
     const t0 = performance.now();
     const sent = this.sent;
     const hashes = this.hashes;
@@ -103,8 +116,9 @@ export class ScanningDirtyLog implements DirtyLog {
       const live = this.live[bi]!;
       const shadow = useHash ? live : this.shadow[bi]!;
       const first = block.firstPage;
-      const end = first + block.pageCount;
-      for (let g = first; g < end; g++) {
+      const from = Math.max(first, firstPage);
+      const end = Math.min(first + block.pageCount, endPage);
+      for (let g = from; g < end; g++) {
         const w = g >>> 5;
         const bit = 1 << (g & 31);
         if ((into[w]! & bit) !== 0) continue;
@@ -127,7 +141,7 @@ export class ScanningDirtyLog implements DirtyLog {
       }
     }
     this.scanned += scanned * PAGE_SIZE;
-    this.syncs++;
+    if (whole) this.syncs++;
     this.syncMs = performance.now() - t0;
     return fresh;
   }

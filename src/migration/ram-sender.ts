@@ -113,7 +113,26 @@ export class RamSender {
 
   /** Merges the guest's dirty log into the bitmap: a new pass. Returns pages newly dirty. */
   sync(): number {
-    const added = this.dirtyLog.sync(this.bitmap);
+    return this.synced(this.dirtyLog.sync(this.bitmap));
+  }
+
+  /**
+   * {@link sync} in slices of `slicePages` pages with `between()` awaited after each, when the
+   * log can scan a range (a scanning log over a guest that runs on this thread); else a plain sync.
+   */
+  async syncSliced(slicePages: number, between: () => Promise<void>): Promise<number> {
+    const log = this.dirtyLog;
+    if (log.syncRange === undefined) return this.sync();
+    let added = 0;
+    const n = this.memory.pageCount;
+    for (let first = 0; first < n; first += slicePages) {
+      added += log.syncRange(this.bitmap, first, Math.min(n, first + slicePages));
+      if (first + slicePages < n) await between();
+    }
+    return this.synced(added);
+  }
+
+  private synced(added: number): number {
     this.remaining += added;
     this.periodDirty += added;
     this.counters.dirtySyncCount++;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { GuestMemory, PAGE_SIZE, ScanningDirtyLog, dirtyBitmapWords } from '../../src/guest/index.js';
 import type { ScanMethod } from '../../src/guest/index.js';
 import { MiB } from './helpers.js';
@@ -142,4 +143,35 @@ test('scan log: cost per GiB scanned, against a plain copy of the same memory', 
     results.push(`${method} ${perGiB(ms).toFixed(0)} ms/GiB (${(ms / copyMs).toFixed(1)}x copy)`);
   }
   t.diagnostic(`scan log over ${size / MiB} MiB, all pages clean (worst case: all compared): ${results.join('; ')}`);
+});
+
+test('syncRange: slices covering the guest find what one sync finds, and nothing outside their range', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 63 }), { maxLength: 64 }), fc.integer({ min: 1, max: 70 }), (written, slice) => {
+      const make = (): { memory: GuestMemory; log: ScanningDirtyLog; bitmap: Uint32Array } => {
+        const memory = new GuestMemory([{ idstr: 'a', sizeBytes: 24 * 4096 }, { idstr: 'b', sizeBytes: 40 * 4096 }]);
+        const log = new ScanningDirtyLog(memory);
+        for (let p = 0; p < 64; p++) log.noteSent(p, new Uint8Array(4096));
+        for (const p of written) memory.blockOfPage(p).bytes[(p - memory.blockOfPage(p).firstPage) * 4096 + 7] = 1;
+        return { memory, log, bitmap: new Uint32Array(2) };
+      };
+      const whole = make();
+      const added = whole.log.sync(whole.bitmap);
+      const sliced = make();
+      let sum = 0;
+      for (let first = 0; first < 64; first += slice) {
+        const before = Array.from(sliced.bitmap);
+        sum += sliced.log.syncRange(sliced.bitmap, first, Math.min(64, first + slice));
+        for (let p = 0; p < 64; p++) {
+          if (p >= first && p < first + slice) continue;
+          assert.equal((sliced.bitmap[p >>> 5]! >>> (p & 31)) & 1, (before[p >>> 5]! >>> (p & 31)) & 1, `page ${p} outside the range changed`);
+        }
+      }
+      assert.equal(sum, added);
+      assert.equal(added, written.length);
+      assert.deepEqual(Array.from(sliced.bitmap), Array.from(whole.bitmap));
+    }),
+  );
+  const memory = new GuestMemory([{ idstr: 'a', sizeBytes: 4 * 4096 }]);
+  assert.throws(() => new ScanningDirtyLog(memory).syncRange(new Uint32Array(1), 2, 5), { name: 'InvalidArgumentError', message: /page range 2\.\.5 is outside the guest/ });
 });

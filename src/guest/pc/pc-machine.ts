@@ -26,9 +26,9 @@ export const PC_KIND = 'pc';
 export const PC_RAM_IDSTR = 'pc.ram';
 /**
  * The engine's longest stretch between two of the emulator's slices (v86 runs ~2 ms a slice):
- * about as long as the guest's, so that the guest keeps half the thread during pre-copy.
+ * shorter than the guest's, so that the guest keeps more than half the thread during pre-copy.
  */
-const PC_SLICE_MS = 2;
+const PC_SLICE_MS = 1;
 /** VGA memory: the guests here are headless; v86's 8 MiB default would travel in every device state. */
 const VGA_MEMORY_BYTES = 256 * 1024;
 /**
