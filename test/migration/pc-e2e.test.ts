@@ -7,10 +7,10 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_BIOS_PATH, PASS_MARKER, countMarkers } from '../../src/guest/index.js';
+import { DEFAULT_BIOS_PATH, PASS_MARKER, countMarkers, floppyImage } from '../../src/guest/index.js';
 import { parseInfo, startDestination, startSource, stopAll } from '../helpers/processes.js';
 import type { Source } from '../helpers/processes.js';
 import { requirement } from '../helpers/requirements.js';
@@ -73,6 +73,32 @@ describe('an x86 PC (v86) migrated live between two processes', { ...needsBios, 
       assert.equal(await src.exited, 0);
     });
   }
+
+  test('a destination without a disk the guest needs names it and fails; the source PC runs on; stop and cont', async () => {
+    // a 512 KiB disk: too large to travel inside the configuration, so the destination must find it
+    const disk = join(dir, 'disk.img');
+    const image = new Uint8Array(512 * 1024);
+    image.set(floppyImage('stride').subarray(0, 512));
+    writeFileSync(disk, image);
+    const srcSerial = join(dir, 'disk-src.txt');
+    const src = startSource(['--machine', 'pc', '--hda', disk, '--ram', '32M', '--serial', `file:${srcSerial}`]);
+    await markersPass(srcSerial, 3);
+    renameSync(disk, `${disk}.elsewhere`);
+    const dst = startDestination('tcp:127.0.0.1:0');
+    const out = await src.ask(`migrate ${String((await dst.waitFor('listening'))['uri'])}`);
+    assert.match(out.join('\n'), /migration failed: destination failed: the guest's hda \(disk\.img, 524288 bytes, sha256 [0-9a-f]{16}…\) is not at .*disk\.img on this host/);
+    const failed = await dst.waitFor('failed');
+    assert.match(String(failed['error']), /the guest's hda \(disk\.img/);
+    assert.ok((await src.ask('info status')).includes('VM status: running'));
+    await markersPass(srcSerial, markers(srcSerial));
+    assert.deepEqual(await src.ask('stop'), []);
+    assert.ok((await src.ask('info status')).includes('VM status: paused'));
+    const stopped = markers(srcSerial);
+    assert.deepEqual(await src.ask('cont'), []);
+    await markersPass(srcSerial, stopped);
+    src.send('quit');
+    assert.equal(await src.exited, 0);
+  });
 
   test('a cancel in the middle, then a killed destination: the source PC runs on each time', async () => {
     const srcSerial = join(dir, 'cancel-src.txt');
