@@ -8,6 +8,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { LivemigError } from '../errors.js';
+import { createRamDigester, isRamDigestAlgorithm } from '../hash.js';
+import type { RamDigestAlgorithm, RamDigester } from '../hash.js';
 import { RamHasher, SYNTHETIC_KIND, syntheticKind } from '../guest/index.js';
 import type { GuestMemory, PreparedVm, VirtualMachine, VmKinds } from '../guest/index.js';
 import { ByteSource, LIVEMIG_MACHINE_NAME, RAM_SECTION_IDSTR, loadMigrationStream, parseMachineSection, peekMachineName } from '../stream/index.js';
@@ -81,6 +83,9 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   qemu: QemuIncoming | undefined;
   private deviceState: Uint8Array | undefined;
   private readonly kinds: VmKinds;
+  /** The RAM digest's algorithm: announced in the machine section (sha256 in streams without one). */
+  private digestAlgorithm: RamDigestAlgorithm = 'sha256';
+  private digester: RamDigester | undefined;
   private prepared: PreparedVm | undefined;
   /**
    * The machine, started paused as soon as the device state arrives (while RAM is still being
@@ -124,13 +129,17 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     return views;
   }
 
-  /** The machine section: its kind must be one this destination builds. */
-  private onMachine(bytes: Uint8Array): void {
+  /** The machine section: its kind must be one this destination builds, its digest one it knows. */
+  private async onMachine(bytes: Uint8Array): Promise<void> {
     if (this.machine !== undefined) throw new LivemigError('STREAM_INVALID', 'a second livemig-machine section in one stream');
     if (this.ramAnnounced) throw new LivemigError('STREAM_INVALID', 'the livemig-machine section came after the RAM block list');
     const m = parseMachineSection(bytes);
     if (!Object.hasOwn(this.kinds, m.kind)) {
       throw new LivemigError('GUEST_STATE', `this destination cannot build a machine of kind '${m.kind}' (it builds: ${Object.keys(this.kinds).join(', ')})`);
+    }
+    if (m.digest !== undefined) {
+      if (!isRamDigestAlgorithm(m.digest)) throw new LivemigError('STREAM_INVALID', `unsupported RAM digest algorithm '${m.digest}'`);
+      this.digestAlgorithm = m.digest;
     }
     this.machine = m;
   }
@@ -142,6 +151,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     const total = blocks.reduce((n, b) => n + b.lengthBytes, 0);
     if (total > this.maxRamBytes) throw new LivemigError('STREAM_LIMIT', `the stream's RAM (${total} bytes) exceeds --max-ram (${this.maxRamBytes} bytes)`);
     this.machine ??= { kind: SYNTHETIC_KIND, config: null };
+    this.digester = await createRamDigester(this.digestAlgorithm);
     const prepared = (this.prepared = await this.kinds[this.machine.kind]!.prepare(this.machine.config, blocks));
     this.memory = prepared.memory;
     const views = this.matchPrepared(prepared.memory, blocks);
@@ -175,7 +185,12 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
           }
         },
         onDigest: (algorithm, digest) => {
-          if (algorithm !== 'sha256') throw new LivemigError('STREAM_INVALID', `unsupported RAM digest algorithm '${algorithm}'`);
+          if (!isRamDigestAlgorithm(algorithm)) throw new LivemigError('STREAM_INVALID', `unsupported RAM digest algorithm '${algorithm}'`);
+          if (algorithm !== this.digestAlgorithm) {
+            // not the one announced: the RAM is hashed again, with this one
+            this.digestAlgorithm = algorithm;
+            this.hashStale = true;
+          }
           this.sourceDigest = Buffer.from(digest).toString('hex');
         },
         onRecord: (kind) => {
@@ -185,13 +200,14 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         // source hashes its own), not after them. A RAM section after that makes the hash stale.
         onRamComplete: () => {
           if (this.hashing !== undefined) return;
+          const digester = this.digester!;
           if (this.hasher === undefined) {
             // RAM no worker can read (a PC's): hash it here and now, while the source hashes its own
-            this.hashing = Promise.resolve(this.memory!.digest());
+            this.hashing = Promise.resolve(this.memory!.digestWith(digester));
             return;
           }
           // (if the worker fails, hash here; once the load is over, a closed worker's result is unused)
-          this.hashing = this.hasher.digest().catch(() => (this.hasher === undefined ? '' : this.memory!.digest()));
+          this.hashing = this.hasher.digest(digester.algorithm).catch(() => (this.hasher === undefined ? '' : this.memory!.digestWith(digester)));
         },
         onSection: (info) => {
           if (info.idstr === RAM_SECTION_IDSTR && this.hashing !== undefined) this.hashStale = true;
@@ -201,7 +217,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       this.bytesRead = result.bytesRead;
       if (!this.memory || !this.ramAnnounced || !this.prepared) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM');
       if (!this.sourceDigest) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM digest (livemig-digest section); refusing to resume an unverified guest');
-      this.ramDigest = this.hashing !== undefined && !this.hashStale ? await this.hashing : this.memory.digest();
+      this.ramDigest = this.hashing !== undefined && !this.hashStale ? await this.hashing : this.memory.digestWith(await createRamDigester(this.digestAlgorithm));
       if (this.ramDigest !== this.sourceDigest) {
         throw new LivemigError('DIGEST_MISMATCH', `RAM digest mismatch: loaded ${this.ramDigest}, source sent ${this.sourceDigest}`);
       }
@@ -309,6 +325,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       ...(this.machine ? { machine: this.machine.kind } : {}),
       ...(this.sourceDigest ? { 'source-digest': this.sourceDigest } : {}),
       ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
+      ...(this.sourceDigest ? { 'digest-algorithm': this.digestAlgorithm } : {}),
       ...this.checks,
       ...(this.qemu ? { machine: this.qemu.machineName || 'qemu', qemu: this.qemu.info() } : {}),
     };
