@@ -1,6 +1,6 @@
 /**
  * The sender's page cache: the last-sent copy of hot pages, against which dirtied pages are
- * delta-encoded. Set-associative (the seed's 2-way LRU by default; `ways: 1` is QEMU's
+ * delta-encoded. Set-associative (XBRLE (2011)'s 2-way LRU by default; `ways: 1` is QEMU's
  * direct-mapped cache), keyed by global RAM address, set = page index mod sets.
  *
  * QEMU's hot-page rule: an entry used within the last `lifetime` generations (the caller

@@ -1,8 +1,8 @@
 /**
- * `livemig demo`: the main job on an embedded default. Starts a guest running the seed's
- * load generator (or, with `--machine pc`, an x86 PC booting livemig's stride boot-sector
- * guest), migrates it to a destination process over loopback tcp through a
- * simulated link, once with XBZRLE and once without, and prints `info migrate` for each,
+ * `livemig demo`: the main job on an embedded default. Starts a guest running the `seed`
+ * workload (XBRLE (2011)'s load generator; with `--machine pc`, an x86 PC booting livemig's
+ * stride boot-sector guest), migrates it to a destination process over loopback tcp through
+ * a simulated link, once with XBZRLE and once without, and prints `info migrate` for each,
  * a side-by-side table and whether the RAM digests matched. On a terminal a progress bar
  * shows each migration; `--report FILE.html` writes both runs side by side as an HTML page
  * and `--telemetry FILE` a JSON line per pass of each (labelled with `run`).

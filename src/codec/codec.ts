@@ -1,7 +1,7 @@
 /**
  * The public codec functions. They check their arguments, then run the selected kernel.
  *
- * XBZRLE (QEMU's format) and XBRLE (the seed's) both return the bytes written to `out`,
+ * XBZRLE (QEMU's format) and XBRLE (2011's) both return the bytes written to `out`,
  * 0 when the page is unchanged (nothing to send) and -1 when the encoding does not fit in
  * `out.length` (the page overflows and goes whole).
  */
@@ -39,8 +39,8 @@ export function xbzrleDecode(delta: Uint8Array, page: Uint8Array): void {
 }
 
 /**
- * Encodes old XOR cur as the seed's (count, byte) run-length pairs over the whole page;
- * `out.length` is the budget (the seed used a third of the page, XBRLE_BUDGET_BYTES).
+ * Encodes old XOR cur as XBRLE (2011)'s (count, byte) run-length pairs over the whole page;
+ * `out.length` is the budget (XBRLE (2011) used a third of the page, XBRLE_BUDGET_BYTES).
  * @throws InvalidArgumentError as xbzrleEncode.
  */
 export function xbrleEncode(old: Uint8Array, cur: Uint8Array, out: Uint8Array): number {

@@ -54,7 +54,7 @@ export class TsKernel {
   }
 
   /**
-   * XBRLE encode (the seed's format): run-length (count, byte) pairs of old XOR cur over
+   * XBRLE encode (XBRLE (2011)'s format): run-length (count, byte) pairs of old XOR cur over
    * the whole page, runs maximal and split at 255. 0 when unchanged, -1 when the pairs
    * would not fit in `out`.
    */

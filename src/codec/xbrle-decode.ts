@@ -1,6 +1,7 @@
 /**
- * XBRLE decoder (the seed's 2011 format): the delta is (count, byte) pairs, count 1..255,
- * that expand to exactly one page of XOR values; the page becomes old XOR expansion.
+ * XBRLE decoder (the format of XBRLE (2011), the patch livemig started from): the delta is
+ * (count, byte) pairs, count 1..255, that expand to exactly one page of XOR values; the page
+ * becomes old XOR expansion.
  * The whole delta is checked before the page is touched.
  */
 import { DeltaError } from '../errors.js';

@@ -6,8 +6,8 @@ import { InvalidArgumentError } from '../errors.js';
  * - `idle`: writes nothing (a quiet guest; migration converges at once).
  * - `stride`: QEMU's migration-test guest: one vCPU increments byte 0 of every page of the
  *   region in address order, forever; other vCPUs idle. {@link checkStride} verifies it.
- * - `seed`: the seed's load generator: for each page i of the region,
- *   `buf[i * 4096 + ((1234 + i) & 4095)] += i & 255`, repeated; pages split among vCPUs.
+ * - `seed`: the load generator of XBRLE (2011), the patch livemig started from: for each
+ *   page i of the region, `buf[i * 4096 + ((1234 + i) & 4095)] += i & 255`, repeated; pages split among vCPUs.
  * - `random`: guestperf's stress: every 8-byte word of the region XORed with PRNG output,
  *   page after page (incompressible, XBZRLE-hostile); pages split among vCPUs.
  * - `xbzrle-doc`: the dirtier of QEMU's docs/xbzrle.txt: a 16 MiB buffer (`bufferBytes`) in

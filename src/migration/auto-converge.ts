@@ -1,6 +1,6 @@
 /**
- * Auto-converge (QEMU's `migration_trigger_throttle` and `mig_throttle_guest_down`,
- * qemu-reference 5.6): when the guest dirties faster than the link drains, slow its vCPUs
+ * Auto-converge (QEMU's `migration_trigger_throttle` and `mig_throttle_guest_down` in
+ * migration/ram.c): when the guest dirties faster than the link drains, slow its vCPUs
  * down step by step.
  *
  * At a dirty-log sync that closes a period of at least 1 s, compare what the period dirtied

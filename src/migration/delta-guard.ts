@@ -8,7 +8,7 @@
  * too small for the hot set) and overflows (dense rewrites, QEMU's low `encoding-rate`) both
  * drive it to 1; below {@link DELTA_MIN_GAIN} the cache and the encoder cost CPU for little.
  * QEMU added `encoding-rate` so that users could "dynamically turn off the encoding if the
- * encoding rate is low" (field-notes 2.1); this does it.
+ * encoding rate is low" (the QEMU commit that added it); this does it.
  *
  * The first window starts at the first dirty-log sync after delta encoding began: the pass
  * before it inserted every page into the cache (misses by construction), so it says nothing.

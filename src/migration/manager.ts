@@ -18,7 +18,7 @@ import type { MigrationInfo } from './stats.js';
 const LIVE_THROTTLE_PARAMETERS: readonly (keyof MigrationParameters)[] = ['throttle-trigger-threshold', 'cpu-throttle-initial', 'cpu-throttle-increment', 'max-cpu-throttle'];
 
 export interface MigrateOptions {
-  /** Turn delta compression on for this and later migrations (the seed's `migrate -x`). */
+  /** Turn delta compression on for this and later migrations (XBRLE (2011)'s `migrate -x`). */
   xbzrle?: boolean;
   /** Force a switchover after this many passes (0 = never). */
   maxPasses?: number;
@@ -39,7 +39,7 @@ export class SourceManager {
 
   constructor(readonly guest: VirtualMachine) {
     // the RAM digest worker starts now, not at a migration's setup: its start-up took ~50 ms
-    // of CPU from the first pass on a 2-core machine; it ends with the guest
+    // of CPU from the first pass when cores are few; it ends with the guest
     if (guest.status !== 'stopped' && RamHasher.canHash(guest.memory)) {
       this.hasher = RamHasher.start(guest.memory);
       const onStatus = (s: string): void => {

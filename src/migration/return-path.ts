@@ -3,7 +3,7 @@
  * the source with one JSON line on the same connection (tcp and unix only; exec, file and
  * fd streams have none, and the source completes when its stream is flushed).
  *
- *   {"status":"completed","digest":"<sha256 hex>"}  or  {"status":"failed","error":"..."}
+ *   {"status":"completed","digest":"<hex>"}   (the RAM digest, in the stream's digest algorithm)  or  {"status":"failed","error":"..."}
  */
 import type { Readable } from 'node:stream';
 import { LivemigError } from '../errors.js';

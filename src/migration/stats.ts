@@ -1,6 +1,6 @@
 /**
  * Counters of one migration and their snapshot in QEMU's query-migrate shape
- * (qemu-reference 6.1), plus the seed's per-kind counters. Snapshots never hold NaN or
+ * (qapi/migration.json, MigrationInfo), plus XBRLE (2011)'s per-kind counters. Snapshots never hold NaN or
  * Infinity: rates without a denominator are 0.
  */
 import type { MigrationStatus } from './state.js';
@@ -33,7 +33,10 @@ export class MigrationCounters {
   pagesPerSecond = 0;
   bandwidthBytesPerMs = 0;
   expectedDowntimeMs = 0;
-  /** Measured wire bytes per dirty page handled recently (EWMA); what convergence uses. */
+  /**
+   * Measured wire bytes per dirty page: the plain mean over the last window of at least 256
+   * pages handled after the first pass (a whole page until then); what convergence uses.
+   */
   bytesPerDirtyPage = 4096 + 8;
 }
 
@@ -67,7 +70,7 @@ export interface XbzrleCacheStats {
   overflow: number;
 }
 
-/** livemig's additions: the seed's counters, the codec and the RAM digest. */
+/** livemig's additions: XBRLE (2011)'s counters, the codec and the RAM digest. */
 export interface LivemigStats {
   codec: 'none' | 'xbzrle' | 'xbrle';
   'delta-records': number;

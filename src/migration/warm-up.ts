@@ -11,7 +11,8 @@
  * How: a small guest (zero, random and lightly changed pages) is sent for a few passes, with
  * XBZRLE, through the real sender, record writer and byte writer, and the stream is loaded by
  * the real loader into RAM that starts zero: every hot path of both sides runs some thousand
- * times. Nothing is kept; a few MiB are allocated and dropped. The RAM loaded back must equal
+ * times. Its objects are kept for the life of the process (a few MiB: see `retained`), so that
+ * V8 keeps the code compiled for them. The RAM loaded back must equal
  * the RAM sent (a self-check of the codecs and stream on this machine's kernel, wasm or TS).
  */
 import { randomFillSync } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * The human monitor (HMP): QEMU's command names and output, plus the seed's
+ * The human monitor (HMP): QEMU's command names and output, plus XBRLE (2011)'s
  * (`migrate -x`, `migrate_set_cachesize`). One command a line; every error is one line
  * starting with "Error: " and the monitor goes on. Settings go through the Machine, so HMP
  * and QMP apply the same checks.

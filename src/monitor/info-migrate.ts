@@ -1,6 +1,7 @@
 /**
- * `info migrate` text: QEMU 7.2's lines (qemu-reference 6.2), the seed's eight delta
- * lines when delta compression is on (design.md 5), and the RAM digests once known.
+ * `info migrate` text: QEMU 7.2's lines (hmp_info_migrate), XBRLE (2011)'s eight delta
+ * lines (`transferred ram-duplicate` ... ) when delta compression is on, and the RAM digests
+ * once known.
  *
  * Differences from QEMU 7.2, on purpose: no `globals:` block (QEMU's store-global-state and
  * friends do not exist here), and nothing at all on a source before its first migration
@@ -58,7 +59,7 @@ export function formatInfoMigrate(info: MigrationInfo, role: 'source' | 'destina
     );
     const l = info.livemig;
     if (l && r) {
-      // the seed's eight lines (XBRLE v2, 2011)
+      // XBRLE (2011)'s eight lines (its v2)
       lines.push(
         `transferred ram-duplicate: ${kb(l['duplicate-bytes'])} kbytes`,
         `transferred ram-duplicate: ${r.duplicate} pages`,

@@ -18,7 +18,7 @@
 
 export type FramedItem = { kind: 'message'; text: string } | { kind: 'error'; desc: string };
 
-/** QMP's default cap on one message (the Trust issue: "huge lines"). */
+/** The longest QMP message accepted: a client cannot make the monitor buffer an endless line. */
 export const MAX_QMP_MESSAGE_BYTES = 1024 * 1024;
 /** QEMU's MAX_NESTING. */
 export const MAX_QMP_NESTING = 1024;

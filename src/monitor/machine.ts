@@ -39,12 +39,12 @@ export interface MachineEvents {
 
 /**
  * Capabilities as monitors show them: the source's (QEMU's xbzrle, events, auto-converge, and
- * livemig's own), with the seed's `xbrle` next to `xbzrle` (delta compression with the seed's
+ * livemig's own), with `xbrle` next to `xbzrle` (delta compression with XBRLE (2011)'s
  * codec).
  */
 export const CAPABILITY_NAMES: readonly string[] = ['xbzrle', 'xbrle', ...Object.keys(DEFAULT_CAPABILITIES).filter((n) => n !== 'xbzrle')];
 
-/** QEMU 7.2's capabilities (qemu-reference 7.2); those livemig lacks are accepted when off, refused when on. */
+/** QEMU 7.2's capabilities (qapi/migration.json, MigrationCapability); those livemig lacks are accepted when off, refused when on. */
 const QEMU_CAPABILITIES: readonly string[] = [
   'xbzrle', 'rdma-pin-all', 'auto-converge', 'zero-blocks', 'compress', 'events', 'postcopy-ram', 'x-colo', 'release-ram', 'block', 'return-path',
   'pause-before-switchover', 'multifd', 'dirty-bitmaps', 'postcopy-blocktime', 'late-block-activate', 'x-ignore-shared',
@@ -185,7 +185,7 @@ export class Machine extends EventEmitter<MachineEvents> {
   }
 
   /**
-   * Sets capabilities, all or none: `xbzrle` is QEMU's XBZRLE, `xbrle` the seed's codec (both
+   * Sets capabilities, all or none: `xbzrle` is QEMU's XBZRLE, `xbrle` XBRLE (2011)'s codec (both
    * are the delta-compression capability with a different `delta-codec`); the others are the
    * source's own. QEMU's capabilities livemig lacks may be set off, not on.
    * @throws LivemigError while a migration runs (QEMU's message), InvalidArgumentError naming a bad capability.

@@ -150,8 +150,8 @@ export class QmpSession {
   }
 
   /**
-   * QEMU's migrate returns `{}` at once and the outcome comes as MIGRATION events. With the
-   * seed's `detach: false` the reply waits for the end: `{}` when completed, else an error.
+   * QEMU's migrate returns `{}` at once and the outcome comes as MIGRATION events. With
+   * `detach: false` (XBRLE (2011)'s) the reply waits for the end: `{}` when completed, else an error.
    */
   private async migrate(a: Args): Promise<object> {
     if (a['blk'] === true || a['inc'] === true) throw new QmpError('GenericError', 'block migration (blk, inc) is not supported by livemig');

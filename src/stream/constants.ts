@@ -59,7 +59,7 @@ export const RAM_FLAGS_MASK = 0xfff;
 
 /**
  * The byte after an XBZRLE record header that names the delta encoding. QEMU defines only
- * 0x01; 0x02 is livemig's extension for the seed's XBRLE deltas (XOR, (count, byte) pairs),
+ * 0x01; 0x02 is livemig's extension for XBRLE (2011)'s deltas (XOR, (count, byte) pairs),
  * which a QEMU destination rejects with "wrong compression".
  */
 export const DeltaEncoding = {

@@ -8,7 +8,7 @@
  * a LoadTarget, and `analyzeMigrationStream` + `formatAnalysis` for `livemig analyze`.
  *
  * livemig's extension to the format: an XBZRLE record whose encoding byte is 0x02 carries
- * an XBRLE delta (the seed's XOR run-length pairs); QEMU rejects it as "wrong compression".
+ * an XBRLE delta (XBRLE (2011)'s XOR run-length pairs); QEMU rejects it as "wrong compression".
  */
 export {
   QEMU_VM_FILE_MAGIC,

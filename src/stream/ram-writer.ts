@@ -110,7 +110,7 @@ export class RamRecordWriter {
 
   /**
    * `header(offset | 0x40) u8 encoding, be16 len, len bytes`: a delta page. `encoding` 1 is
-   * QEMU's XBZRLE, 2 the seed's XBRLE (livemig only). QEMU's loader accepts lengths 0..4096.
+   * QEMU's XBZRLE, 2 XBRLE (2011)'s (livemig only). QEMU's loader accepts lengths 0..4096.
    */
   xbzrle(idstr: string, offsetInBlock: number, encoding: DeltaEncodingByte, delta: Uint8Array): number {
     if (encoding !== DeltaEncoding.Xbzrle && encoding !== DeltaEncoding.Xbrle) {
