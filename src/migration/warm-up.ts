@@ -3,7 +3,7 @@
  * incoming` (before it says it is listening), off the migration's clock.
  *
  * Why: the first ~150 ms of a migration ran in V8's interpreter and baseline code, with both
- * processes' compiler threads competing with their main threads for this machine's 2 cores.
+ * processes' compiler threads competing with their main threads for a 2-core machine's cores.
  * The first batches of an idle 1 GiB guest moved 5–15 k pages per 50 ms against 60–100 k once
  * compiled (`node dist/bench/migrate.bench.js --cold` shows the difference). A running source
  * has long been warm when a migration starts; this makes a fresh process so too.

@@ -17,7 +17,7 @@
  * Serial (COM1, port 0x3f8): 'A' once the region is zeroed and the pattern starts, 'B' after
  * every completed pass, 'E' (then halt) when the BIOS cannot say how much RAM there is.
  *
- * Speed in v86 0.5.462 here (JIT on, 2 cores, Node 20), steady state after boot, measured with
+ * Speed in v86 0.5.462 on a 2-core VM (JIT on, Node 20), steady state after boot, measured with
  * a script timing the pass markers: at 32 MiB of RAM (7936 pages in the region) stride does
  * ~3000 passes/s with the machine quiet and 1400-2400 with the other core busy (one `inc` per
  * page); load2011 ~1700 quiet, 930-1100 busy (a few more instructions per page). At 128 MiB

@@ -16,7 +16,7 @@
 ; the one being written hold ((n + 1) * i) mod 256: what checkLoad2011Pattern verifies.
 ; The set-up is the same as stride.asm's (kept in each file so each is one sector).
 ;
-; Speed in v86 0.5.462 on this machine (JIT, 2 cores, Node 20), steady state after boot:
+; Speed in v86 0.5.462 on a 2-core VM (JIT, Node 20), steady state after boot:
 ;   load2011: ~1700 passes/s at 32 MiB (7936 pages) with the machine quiet, 930-1100 with the
 ; other core busy; ~260 passes/s at 128 MiB under load.
 

@@ -12,7 +12,7 @@
 ; Byte 0 of every page is therefore (completed passes) mod 256, except that pages before
 ; the one being written are one pass ahead: what livemig's checkStridePattern verifies.
 ;
-; Speed in v86 0.5.462 on this machine (JIT, 2 cores, Node 20), steady state after boot:
+; Speed in v86 0.5.462 on a 2-core VM (JIT, Node 20), steady state after boot:
 ;   stride: ~3000 passes/s at 32 MiB (7936 pages) with the machine quiet, 1400-2400 with the
 ; other core busy; ~320 passes/s at 128 MiB under load. One `inc` per page.
 
