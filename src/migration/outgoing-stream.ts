@@ -3,7 +3,7 @@
  * back-pressure, with the section ids livemig uses.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { ByteWriter, LivemigSectionId, MigrationStreamWriter, encodeMachineSection } from '../stream/index.js';
+import { ByteWriter, LIVEMIG_MACHINE_NAME, LivemigSectionId, MigrationStreamWriter, encodeMachineSection } from '../stream/index.js';
 import type { ChunkSink, RamRecordWriter } from '../stream/index.js';
 import type { GuestMemory } from '../guest/index.js';
 
@@ -14,10 +14,19 @@ export class OutgoingStream {
   private readonly stream: MigrationStreamWriter;
   readonly ram: RamRecordWriter;
 
-  constructor(sink: ChunkSink) {
+  /**
+   * `machineType`: the configuration section's machine; any other than livemig's makes a
+   * QEMU-shaped stream, in which the machine, device-state and digest sections are left out.
+   */
+  constructor(sink: ChunkSink, private readonly machineType: string = LIVEMIG_MACHINE_NAME) {
     this.bytes = new ByteWriter(sink);
     this.stream = new MigrationStreamWriter(this.bytes);
     this.ram = this.stream.ram;
+  }
+
+  /** True for a QEMU-shaped stream (a machine type other than livemig's): RAM only. */
+  get qemuShaped(): boolean {
+    return this.machineType !== LIVEMIG_MACHINE_NAME;
   }
 
   /** Every byte written so far (QEMU's `transferred`). */
@@ -31,11 +40,12 @@ export class OutgoingStream {
   }
 
   header(): void {
-    this.stream.header();
+    this.stream.header(this.machineType);
   }
 
   /** The machine the destination must build, before any RAM. */
   machine(kind: string, config: unknown, digest: string): void {
+    if (this.qemuShaped) return;
     this.stream.machine(LivemigSectionId.Machine, encodeMachineSection({ kind, config, digest }));
   }
 
@@ -60,10 +70,12 @@ export class OutgoingStream {
   }
 
   deviceState(state: Uint8Array): void {
+    if (this.qemuShaped) return;
     this.stream.deviceState(LivemigSectionId.Device, state);
   }
 
   digest(algorithm: string, digest: Uint8Array): void {
+    if (this.qemuShaped) return;
     this.stream.digest(LivemigSectionId.Digest, algorithm, digest);
   }
 

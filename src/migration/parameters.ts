@@ -37,6 +37,14 @@ export interface MigrationParameters {
   /** At the iteration or time limit: switch over anyway (`force`) or give up (`cancel`). */
   'stall-policy': StallPolicy;
   /**
+   * The machine type the configuration section names. `livemig` (the default): livemig's own
+   * envelope, with its machine, device-state and digest sections. A QEMU machine type (e.g.
+   * `pc-i440fx-7.2`): a QEMU-shaped stream, for QEMU (`-incoming`) and tools that read its
+   * streams, without livemig's sections: QEMU loads the RAM but gets none of the guest's state,
+   * and nothing confirms the migration (QEMU 7.2 has no return path).
+   */
+  'machine-type': string;
+  /**
    * How the destination checks the RAM it loaded against the source's: `xxh3-128` (fast, the
    * default) or `sha256` (livemig's extension; announced at setup, carried in livemig-digest).
    */
@@ -92,6 +100,7 @@ export const DEFAULT_PARAMETERS: Readonly<MigrationParameters> = Object.freeze({
   'max-iterations': 0,
   'max-time': 0,
   'stall-policy': 'force' as StallPolicy,
+  'machine-type': 'livemig',
   'digest-algorithm': 'xxh3-128' as RamDigestAlgorithm,
   'throttle-trigger-threshold': 50,
   'cpu-throttle-initial': 20,
@@ -146,6 +155,11 @@ export function checkParameter<K extends keyof MigrationParameters>(name: K, val
     case 'write-timeout':
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMEOUT_MS) {
         throw new InvalidArgumentError(`Parameter '${name}' expects a whole number of milliseconds from 0 (no timeout) to ${MAX_TIMEOUT_MS}, got ${String(value)}`);
+      }
+      return value as MigrationParameters[K];
+    case 'machine-type':
+      if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) {
+        throw new InvalidArgumentError(`Parameter 'machine-type' expects livemig or a QEMU machine type such as pc-i440fx-7.2 (letters, digits, '.', '_', '-'), got ${JSON.stringify(value)}`);
       }
       return value as MigrationParameters[K];
     case 'delta-codec':

@@ -22,6 +22,7 @@ import { selectedKernel } from '../codec/index.js';
 import { RamHasher } from '../guest/index.js';
 import type { VirtualMachine } from '../guest/index.js';
 import { openOutgoing } from '../transport/index.js';
+import { LIVEMIG_MACHINE_NAME } from '../stream/index.js';
 import type { Channel, OutgoingOptions } from '../transport/index.js';
 import { OutgoingStream, RAM_SECTION_ID } from './outgoing-stream.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_PARAMETERS } from './parameters.js';
@@ -192,7 +193,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.hasher = this.sharedHasher ?? (RamHasher.canHash(this.guest.memory) ? RamHasher.start(this.guest.memory) : undefined);
       const channel = (this.channel = await openOutgoing(uri, { ...this.transport, signal: this.abort.signal }));
       this.checkCancelled();
-      const reply = channel.hasReturnPath && channel.input ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal) : undefined;
+      // a QEMU-shaped stream goes to QEMU (or a file), which sends no reply
+      const reply = channel.hasReturnPath && channel.input && this.parameters['machine-type'] === LIVEMIG_MACHINE_NAME ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal) : undefined;
       reply?.catch(() => undefined); // observed below; a cancel must not leave it unhandled
       // A destination that rejects the stream says why on the return path while we still send:
       // stop at once and report its reason (not the reset that follows).
@@ -204,7 +206,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         }
       }, () => undefined);
       const link = this.parameters['link-bandwidth'] > 0 ? new LinkPacer(this.parameters['link-bandwidth']) : undefined;
-      const out = new OutgoingStream(link ? async (chunk, release) => { await link.wait(chunk.length); await channel.write(chunk, release); } : (chunk, release) => channel.write(chunk, release));
+      const out = new OutgoingStream(link ? async (chunk, release) => { await link.wait(chunk.length); await channel.write(chunk, release); } : (chunk, release) => channel.write(chunk, release), this.parameters['machine-type']);
       out.header();
       const algorithm = this.parameters['digest-algorithm'];
       // loaded now: the digest is taken inside the downtime
