@@ -1,8 +1,8 @@
 /*
  * Plain C reference for livemig's codec benchmark (bench/codec.bench.ts).
  *
- * QEMU's generic (non-AVX-512) XBZRLE algorithm, written from the pseudocode in
- * shared/docs/qemu-reference.md §1.3 and §1.5: a word-at-a-time encoder (unsigned long
+ * QEMU's generic (non-AVX-512) XBZRLE algorithm (migration/xbzrle.c, xbzrle_encode_buffer and
+ * xbzrle_decode_buffer; the format is in docs/stream-format.md): a word-at-a-time encoder (unsigned long
  * compares; the "has a zero byte" test (x - 0x01..01) & ~x & 0x80..80 on old ^ new to
  * find where a changed run ends), the decoder with QEMU's rejection rules, and a zero-page
  * test that ORs eight words at a time.

@@ -1,5 +1,5 @@
 /**
- * The benchmark matrix, guestperf-style (field-notes 6.2): scenarios (a workload on a guest)
+ * The benchmark matrix, guestperf-style (QEMU's tests/migration/guestperf): scenarios (a workload on a guest)
  * × comparisons (one axis varied from a baseline: codec, link bandwidth, cache size, cache
  * ways, guest size, auto-converge, auto-xbzrle). Every run has a fixed seed, so a matrix is the
  * same list of runs on every machine.
@@ -177,7 +177,7 @@ function tiny(): RunSpec[] {
 
 const ALL: readonly WorkloadName[] = ['idle', 'stride', 'seed', 'random', 'xbzrle-doc', 'bwmem', 'zipf', 'video', 'mixed'];
 
-/** About 11 minutes a repetition on a quiet 2-core machine (25 for two under load): see docs/results.md. */
+/** About 11 minutes a repetition on a quiet 2-core machine (25 for two under load): see docs/benchmarks/matrix.md. */
 function defaultMatrix(): RunSpec[] {
   const b: Base = { ramBytes: 64 * MIB, linkBits: GBIT, downtimeLimitMs: 20, cachePercent: 25, cacheWays: 2, warmupMs: 300, measureMs: 600 };
   const out: RunSpec[] = [];

@@ -48,7 +48,7 @@ for (const k of kernels) {
       assert.equal(hex(r), 'e9070f0102030405060708090a0b0c0d0e0f030167010169');
     });
 
-    test('the vectors of qemu-reference 1.2', () => {
+    test('the XBZRLE vectors of docs/stream-format.md', () => {
       const zero = new Uint8Array(PAGE);
       const with_ = (f: (p: Uint8Array) => void): Uint8Array => {
         const p = new Uint8Array(PAGE);

@@ -1,4 +1,4 @@
-/** `info migrate` text: exact lines for fixed query-migrate objects (qemu-reference 6.2, design.md 5). */
+/** `info migrate` text: exact lines for fixed query-migrate objects (QEMU 7.2's hmp_info_migrate, XBRLE (2011)'s eight lines). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatIncomingInfo, formatInfoMigrate } from '../../src/monitor/index.js';

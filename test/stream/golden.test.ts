@@ -7,7 +7,7 @@ import { ascii, buildStream, fromHex, load, toHex } from './helpers.js';
 // byte 1019 becomes 0x67 and byte 1021 becomes 0x69.
 const DOC_DELTA = fromHex('e9 07 0f 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 03 01 67 01 01 69');
 
-// qemu-reference.md §4.8, "Minimal valid stream with only a ram section", written by hand:
+// docs/stream-format.md, "Example: the smallest stream", written by hand:
 // one 64 KiB block, a PART with a ZERO record and a CONTINUE'd XBZRLE record, an empty END.
 const MINIMAL = fromHex(`
   51 45 56 4d  00 00 00 03
@@ -26,7 +26,7 @@ const MINIMAL = fromHex(`
   06  00 00 00 1f  ${toHex(ascii('{"page_size":4096,"devices":[]}'))}
 `);
 
-test('golden: the writer produces the minimal valid stream of qemu-reference §4.8 byte for byte', async () => {
+test('golden: the writer produces the smallest stream of docs/stream-format.md byte for byte', async () => {
   const bytes = await buildStream((w) => {
     w.header('pc-i440fx-7.2');
     w.ramSetup(2, [{ idstr: 'pc.ram', lengthBytes: 0x10000 }]);
