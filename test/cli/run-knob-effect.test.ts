@@ -1,13 +1,14 @@
 /**
  * `livemig run`'s workload knobs reach the running workload. Each guest is migrated through
- * its monitor to a `file:` stream, and what the knobs changed is read back from QEMU's
- * `info migrate` (what the guest dirtied) and from the guest's device state in the stream
- * (livemig-device: be32 length + JSON with the workload's resolved knobs and each vCPU's
- * work count).
+ * its monitor to a `file:` stream, and what the knobs changed is read back from the RAM in
+ * the stream (`livemig analyze --extract-ram`: which pages the guest wrote) and from the
+ * guest's device state in the stream (livemig-device: be32 length + JSON with the workload's
+ * resolved knobs and each vCPU's work count). How fast these guests converge or write is
+ * measured by bench/claims.bench.ts (knobs), not here: it depends on the machine's load.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, parseInfo } from '../helpers/processes.js';
@@ -55,15 +56,31 @@ function deviceState(stream: Buffer): Ran['device'] {
   return JSON.parse(stream.subarray(at, at + stream.readUInt32BE(at - 4)).toString('utf8')) as Ran['device'];
 }
 
-const pages = (info: Map<string, string>, key: string): number => Number(/^(\d+) pages$/.exec(info.get(key) ?? '')?.[1] ?? NaN);
+/** The pages of the guest RAM carried by a stream that are not all zero (the guest's RAM starts zeroed). */
+function writtenPages(name: string): number[] {
+  const dir = join(tmp.dir, `${name}-ram`);
+  const r = spawnSync(process.execPath, [CLI, 'analyze', join(tmp.dir, `${name}.mig`), '--extract-ram', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const ram = readFileSync(join(dir, 'pc.ram.bin'));
+  const out: number[] = [];
+  for (let p = 0; p < ram.length / 4096; p++) if (ram.subarray(p * 4096, (p + 1) * 4096).some((b) => b !== 0)) out.push(p);
+  return out;
+}
+
+/** Pages each pass found dirty, from a `--telemetry` file (the first pass: every page). */
+function dirtyPerPass(file: string): number[] {
+  return readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { dirtyPages: number }).dirtyPages);
+}
 
 describe('livemig run: the workload knobs reach the workload', { timeout: 120_000 }, () => {
-  test('--buffer: xbzrle-doc dirties only its buffer, so the migration converges; without it, all RAM, and it never does', async () => {
-    // 8 MiB of zeroed RAM over a 16 MiB/s link: a dirtied page goes whole (4 KiB), a zero page as 1 byte
-    const parameters = { 'max-bandwidth': '0', 'link-bandwidth': '16', 'max-time': '3000' };
+  test('--buffer: xbzrle-doc writes only its buffer; without it, the default buffer covers all RAM', async () => {
+    // 8 MiB of zeroed RAM; three passes at most (a guest writing all RAM never converges: it is
+    // forced then), whatever the machine's speed
+    const parameters = { 'max-bandwidth': '0', 'link-bandwidth': '16', 'max-iterations': '3' };
+    const telemetry = (name: string): string => join(tmp.dir, `${name}.jsonl`);
     const [small, whole] = await Promise.all([
-      migrateToFile('buffer-256k', ['--ram', '8M', '--workload', 'xbzrle-doc', '--buffer', '256k'], parameters),
-      migrateToFile('buffer-default', ['--ram', '8M', '--workload', 'xbzrle-doc'], parameters),
+      migrateToFile('buffer-256k', ['--ram', '8M', '--workload', 'xbzrle-doc', '--buffer', '256k', '--telemetry', telemetry('buffer-256k')], parameters),
+      migrateToFile('buffer-default', ['--ram', '8M', '--workload', 'xbzrle-doc', '--telemetry', telemetry('buffer-default')], parameters),
     ]);
     for (const r of [small, whole]) {
       assert.equal(r.status, 0, r.stderr);
@@ -71,12 +88,17 @@ describe('livemig run: the workload knobs reach the workload', { timeout: 120_00
     }
     assert.equal(small.device.options['bufferBytes'], 256 * 1024);
     assert.equal(whole.device.options['bufferBytes'], 16 * 1024 * 1024, 'the default (cut to RAM by the guest)');
-    // 64 buffer pages re-sent in a few passes, against 2048 pages a pass until max-time
-    const a = pages(small.info, 'normal');
-    const b = pages(whole.info, 'normal');
-    assert.ok(a > 0 && a < 1024, `--buffer 256k: ${a} pages sent whole`);
-    assert.ok(b > 4096, `default buffer: ${b} pages sent whole`);
-    assert.ok(Number(small.info.get('total time')?.split(' ')[0]) < 2500, `converged before max-time: ${small.info.get('total time')}`);
+    // --buffer 256k: nothing past the buffer's 64 pages was ever written, and no pass after
+    // the first found more than those 64 dirty
+    const a = writtenPages('buffer-256k');
+    assert.ok(a.every((p) => p < 64), `--buffer 256k: written pages ${a.join(', ')} lie in the first 64`);
+    const smallDirty = dirtyPerPass(telemetry('buffer-256k')).slice(1);
+    assert.ok(smallDirty.length > 0 && smallDirty.every((n) => n <= 64), `--buffer 256k: dirty pages per pass ${smallDirty.join(', ')}`);
+    // the default buffer: the guest writes past those 64 pages (it sweeps all 2048 in well under
+    // a pass of 8 MiB at 16 MiB/s)
+    const wholeDirty = dirtyPerPass(telemetry('buffer-default')).slice(1);
+    assert.ok(wholeDirty.some((n) => n > 64), `default buffer: dirty pages per pass ${wholeDirty.join(', ')}`);
+    assert.ok(writtenPages('buffer-default').some((p) => p >= 64), 'and its RAM shows it');
   });
 
   test('every knob lands in the guest, and --rate paces it', async () => {
@@ -84,9 +106,9 @@ describe('livemig run: the workload knobs reach the workload', { timeout: 120_00
       migrateToFile(
         'mixed',
         ['--ram', '8M', '--workload', 'mixed', '--region', '6M', '--region-offset', '1M', '--buffer', '512k', '--hot-fraction', '0.25', '--hot-writes', '0.5', '--words-per-write', '8', '--frames', '4', '--motion', '0.2', '--rate', '20k'],
-        { 'max-bandwidth': '0', 'max-time': '3000' },
+        { 'max-bandwidth': '0', 'max-iterations': '3' },
       ),
-      migrateToFile('video', ['--ram', '8M', '--workload', 'video', '--frame-bytes', '64k', '--frames', '16', '--motion', '0.5'], { 'max-bandwidth': '0', 'max-time': '3000' }),
+      migrateToFile('video', ['--ram', '8M', '--workload', 'video', '--frame-bytes', '64k', '--frames', '16', '--motion', '0.5'], { 'max-bandwidth': '0', 'max-iterations': '3' }),
     ]);
     for (const r of [mixed, video]) {
       assert.equal(r.status, 0, r.stderr);
@@ -97,13 +119,11 @@ describe('livemig run: the workload knobs reach the workload', { timeout: 120_00
     assert.deepEqual(mixed.device.options, { rate: 20_000, bufferBytes: 512 * 1024, hotFraction: 0.25, hotWrites: 0.5, wordsPerWrite: 8, frames: 4, frameBytes: 0, motion: 0.2 });
     assert.deepEqual(video.device.region, { offsetBytes: 0, sizeBytes: 8 << 20 }, 'no --region: all RAM');
     assert.deepEqual(video.device.options, { rate: 0, bufferBytes: 16 << 20, hotFraction: 0.1, hotWrites: 0.9, wordsPerWrite: 4, frames: 16, frameBytes: 64 * 1024, motion: 0.5 });
-    // at 20,000 writes/s the guest cannot have written more than that for as long as the process lived
+    // at 20,000 writes/s the guest cannot have written more than that for as long as the process
+    // lived (a bound a slow machine only loosens; unpaced, the guest writes hundreds of thousands a
+    // second: bench/claims.bench.ts knobs; the pacing itself: test/evidence/workloads.test.ts)
     const written = mixed.device.vcpu[0]!.workDone;
     assert.ok(written > 0 && written <= (20_000 * mixed.elapsedMs) / 1000, `--rate 20k: ${written} writes in under ${Math.round(mixed.elapsedMs)} ms`);
-    // the control (so the check above can fail): unpaced, a guest of the same size writes several
-    // times faster, even with the two cores shared with the rest of the suite
-    const pacedRate = written / mixed.elapsedMs;
-    const unpacedRate = video.device.vcpu[0]!.workDone / video.elapsedMs;
-    assert.ok(unpacedRate > 3 * pacedRate, `unpaced ${Math.round(unpacedRate * 1000)} writes/s against paced ${Math.round(pacedRate * 1000)}`);
+    assert.ok(video.device.vcpu[0]!.workDone > 0, 'the unpaced guest ran');
   });
 });

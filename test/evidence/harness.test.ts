@@ -1,8 +1,10 @@
 /**
  * The benchmark harness: the tiny matrix end to end (what CI runs: every run a source and a
- * destination process, JSON, markdown and HTML written, and the qualitative results the issue
- * asks for), the matrix's rules, the codec pairing, and, as root with iproute2, a run over
- * real network namespaces.
+ * destination process, every digest equal, JSON, markdown and HTML written from the results),
+ * the matrix's rules, the codec pairing, and, as root with iproute2, a run over real network
+ * namespaces. What the runs show (which cells converge, what delta compression saves, that
+ * auto-converge and auto-xbzrle act) depends on the machine's speed and load: those claims are
+ * checked by bench/claims.bench.ts on a quiet machine, not here.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,7 +43,7 @@ test('matrix rules: power-of-two cache sizes, max-time from the link, unique ids
   assert.ok(d.every((s) => s.seed === 1), 'seeds fixed');
 });
 
-test('the tiny matrix runs in one go: results, files, and what delta compression does and does not do', { timeout: 180_000 }, async () => {
+test('the tiny matrix runs in one go: every run completes with equal digests, and the files show its results', { timeout: 180_000 }, async () => {
   const lines: string[] = [];
   const out: BenchOutput = await runBench({
     matrix: 'tiny',
@@ -58,34 +60,26 @@ test('the tiny matrix runs in one go: results, files, and what delta compression
     assert.equal(r.digestsMatch, true, `${r.spec.id}: digests`);
     assert.doesNotMatch(JSON.stringify(r), /NaN|Infinity/);
     assert.ok(r.totalMs > 0 && r.downtimeMs > 0 && r.bytes.total > 0 && r.passes >= 2, r.spec.id);
+    assert.equal(r.converged, !r.forced, `${r.spec.id}: converged or forced`);
     assert.ok(r.guestDowntimeMs !== null && r.guestDowntimeMs > 0, `${r.spec.id}: the guest saw a downtime`);
     assert.ok(r.senderCpuMs > 0 && r.receiverCpuMs > 0, `${r.spec.id}: CPU times`);
     assert.ok(r.workRate.before > 0 && r.workRate.after > 0, `${r.spec.id}: work rates`);
   }
   const by = (id: string) => out.runs.find((r) => r.spec.id.startsWith(id))!;
-  // Sparse writes: converges only with XBZRLE, and with less downtime, time and bytes.
+  // The policies ran where the matrix asks for them (what they achieved: bench/claims.bench.ts).
+  assert.ok(by('auto-converge/').passRecords.every((p) => p.throttlePercent !== undefined), 'auto-converge cell: throttle recorded per pass');
+  assert.ok(by('codec/bwmem/xbzrle').passRecords.some((p) => p.cacheHits + p.cacheMisses > 0), 'the XBZRLE cell used the cache');
+  assert.ok(by('codec/bwmem/none').passRecords.every((p) => p.cacheHits + p.cacheMisses === 0), 'the none cell did not');
   const [sparse] = codecPairs(out.runs.filter((r) => r.spec.workload === 'xbzrle-doc'));
   assert.ok(sparse, 'the xbzrle-doc pair');
-  assert.equal(sparse.none.converged, 0);
-  assert.equal(sparse.delta.converged, 1);
-  assert.ok(sparse.delta.netDowntimeMs.median < sparse.none.netDowntimeMs.median, 'less downtime');
-  assert.ok(sparse.bytesChange < -30 && sparse.totalTimeChange < -30, `bytes ${sparse.bytesChange} %, time ${sparse.totalTimeChange} %`);
-  // Dense writes: XBZRLE overflows and is judged to hurt; auto-xbzrle switches it off.
-  const dense = by('codec/bwmem/xbzrle');
-  assert.equal(dense.deltaVerdict, 'hurts');
-  assert.ok(dense.overflows > 0 && dense.encodingRate < 1.1);
-  assert.ok(by('auto-xbzrle/bwmem').deltaDisabledAtPass > 0);
-  // Auto-converge throttles a guest that cannot converge until it does.
-  const ac = by('auto-converge/');
-  assert.equal(ac.converged, true);
-  assert.ok(ac.throttleMax >= 30 && ac.workRate.during < ac.workRate.before, `throttle ${ac.throttleMax} %, work ${ac.workRate.before} → ${ac.workRate.during}`);
-  // Files.
+  // Files: written from these results.
   const json = JSON.parse(readFileSync(join(dir, 'tiny.json'), 'utf8')) as BenchOutput;
   assert.equal(json.runs.length, out.runs.length);
+  assert.deepEqual(json.runs.map((r) => [r.spec.id, r.converged, r.totalMs]), out.runs.map((r) => [r.spec.id, r.converged, r.totalMs]));
   assert.ok(json.runs[0]!.passRecords.length >= 2, 'pass records kept');
   const md = readFileSync(join(dir, 'tiny.md'), 'utf8');
   assert.match(md, /## Delta compression \(XBZRLE\) against none/);
-  assert.match(md, /\| xbzrle-doc \| 100 Mbit\/s \| 8 \| 0\/1 → 1\/1 \|/);
+  assert.ok(md.includes(`| xbzrle-doc | 100 Mbit/s | 8 | ${sparse.none.converged}/1 → ${sparse.delta.converged}/1 |`), 'the pair row with both cells\' outcomes');
   assert.doesNotMatch(md, /Every cell|Round by round/, 'single shots: no cell summaries');
   const html = readFileSync(join(dir, 'tiny.html'), 'utf8');
   assert.match(html, /^<!doctype html>/);
@@ -125,8 +119,10 @@ test('--repeat 2: every run kept, round after round, and each cell shown as medi
   const [pair] = codecPairs(out.runs);
   assert.ok(pair);
   assert.equal(pair.none.runs.length, 2);
-  assert.equal(pair.delta.converged, 2, 'XBZRLE converged in both rounds');
-  assert.equal(pair.none.converged, 0, 'none was forced in both rounds');
+  assert.equal(pair.delta.runs.length, 2);
+  const converged = (codec: string): number => out.runs.filter((r) => r.spec.codec === codec && r.converged).length;
+  assert.equal(pair.delta.converged, converged('xbzrle'), 'the pair counts the XBZRLE runs that converged');
+  assert.equal(pair.none.converged, converged('none'), 'and the none runs');
   const totals = out.runs.filter((r) => r.spec.codec === 'none').map((r) => r.totalMs).sort((a, b) => a - b);
   assert.equal(pair.none.totalMs.median, (totals[0]! + totals[1]!) / 2);
   const cell = (v: number[]): string => {
@@ -137,14 +133,15 @@ test('--repeat 2: every run kept, round after round, and each cell shown as medi
   const noneDowntime = cell(out.runs.filter((r) => r.spec.codec === 'none').map((r) => r.downtimeMs));
   const md = readFileSync(join(dir, 'repeat.md'), 'utf8');
   assert.match(md, /2 cells × 2 = 4 runs/);
-  assert.ok(md.includes(`| xbzrle-doc | 100 Mbit/s | 8 | 0/2 → 2/2 | ${noneDowntime} → `), `pair row with the none cell's downtime ${noneDowntime}`);
+  assert.ok(md.includes(`| xbzrle-doc | 100 Mbit/s | 8 | ${pair.none.converged}/2 → ${pair.delta.converged}/2 | ${noneDowntime} → `), `pair row with the none cell's downtime ${noneDowntime}`);
   assert.ok(md.includes(`| ${cell(totals)} |`), `every-cell table has the none cell's total time ${cell(totals)}`);
   assert.match(md, /## Every cell \(median \[min–max\] of its runs\)/);
-  assert.match(md, /converged 0\/2 \(forced 2\)/);
+  const noneForced = 2 - pair.none.converged;
+  assert.ok(md.includes(`converged ${pair.none.converged}/2${noneForced > 0 ? ` (forced ${noneForced})` : ''}`), 'the none cell\'s outcome');
   assert.match(md, /### Round by round/);
   assert.equal((md.match(/^\| codec \| xbzrle-doc \| (none|xbzrle) \| [12] \|/gm) ?? []).length, 4, 'a row per run with its repetition');
   const html = readFileSync(join(dir, 'repeat.html'), 'utf8');
-  assert.ok(html.includes('converged 2/2') && html.includes('Every cell'));
+  assert.ok(html.includes(`converged ${pair.delta.converged}/2`) && html.includes(`converged ${pair.none.converged}/2`) && html.includes('Every cell'));
   assert.doesNotMatch(html, /NaN|<script/);
 });
 
@@ -158,11 +155,12 @@ test('--netns: a run over two network namespaces and a shaped veth pair; the nam
   // 8 MiB first pass over a 100 Mbit/s kernel-shaped link: at least 0.6 s.
   const first = r.passRecords[0]!;
   assert.ok(first.endMs - first.startMs > 500, `first pass ${first.endMs - first.startMs} ms: the kernel shaped the link`);
-  const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  assert.doesNotMatch(left, /livemig-(src|dst)-/);
+  // this process's namespaces only (tagged with its pid): another test run may have its own now
+  const mine = new RegExp(`^livemig-(src|dst)-${process.pid % 100000}\\b`, 'm');
+  assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), mine);
   const again = NetnsLink.create();
   assert.match(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(again.sourceNs));
   again.close();
   again.close(); // idempotent
-  assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /livemig-(src|dst)-/);
+  assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), mine);
 });
