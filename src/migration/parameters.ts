@@ -1,7 +1,7 @@
 /**
  * Migration parameters and capabilities, with QEMU's names, defaults and checks
- * (qemu-reference 7.4), plus livemig's own (cache ways, delta codec, stall guard, transport
- * timeouts). livemig's own names carry no `x-` prefix: in QEMU that marks an unstable
+ * (qapi/migration.json, MigrationParameters), plus livemig's own (cache ways, delta codec,
+ * stall guard, transport timeouts). livemig's own names carry no `x-` prefix: in QEMU that marks an unstable
  * interface, and these are stable (as cache-ways or max-time already were).
  *
  * read-timeout and write-timeout reach the transport through SourceManager (the monitors'
@@ -21,9 +21,9 @@ export interface MigrationParameters {
   'max-bandwidth': number;
   /** Milliseconds the guest may stay paused at switchover (QEMU default 300). */
   'downtime-limit': number;
-  /** Ways of the page cache: 2 is the seed's cache, 1 QEMU's direct-mapped one. */
+  /** Ways of the page cache: 2 is XBRLE (2011)'s cache, 1 QEMU's direct-mapped one. */
   'cache-ways': number;
-  /** Which delta codec the `xbzrle` capability uses: QEMU's XBZRLE or the seed's XBRLE. */
+  /** Which delta codec the `xbzrle` capability uses: QEMU's XBZRLE or XBRLE (2011)'s. */
   'delta-codec': DeltaCodec;
   /**
    * A simulated link: bytes per second for every stage, stop-and-copy included (0 = the
@@ -77,7 +77,7 @@ export interface MigrationParameters {
 export type StallPolicy = 'force' | 'cancel';
 
 export interface MigrationCapabilities {
-  /** Page-delta compression (QEMU's `xbzrle`; with delta-codec xbrle, the seed's codec). */
+  /** Page-delta compression (QEMU's `xbzrle`; with delta-codec xbrle, XBRLE (2011)'s codec). */
   xbzrle: boolean;
   /** MIGRATION status events. */
   events: boolean;
