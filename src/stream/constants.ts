@@ -1,13 +1,7 @@
 /**
  * Numbers of QEMU's migration stream (migration/savevm.h, migration/ram.c) and of livemig's
- * own sections. All stream integers are big-endian.
- *
- *   file    := be32 QEVM  be32 3  0x07 be32 len machine-name
- *              section*  0x00  [0x06 be32 len JSON]
- *   section := 0x01 START | 0x04 FULL : be32 id, u8 len, idstr, be32 instance, be32 version, body, footer
- *            | 0x02 PART  | 0x03 END  : be32 id, body, footer
- *            | 0x08 COMMAND           : be16 cmd, be16 len, len bytes
- *   footer  := 0x7e be32 id
+ * own sections. All stream integers are big-endian. The grammar they belong to is written
+ * once, in docs/stream-format.md.
  */
 
 /** "QEVM", the first four bytes of every stream. */
@@ -75,7 +69,7 @@ export const RAM_SECTION_VERSION = 4;
 export const LIVEMIG_DEVICE_IDSTR = 'livemig-device';
 /**
  * livemig's FULL section carrying the machine's kind and configuration (be32 length + UTF-8
- * JSON `{"kind", "config"}`), sent before RAM so that a destination can build the machine
+ * JSON `{"kind", "config", "digest"}`: digest names the RAM digest's algorithm), sent before RAM so that a destination can build the machine
  * and load pages straight into its memory.
  */
 export const LIVEMIG_MACHINE_IDSTR = 'livemig-machine';

@@ -2,6 +2,7 @@
  * The destination's stream loader (QEMU migration/savevm.c: qemu_loadvm_state,
  * qemu_loadvm_state_header, qemu_loadvm_section_start_full, qemu_loadvm_section_part_end,
  * check_section_footer, loadvm_process_command), with the RAM section handed to RamLoader.
+ * What it reads (docs/stream-format.md has the whole grammar, livemig's sections included):
  *
  *   file    := be32 0x5145564d  be32 3
  *              0x07 be32 len machine-name  [0x05 configuration subsection]*

@@ -1,7 +1,8 @@
 /**
  * Writer of QEMU's migration stream framing (migration/savevm.c: qemu_savevm_state_header,
  * save_section_header, save_section_footer, qemu_savevm_state_complete_precopy) plus
- * livemig's two FULL sections. RAM records go through `ram`, which shares the byte writer.
+ * livemig's FULL sections (docs/stream-format.md). RAM records go through `ram`, which shares
+ * the byte writer.
  *
  *   header   := be32 0x5145564d "QEVM"  be32 3  0x07 be32 len machine-name
  *   START    := 0x01 be32 id  u8 len idstr  be32 instance_id  be32 version_id   (FULL: 0x04, same)
@@ -9,7 +10,7 @@
  *   footer   := 0x7e be32 id
  *   EOF      := 0x00
  *   vmdesc   := 0x06 be32 len JSON
- *   livemig-machine (FULL, instance 0, version 1) body := be32 len, len bytes of JSON {kind, config}
+ *   livemig-machine (FULL, instance 0, version 1) body := be32 len, len bytes of JSON {kind, config, digest}
  *   livemig-device (FULL, instance 0, version 1) body := be32 len, len bytes of device state
  *   livemig-digest (FULL, instance 0, version 1) body := u8 len, algorithm, u8 len, digest
  *
