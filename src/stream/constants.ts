@@ -69,8 +69,8 @@ export const RAM_SECTION_VERSION = 4;
 export const LIVEMIG_DEVICE_IDSTR = 'livemig-device';
 /**
  * livemig's FULL section carrying the machine's kind and configuration (be32 length + UTF-8
- * JSON `{"kind", "config", "digest"}`: digest names the RAM digest's algorithm), sent before RAM so that a destination can build the machine
- * and load pages straight into its memory.
+ * JSON `{"kind", "config", "digest"}`, the last naming the RAM digest's algorithm), sent before
+ * RAM so that a destination can build the machine and load pages straight into its memory.
  */
 export const LIVEMIG_MACHINE_IDSTR = 'livemig-machine';
 /** livemig's FULL section carrying the RAM digest: u8 len + algorithm name, u8 len + digest. */
