@@ -18,7 +18,7 @@ interface QemuReceived {
 export function formatQemuReceived(q: unknown): string[] {
   if (typeof q !== 'object' || q === null) return [];
   const r = q as QemuReceived;
-  const lines = [`qemu stream: ${r['machine-type'] || '(header not read)'}, received as data (nothing resumes here)`];
+  const lines = [`qemu stream received as data (nothing resumes here)${r['receive-ms'] ? ` in ${r['receive-ms']} ms` : ''}`];
   for (const b of r.blocks ?? []) {
     lines.push(`ram block ${b.idstr}: ${b['length-bytes'] >> 10} kbytes; records: normal ${b.records.page}, zero ${b.records.zero}, xbzrle ${b.records.xbzrle}${b.sha256 ? `; sha256 ${b.sha256}` : ''}${b.file ? `; extracted to ${b.file}` : ''}`);
   }
