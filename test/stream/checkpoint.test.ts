@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { QemuIncoming } from '../../src/migration/index.js';
+import { formatIncomingInfo } from '../../src/monitor/index.js';
 import { ByteSource, ByteWriter, loadMigrationStream, writeCheckpoint } from '../../src/stream/index.js';
 import type { SectionSummary } from '../../src/stream/index.js';
 import { PAGE, RecordingTarget, buildStream, chunked, concat } from './helpers.js';
@@ -112,9 +113,14 @@ test('QEMU 7.2 XBZRLE capture received as data: its checkpoint is smaller, loads
     assert.equal(first.checkpoint!.bytes, size);
     assert.ok(size < stream.length, `checkpoint ${size} bytes, stream ${stream.length}`);
     assert.deepEqual(readdirSync(dir).sort(), ['ram', 'vm.ckpt'], 'no partial file left');
-    const info = first.info() as { blocks: { idstr: string; sha256: string; file: string }[]; 'device-bytes': number; checkpoint: { 'zero-pages': number; 'normal-pages': number } };
+    const info = first.info() as { blocks: { idstr: string; sha256: string; file: string }[]; 'device-bytes': number; checkpoint: { 'zero-pages': number; 'normal-pages': number; 'save-ms': number } };
     assert.equal(info.checkpoint['zero-pages'] + info.checkpoint['normal-pages'], first.blocks.reduce((n, b) => n + b.bytes.length / PAGE, 0));
     for (const b of info.blocks) assert.equal(sha(readFileSync(b.file)), b.sha256);
+    // info migrate on the destination
+    const text = formatIncomingInfo({ status: 'completed', incoming: { 'bytes-read': first.bytesRead, qemu: info } }).split('\n');
+    assert.ok(text.includes(`ram block pc.bios: 256 kbytes; records: normal 46, zero 18, xbzrle 0; sha256 ${info.blocks[2]!.sha256}; extracted to ${info.blocks[2]!.file}`), text.join('\n'));
+    assert.ok(text.some((l) => /^device sections: 30, \d+ bytes \(timer \d+, cpu_common \d+, cpu \d+, /.test(l)), text.join('\n'));
+    assert.ok(text.includes(`checkpoint: ${file}, ${size} bytes (normal ${info.checkpoint['normal-pages']} pages, zero ${info.checkpoint['zero-pages']} pages), written in ${info.checkpoint['save-ms']} ms`), text.join('\n'));
 
     const again = new QemuIncoming({}, 64 << 20);
     await again.receive(new ByteSource(chunked(readFileSync(file), [4093])));
