@@ -7,10 +7,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers.js';
+import { DEFAULT_BIOS_PATH } from '../../src/guest/index.js';
+import { requirement } from '../helpers/requirements.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const tmp = tempDir('livemig-demo-');
@@ -66,5 +68,20 @@ describe('livemig demo with --report and --telemetry', { timeout: 120_000 }, () 
     const t = await demo(['--telemetry', join(tmp.dir, 'missing', 'x.jsonl')]);
     assert.equal(t.code, 2);
     assert.match(t.stderr, /cannot write telemetry to .*missing/);
+  });
+});
+
+describe('livemig demo --machine pc', { ...requirement('SeaBIOS (bios.bin)', existsSync(DEFAULT_BIOS_PATH), 'apt-get install -y seabios'), timeout: 120_000 }, () => {
+  test('migrates the stride boot-sector PC with XBZRLE and without; digests match in both', async () => {
+    // the PC takes at least 16 MiB of RAM
+    const r = await demo(['--machine', 'pc', '--ram', '16M', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const runs = (JSON.parse(r.stdout) as { runs: { label: string; digestsMatch: boolean; info: { status: string; livemig?: { codec?: string } } }[] }).runs;
+    assert.deepEqual(runs.map((x) => x.label), ['XBZRLE', 'no delta compression']);
+    for (const run of runs) {
+      assert.equal(run.info.status, 'completed');
+      assert.equal(run.digestsMatch, true, `${run.label}: digests`);
+    }
+    assert.deepEqual(runs.map((x) => x.info.livemig?.codec), ['xbzrle', 'none']);
   });
 });
