@@ -86,6 +86,8 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   /** The RAM digest's algorithm: announced in the machine section (sha256 in streams without one). */
   private digestAlgorithm: RamDigestAlgorithm = 'sha256';
   private digester: RamDigester | undefined;
+  /** False when the source announced no digest (its `verify` parameter is off). */
+  private verifying = true;
   private prepared: PreparedVm | undefined;
   /**
    * The machine, started paused as soon as the device state arrives (while RAM is still being
@@ -137,7 +139,10 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     if (!Object.hasOwn(this.kinds, m.kind)) {
       throw new LivemigError('GUEST_STATE', `this destination cannot build a machine of kind '${m.kind}' (it builds: ${Object.keys(this.kinds).join(', ')})`);
     }
-    if (m.digest !== undefined) {
+    if (m.digest === 'none') {
+      // the source's verify is off: it sends no digest, and nothing is hashed here
+      this.verifying = false;
+    } else if (m.digest !== undefined) {
       if (!isRamDigestAlgorithm(m.digest)) throw new LivemigError('STREAM_INVALID', `unsupported RAM digest algorithm '${m.digest}'`);
       this.digestAlgorithm = m.digest;
     }
@@ -199,7 +204,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         // RAM is final: hash it on a worker while the device sections arrive (and while the
         // source hashes its own), not after them. A RAM section after that makes the hash stale.
         onRamComplete: () => {
-          if (this.hashing !== undefined) return;
+          if (this.hashing !== undefined || !this.verifying) return;
           const digester = this.digester!;
           if (this.hasher === undefined) {
             // RAM no worker can read (a PC's): hash it here and now, while the source hashes its own
@@ -216,10 +221,12 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       const result = await loadMigrationStream(src, target, { maxRamBytes: this.maxRamBytes }).finally(() => src.close().catch(() => undefined));
       this.bytesRead = result.bytesRead;
       if (!this.memory || !this.ramAnnounced || !this.prepared) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM');
-      if (!this.sourceDigest) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM digest (livemig-digest section); refusing to resume an unverified guest');
-      this.ramDigest = this.hashing !== undefined && !this.hashStale ? await this.hashing : this.memory.digestWith(await createRamDigester(this.digestAlgorithm));
-      if (this.ramDigest !== this.sourceDigest) {
-        throw new LivemigError('DIGEST_MISMATCH', `RAM digest mismatch: loaded ${this.ramDigest}, source sent ${this.sourceDigest}`);
+      if (this.verifying || this.sourceDigest !== undefined) {
+        if (!this.sourceDigest) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM digest (livemig-digest section); refusing to resume an unverified guest');
+        this.ramDigest = this.hashing !== undefined && !this.hashStale ? await this.hashing : this.memory.digestWith(await createRamDigester(this.digestAlgorithm));
+        if (this.ramDigest !== this.sourceDigest) {
+          throw new LivemigError('DIGEST_MISMATCH', `RAM digest mismatch: loaded ${this.ramDigest}, source sent ${this.sourceDigest}`);
+        }
       }
       let vm: VirtualMachine | undefined;
       if (this.options.resume !== false && this.deviceState) {
@@ -233,7 +240,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       this.guest?.resume();
       this.endTime = performance.now();
       this.setStatus('completed');
-      await this.reply(channel, { status: 'completed', digest: this.ramDigest });
+      await this.reply(channel, { status: 'completed', ...(this.ramDigest !== undefined ? { digest: this.ramDigest } : {}) });
     } catch (e) {
       this.discardStarted();
       if (this.guest === undefined) void this.prepared?.discard().catch(() => undefined);
@@ -326,6 +333,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       ...(this.sourceDigest ? { 'source-digest': this.sourceDigest } : {}),
       ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
       ...(this.sourceDigest ? { 'digest-algorithm': this.digestAlgorithm } : {}),
+      ...(!this.verifying ? { verify: 'off' } : {}),
       ...this.checks,
       ...(this.qemu ? { machine: this.qemu.machineName || 'qemu', qemu: this.qemu.info() } : {}),
     };

@@ -50,6 +50,12 @@ export interface MigrationParameters {
    */
   'digest-algorithm': RamDigestAlgorithm;
   /**
+   * `before-resume` (the default): the destination resumes the guest only once its RAM digest
+   * matched the source's. `off`: no digest is taken or sent, as in QEMU (the downtime then
+   * holds no hashing; nothing checks the RAM).
+   */
+  verify: VerifyMode;
+  /**
    * Auto-converge: throttle when a period dirtied more than this percentage of what it sent
    * (QEMU default 50, 1..100).
    */
@@ -75,6 +81,9 @@ export interface MigrationParameters {
 }
 
 export type StallPolicy = 'force' | 'cancel';
+
+/** Whether and when the destination checks the RAM digest (parameter `verify`). */
+export type VerifyMode = 'before-resume' | 'off';
 
 export interface MigrationCapabilities {
   /** Page-delta compression (QEMU's `xbzrle`; with delta-codec xbrle, XBRLE (2011)'s codec). */
@@ -102,6 +111,7 @@ export const DEFAULT_PARAMETERS: Readonly<MigrationParameters> = Object.freeze({
   'stall-policy': 'force' as StallPolicy,
   'machine-type': 'livemig',
   'digest-algorithm': 'xxh3-128' as RamDigestAlgorithm,
+  verify: 'before-resume' as VerifyMode,
   'throttle-trigger-threshold': 50,
   'cpu-throttle-initial': 20,
   'cpu-throttle-increment': 10,
@@ -164,6 +174,9 @@ export function checkParameter<K extends keyof MigrationParameters>(name: K, val
       return value as MigrationParameters[K];
     case 'delta-codec':
       if (value !== 'xbzrle' && value !== 'xbrle') throw new InvalidArgumentError(`Parameter 'delta-codec' expects xbzrle or xbrle, got ${String(value)}`);
+      return value as MigrationParameters[K];
+    case 'verify':
+      if (value !== 'before-resume' && value !== 'off') throw new InvalidArgumentError(`Parameter 'verify' expects before-resume or off, got ${String(value)}`);
       return value as MigrationParameters[K];
     case 'digest-algorithm':
       if (!isRamDigestAlgorithm(value)) throw new InvalidArgumentError(`Parameter 'digest-algorithm' expects ${RAM_DIGEST_ALGORITHMS.join(' or ')}, got ${String(value)}`);

@@ -40,6 +40,8 @@ import type { DeltaAssessment } from './delta-guard.js';
 import type { PassRecord } from './telemetry.js';
 import type { MigrationInfo } from './stats.js';
 
+/** The machine section's digest when `verify` is off: the destination then expects none. */
+const NO_DIGEST = 'none';
 /** Pages a slice of a dirty-log scan covers when the guest runs on this thread (16 MiB: ~1-3 ms compared). */
 const SCAN_SLICE_PAGES = 4096;
 /** QEMU's ram_save_iterate stops a batch after 50 ms. */
@@ -210,8 +212,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       out.header();
       const algorithm = this.parameters['digest-algorithm'];
       // loaded now: the digest is taken inside the downtime
-      this.digester = await createRamDigester(algorithm);
-      out.machine(this.guest.kind, this.guest.machineConfig(), algorithm);
+      if (this.verifying) this.digester = await createRamDigester(algorithm);
+      out.machine(this.guest.kind, this.guest.machineConfig(), this.verifying ? algorithm : NO_DIGEST);
       this.ram.setup();
       out.ramSetup(this.guest.memory);
       await out.flush();
@@ -355,7 +357,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.restoreThrottle();
     this.checkCancelled();
     // RAM is frozen from here: its digest is computed on a worker while the last pages go out
-    const digesting = this.digestFrozenRam();
+    const digesting = this.verifying ? this.digestFrozenRam() : undefined;
     // the pages dirtied since the sync that ended iterating join that pass: it becomes the
     // stop-and-copy pass (QEMU counts this last sync too)
     const tSync0 = performance.now();
@@ -379,11 +381,13 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     // out before waiting for the digest: the destination starts hashing its RAM at the END
     await out.flush();
     const digestStart = performance.now();
-    this.ramDigest = digesting === undefined ? this.hashHere() : await digesting;
-    this.checkCancelled();
+    if (this.verifying) {
+      this.ramDigest = digesting === undefined ? this.hashHere() : await digesting;
+      this.checkCancelled();
+    }
     /** Time spent waiting for the digest once everything else was sent. */
     const digestMs = performance.now() - digestStart;
-    out.digest(this.parameters['digest-algorithm'], Buffer.from(this.ramDigest, 'hex'));
+    if (this.ramDigest !== undefined) out.digest(this.parameters['digest-algorithm'], Buffer.from(this.ramDigest, 'hex'));
     out.eof();
     out.vmdesc();
     await out.flush();
@@ -396,7 +400,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       const r = await withTimeout(reply, this.replyTimeoutMs);
       if (r.status !== 'completed') throw new LivemigError('MIGRATION_FAILED', `destination failed: ${r.error ?? 'no reason given'}`);
       this.destinationDigest = r.digest;
-      if (r.digest !== this.ramDigest) throw new LivemigError('DIGEST_MISMATCH', `destination RAM digest ${r.digest} differs from the source's ${this.ramDigest}`);
+      if (this.verifying && r.digest !== this.ramDigest) throw new LivemigError('DIGEST_MISMATCH', `destination RAM digest ${r.digest} differs from the source's ${this.ramDigest}`);
     }
     this.endTime = performance.now();
     this.downtime = this.endTime - downtimeStart;
@@ -434,6 +438,11 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.passWork = { work, t: now };
     this.passes.push(r);
     this.emit('pass-end', r);
+  }
+
+  /** False with `verify off`: no digest is taken or sent. */
+  private get verifying(): boolean {
+    return this.parameters.verify !== 'off';
   }
 
   /** The guest's work counter (0 for a machine that keeps none). */

@@ -63,3 +63,33 @@ test('a destination that cannot build the machine refuses it, and the source run
   });
   await vm.stop();
 });
+
+test('verify off: no digest is taken or sent, the destination resumes unverified and says so; a destination still checks a digest that is sent', async () => {
+  const { IncomingMigration } = await import('../../src/migration/index.js');
+  const { listenIncoming } = await import('../../src/transport/index.js');
+  const { COUNTER_KIND, counterKind } = await import('../helpers/counter-vm.js');
+  for (const verify of ['off', 'before-resume'] as const) {
+    const listener = await listenIncoming('tcp:127.0.0.1:0');
+    const incoming = new IncomingMigration({ machines: { [COUNTER_KIND]: counterKind } });
+    const received = listener.accept({ timeoutMs: 30_000 }).then((ch) => incoming.run(ch));
+    const vm = new CounterVm(new WebAssembly.Memory({ initial: 4 }));
+    vm.resume();
+    const m = new OutgoingMigration({ guest: vm, parameters: { verify } });
+    assert.equal(await m.run(listener.address), 'completed', m.error?.message);
+    assert.equal(await received, 'completed', incoming.error?.message);
+    await listener.close();
+    if (verify === 'off') {
+      assert.equal(m.ramDigest, undefined, 'the source took no digest');
+      assert.equal(incoming.sourceDigest, undefined, 'none was sent');
+      assert.equal(incoming.ramDigest, undefined, 'none was taken at the destination');
+      assert.equal(incoming.info().incoming['verify'], 'off');
+    } else {
+      assert.match(m.ramDigest ?? '', /^[0-9a-f]{32}$/);
+      assert.equal(incoming.ramDigest, m.ramDigest);
+      assert.equal(incoming.info().incoming['verify'], undefined);
+    }
+    assert.equal((incoming.guest as CounterVm).restoredFrom, vm.counter, 'the destination resumed from the source\'s state');
+    await vm.stop();
+    await incoming.guest?.stop();
+  }
+});
