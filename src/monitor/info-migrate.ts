@@ -94,6 +94,8 @@ export interface IncomingInfoExtra {
   'source-digest'?: string;
   'ram-digest'?: string;
   'digest-algorithm'?: string;
+  /** `off` when the source sent no digest (its verify parameter). */
+  verify?: string;
   machine?: string;
   'stride-check'?: { ok: boolean; message: string };
   'pattern-check'?: { image: string; ok: boolean; passes: number; message: string };
@@ -114,6 +116,7 @@ export function formatIncomingInfo(info: MigrationInfo & { incoming?: Record<str
   const alg = x['digest-algorithm'] ?? 'sha256';
   if (x['source-digest']) lines.push(`source ram digest (${alg}): ${x['source-digest']}`);
   if (x['ram-digest']) lines.push(`ram digest (${alg}): ${x['ram-digest']}`);
+  if (x.verify === 'off') lines.push('verify: off (the source sent no RAM digest; the guest resumed unchecked)');
   lines.push(...formatQemuReceived((info.incoming ?? {})['qemu']));
   if (x['stride-check']) lines.push(`stride check: ${x['stride-check'].ok ? 'ok' : 'FAILED'} (${x['stride-check'].message})`);
   if (x['pattern-check']) lines.push(`${x['pattern-check'].image} pattern check: ${x['pattern-check'].ok ? 'ok' : 'FAILED'} (${x['pattern-check'].message})`);
