@@ -5,12 +5,14 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from './qmp-client.js';
 import type { Json } from './qmp-client.js';
 import { killAll, livemig } from './procs.js';
+import { DEFAULT_BIOS_PATH } from '../../src/guest/index.js';
+import { requirement } from '../helpers/requirements.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'livemig-qmpmig-'));
 const clients: QmpClient[] = [];
@@ -117,4 +119,33 @@ test('a QMP socket left by a killed process is replaced; a live one is not taken
   second.proc.kill('SIGTERM'); // SIGTERM quits cleanly, like `quit`
   assert.equal(await second.exited, 0);
   assert.throws(() => statSync(sock), { code: 'ENOENT' });
+});
+
+test('a PC (v86) driven over QMP: query-status, stop and cont with their events, a migration to a destination that builds the PC', { ...requirement('SeaBIOS (bios.bin)', existsSync(DEFAULT_BIOS_PATH), 'apt-get install -y seabios'), timeout: 120_000 }, async () => {
+  const dstSock = join(dir, 'pc-dst-qmp.sock');
+  const dst = livemig(['incoming', 'tcp:127.0.0.1:0', '--json', '--monitor', 'none', '--qmp', `unix:${dstSock}`]);
+  const uri = (JSON.parse(await dst.waitLine(/"event":"listening"/)) as { uri: string }).uri;
+  const d = await QmpClient.ready({ path: dstSock });
+  const src = livemig(['run', '--machine', 'pc', '--boot-sector', 'stride', '--ram', '16M', '--monitor', 'none', '--qmp', 'tcp:127.0.0.1:0']);
+  const s = await QmpClient.ready(await src.listening('QMP'));
+  clients.push(d, s);
+  assert.deepEqual(await s.ok('query-status'), { status: 'running', running: true, singlestep: false });
+  await s.ok('stop');
+  await s.waitFor((m) => m['event'] === 'STOP', 10_000);
+  assert.deepEqual(await s.ok('query-status'), { status: 'paused', running: false, singlestep: false });
+  await s.ok('cont');
+  await s.waitFor((m) => m['event'] === 'RESUME', 10_000);
+  await s.ok('migrate-set-capabilities', { capabilities: [{ capability: 'xbzrle', state: true }] });
+  assert.deepEqual(await s.ok('migrate', { uri }), {});
+  await s.waitFor((m) => m['event'] === 'MIGRATION' && (m['data'] as Json)['status'] === 'completed', 60_000);
+  assert.deepEqual(await s.ok('query-status'), { status: 'postmigrate', running: false, singlestep: false });
+  await d.waitFor((m) => m['event'] === 'RESUME', 30_000);
+  const inc = ((await d.ok('query-migrate')) as Json)['incoming'] as Json;
+  assert.equal(inc['machine'], 'pc');
+  assert.equal((inc['pattern-check'] as Json)['ok'], true, JSON.stringify(inc['pattern-check']));
+  assert.deepEqual(await d.ok('query-status'), { status: 'running', running: true, singlestep: false });
+  await d.ok('quit');
+  await s.ok('quit');
+  assert.equal(await dst.exited, 0);
+  assert.equal(await src.exited, 0);
 });
