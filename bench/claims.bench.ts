@@ -27,8 +27,8 @@ import type { OutgoingMigration } from '../src/migration/index.js';
 import { Guest, GuestMemory } from '../src/guest/index.js';
 import type { WorkloadName, WorkloadOptions } from '../src/guest/index.js';
 import { listenIncoming } from '../src/transport/index.js';
-import { runBench } from './harness/bench.js';
-import { codecPairs } from './harness/report.js';
+import { runBench } from '../src/cli/bench/bench.js';
+import { codecPairs } from '../src/cli/bench/report.js';
 
 let failed = 0;
 function claim(name: string, ok: boolean, measured: string): void {

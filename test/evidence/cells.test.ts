@@ -5,11 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cellsOf, outcomeOf, spread } from '../../bench/harness/cells.js';
-import { matrix } from '../../bench/harness/matrix.js';
-import { codecPairs } from '../../bench/harness/pairs.js';
-import type { RunResult } from '../../bench/harness/run.js';
-import { med } from '../../bench/harness/tables.js';
+import { cellsOf, outcomeOf, spread } from '../../src/cli/bench/cells.js';
+import { matrix } from '../../src/cli/bench/matrix.js';
+import { codecPairs } from '../../src/cli/bench/pairs.js';
+import type { RunResult } from '../../src/cli/bench/run.js';
+import { med } from '../../src/cli/bench/tables.js';
 
 const [NONE, XBZRLE] = matrix('tiny').filter((s) => s.id.startsWith('codec/xbzrle-doc'));
 

@@ -12,11 +12,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBench } from '../../bench/harness/bench.js';
-import { GBIT, MBIT, MIB, cacheBytesFor, matrix, maxTimeFor } from '../../bench/harness/matrix.js';
-import { NetnsLink } from '../../bench/harness/netns.js';
-import { codecPairs } from '../../bench/harness/report.js';
-import type { BenchOutput } from '../../bench/harness/report.js';
+import { runBench } from '../../src/cli/bench/bench.js';
+import { GBIT, MBIT, MIB, cacheBytesFor, matrix, maxTimeFor } from '../../src/cli/bench/matrix.js';
+import { NetnsLink } from '../../src/cli/bench/netns.js';
+import { codecPairs } from '../../src/cli/bench/report.js';
+import type { BenchOutput } from '../../src/cli/bench/report.js';
 import { requires } from '../helpers/requirements.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'livemig-bench-'));

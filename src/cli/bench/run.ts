@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { MigrationInfo, PassRecord } from '../../src/migration/index.js';
+import type { MigrationInfo, PassRecord } from '../../migration/index.js';
 import type { RunSpec } from './matrix.js';
 import type { NetnsLink } from './netns.js';
 import { DESTINATION_ADDRESS } from './netns.js';

@@ -12,9 +12,9 @@
  * and prints `{ "event": "done", ... }`: status, the receiver's CPU time, the guest's first
  * write time and the downtime it saw, its work rate, the RAM digest.
  */
-import { Guest, GuestMemory } from '../../src/guest/index.js';
-import { IncomingMigration } from '../../src/migration/index.js';
-import { listenIncoming } from '../../src/transport/index.js';
+import { Guest, GuestMemory } from '../../guest/index.js';
+import { IncomingMigration } from '../../migration/index.js';
+import { listenIncoming } from '../../transport/index.js';
 
 const FIRST_STEP_TIMEOUT_MS = 3000;
 

@@ -6,7 +6,7 @@
  * come from the migration report's SVG module, `src/cli/report/svg.ts`). A cell's figures are
  * the median and min–max of its runs; ratios are between medians.
  */
-import { barChart, esc } from '../../src/cli/report/svg.js';
+import { barChart, esc } from '../report/svg.js';
 import type { Cell } from './cells.js';
 import { cellsOf, spread } from './cells.js';
 import { codecPairs } from './pairs.js';

@@ -14,7 +14,7 @@
  * baseline cache (25 % of RAM), so the cache-size comparison shows what a cache smaller than
  * the working set costs; xbzrle-doc writes its 16 MiB buffer and zipf spreads over all RAM.
  */
-import type { WorkloadName, WorkloadOptions } from '../../src/guest/index.js';
+import type { WorkloadName, WorkloadOptions } from '../../guest/index.js';
 
 export type Codec = 'none' | 'xbzrle' | 'xbrle';
 export type MatrixName = 'tiny' | 'default' | 'full';

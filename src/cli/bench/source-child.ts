@@ -10,8 +10,8 @@
  * records, the guest's work rates, its last write time, CPU times and the time one RAM digest
  * takes (livemig verifies RAM on both sides during the downtime).
  */
-import { Guest, GuestMemory } from '../../src/guest/index.js';
-import { SourceManager } from '../../src/migration/index.js';
+import { Guest, GuestMemory } from '../../guest/index.js';
+import { SourceManager } from '../../migration/index.js';
 import type { RunSpec } from './matrix.js';
 import { cacheBytesFor } from './matrix.js';
 
