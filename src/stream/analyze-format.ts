@@ -10,7 +10,10 @@ import type { RecordCounts } from './ram-loader.js';
 export function formatAnalysis(s: AnalysisSummary): string {
   const out: string[] = [];
   out.push(`Machine: ${s.machineName === '' ? '(empty)' : s.machineName}`);
-  out.push(`Stream: ${s.bytesRead} bytes read, ${s.endedAt === 'eof' ? 'ended at EOF' : 'stopped early'}`);
+  const ended = s.endedAt === 'eof' ? 'ended at EOF'
+    : s.endedAt === 'error' ? `failed${s.error?.offset !== undefined ? ` at stream offset ${s.error.offset}` : ''} (what follows was read before the error)`
+    : 'stopped early';
+  out.push(`Stream: ${s.bytesRead} bytes read, ${ended}`);
   if (s.stoppedAt !== undefined) out.push(`  ${s.stoppedAt.reason} (${s.stoppedAt.type} section ${s.stoppedAt.id}, instance ${s.stoppedAt.instanceId}, at offset ${s.stoppedAt.offset})`);
   out.push('');
 
@@ -48,6 +51,7 @@ export function formatAnalysis(s: AnalysisSummary): string {
   const brows: string[][] = [['idstr', 'length', 'sha256', 'file']];
   for (const b of s.blocks) brows.push([b.idstr, `0x${b.lengthBytes.toString(16)}`, b.sha256, b.file ?? '']);
   out.push(...table(brows, '  '));
+  out.push(`RAM digest: ${digestText(s)}`);
   out.push('');
 
   out.push('Devices:');
@@ -61,6 +65,15 @@ export function formatAnalysis(s: AnalysisSummary): string {
   if (s.commands.length > 0) out.push(`Commands: ${s.commands.join(', ')}`);
   for (const w of s.warnings) out.push(`Warning: ${w}`);
   return out.join('\n') + '\n';
+}
+
+function digestText(s: AnalysisSummary): string {
+  const d = s.devices.digest;
+  if (d === undefined) return 'none in the stream (no livemig-digest section)';
+  const what = `the stream's livemig-digest (${d.algorithm})`;
+  if (d.matches === true) return `matches ${what}`;
+  if (d.matches === false) return `DOES NOT MATCH ${what}: the RAM read gives ${d.computed}`;
+  return `not checked against ${what}: ${d.unchecked ?? 'unknown reason'}`;
 }
 
 /** Longest run of PART sections printed row by row. */

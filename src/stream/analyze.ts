@@ -4,21 +4,26 @@
  * each block's final contents (sha256, optionally written to `<dir>/<idstr>.bin`), livemig's
  * device sections, and QEMU device sections walked with the VM description. Without a
  * description it stops cleanly at QEMU's first device section, where RAM is already complete.
+ * A livemig stream's RAM is checked against its livemig-digest section. With `partial`, a
+ * malformed or truncated stream yields what was read before the failure, and the error.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { InvalidArgumentError } from '../errors.js';
-import { updateHash } from '../hash.js';
+import { InvalidArgumentError, LivemigError, StreamError } from '../errors.js';
+import { createRamDigester, isRamDigestAlgorithm, updateHash } from '../hash.js';
 import { readVmdescFromFile } from './vmdesc.js';
-import type { ByteInput, ByteSource } from './byte-source.js';
+import { ByteSource } from './byte-source.js';
+import type { ByteInput } from './byte-source.js';
+import { LIVEMIG_DEVICE_IDSTR, LIVEMIG_DIGEST_IDSTR, LIVEMIG_MACHINE_IDSTR, RAM_SECTION_IDSTR } from './constants.js';
+import { peekMachineName } from './header.js';
 import { blockFileName } from './idstr.js';
 import { DEFAULT_ANALYZE_MAX_RAM_BYTES, describeBytes, StreamLimitError } from './limits.js';
 import { parseMachineSection } from './machine-section.js';
 import { loadMigrationStream } from './loader.js';
-import type { LoadOptions, SectionSummary, StoppedAt } from './loader.js';
-import { emptyCounts } from './ram-loader.js';
+import type { LoadOptions, SectionHandling, SectionInfo, SectionSummary, StoppedAt } from './loader.js';
+import { addCounts, emptyCounts } from './ram-loader.js';
 import type { RecordCounts, RecordKind } from './ram-loader.js';
 import type { RamBlockInfo } from './ram-writer.js';
 import type { VmDescription } from './vmdesc.js';
@@ -32,6 +37,11 @@ export interface AnalyzeOptions {
   extractDir?: string;
   /** Largest livemig-device payload accepted (default 256 MiB). */
   maxDeviceStateBytes?: number;
+  /**
+   * On a malformed or truncated stream, resolve with what was read before the failure and
+   * `error` set, instead of rejecting (`livemig analyze` does). Nothing is extracted then.
+   */
+  partial?: boolean;
 }
 
 /** Upper bounds (inclusive) of the delta-length histogram buckets. */
@@ -59,11 +69,39 @@ export interface BlockSummary {
   records: RecordCounts;
 }
 
+/** The RAM digest a livemig stream carries, and whether the RAM loaded from it matches. */
+export interface DigestCheck {
+  algorithm: string;
+  hex: string;
+  /** Absent when not checked (an algorithm livemig does not know, or RAM that is incomplete). */
+  matches?: boolean;
+  /** The loaded RAM's digest with `algorithm`, when checked. */
+  computed?: string;
+  /** Why it was not checked. */
+  unchecked?: string;
+}
+
+/** Why a `partial` analysis stopped: the error the load failed with. */
+export interface AnalysisError {
+  code: string;
+  message: string;
+  /** Stream offset of the record that failed, when the error names one. */
+  offset?: number;
+}
+
 export interface AnalysisSummary {
   machineName: string;
+  /** Bytes of the stream read (on a failure: every byte that arrived). */
   bytesRead: number;
-  endedAt: 'eof' | 'unknown-device';
+  endedAt: 'eof' | 'unknown-device' | 'error';
   stoppedAt?: StoppedAt;
+  /** Set (with `partial`) when the stream is malformed or truncated: everything else is what was read before. */
+  error?: AnalysisError;
+  /**
+   * Sections in stream order. After a failure they come from the section headers seen: a
+   * section's length runs to the next header (a command between two sections counts in the
+   * first), and the last one's to the failure.
+   */
   sections: SectionSummary[];
   totals: RecordCounts;
   xbzrle: DeltaStats;
@@ -74,8 +112,8 @@ export interface AnalysisSummary {
     livemigDeviceBytes?: number;
     /** The livemig-machine section: the machine kind and its configuration. */
     machine?: { kind: string; config: unknown };
-    /** livemig's digest section, when present. */
-    digest?: { algorithm: string; hex: string };
+    /** livemig's digest section, when present, checked against the loaded RAM. */
+    digest?: DigestCheck;
     /** QEMU device sections walked with the VM description. */
     described: { idstr: string; instanceId: number; versionId: number; lengthBytes: number }[];
   };
@@ -128,53 +166,81 @@ export async function analyzeMigrationStream(
   const perBlock = new Map<string, RecordCounts>();
   const xbzrle = new DeltaAccumulator();
   const xbrle = new DeltaAccumulator();
+  let blockList: readonly RamBlockInfo[] = [];
   let deviceBytes: number | undefined;
   let machine: { kind: string; config: unknown } | undefined;
   let digest: { algorithm: string; hex: string } | undefined;
   let setupOffset = 0;
+  // what the loader's result would say, kept as the load goes for a summary after a failure
+  const seen: { info: SectionInfo; records: RecordCounts }[] = [];
+  let ramComplete = false;
 
   const loadOptions: LoadOptions = { maxRamBytes, unknownDevice: 'stop' };
   if (options.vmdesc !== undefined) loadOptions.vmdesc = options.vmdesc;
   if (options.maxDeviceStateBytes !== undefined) loadOptions.maxDeviceStateBytes = options.maxDeviceStateBytes;
 
-  const result = await loadMigrationStream(
-    input,
-    {
-      setupRam(blocks: readonly RamBlockInfo[]): ReadonlyMap<string, Uint8Array> {
-        for (const b of blocks) {
-          try {
-            memory.set(b.idstr, new Uint8Array(b.lengthBytes));
-          } catch (e) {
-            throw new StreamLimitError(`cannot allocate ${describeBytes(b.lengthBytes)} for RAM block '${b.idstr}'`, setupOffset, maxRamBytes, { cause: e });
+  // a source of our own: after a failure it still says how far the stream got
+  const owned = !(input instanceof ByteSource);
+  const src = input instanceof ByteSource ? input : new ByteSource(input);
+  let result: Awaited<ReturnType<typeof loadMigrationStream>> | undefined;
+  let failure: LivemigError | undefined;
+  let machineName: string | undefined;
+  try {
+    if (options.partial === true) machineName = await peekMachineName(src);
+    result = await loadMigrationStream(
+      src,
+      {
+        setupRam(blocks: readonly RamBlockInfo[]): ReadonlyMap<string, Uint8Array> {
+          for (const b of blocks) {
+            try {
+              memory.set(b.idstr, new Uint8Array(b.lengthBytes));
+            } catch (e) {
+              throw new StreamLimitError(`cannot allocate ${describeBytes(b.lengthBytes)} for RAM block '${b.idstr}'`, setupOffset, maxRamBytes, { cause: e });
+            }
+            perBlock.set(b.idstr, emptyCounts());
           }
-          perBlock.set(b.idstr, emptyCounts());
-        }
-        return memory;
+          blockList = blocks;
+          return memory;
+        },
+        onRecord(kind: RecordKind, idstr: string | null, payloadBytes: number): void {
+          if (idstr !== null) perBlock.get(idstr)![kind]++;
+          const current = seen[seen.length - 1];
+          if (current !== undefined) current.records[kind]++;
+          if (kind === 'xbzrle') xbzrle.add(payloadBytes);
+          else if (kind === 'xbrle') xbrle.add(payloadBytes);
+        },
+        onSection(info): void {
+          setupOffset = info.offset;
+          seen.push({ info, records: emptyCounts() });
+          if (info.idstr === RAM_SECTION_IDSTR) ramComplete = false;
+        },
+        onRamComplete(): void {
+          ramComplete = true;
+        },
+        onDeviceState(bytes: Uint8Array): void {
+          deviceBytes = bytes.length;
+        },
+        onMachine(bytes: Uint8Array): void {
+          machine = parseMachineSection(bytes);
+        },
+        onDigest(algorithm: string, bytes: Uint8Array): void {
+          digest = { algorithm, hex: Buffer.from(bytes).toString('hex') };
+        },
       },
-      onRecord(kind: RecordKind, idstr: string | null, payloadBytes: number): void {
-        if (idstr !== null) perBlock.get(idstr)![kind]++;
-        if (kind === 'xbzrle') xbzrle.add(payloadBytes);
-        else if (kind === 'xbrle') xbrle.add(payloadBytes);
-      },
-      onSection(info): void {
-        setupOffset = info.offset;
-      },
-      onDeviceState(bytes: Uint8Array): void {
-        deviceBytes = bytes.length;
-      },
-      onMachine(bytes: Uint8Array): void {
-        machine = parseMachineSection(bytes);
-      },
-      onDigest(algorithm: string, bytes: Uint8Array): void {
-        digest = { algorithm, hex: Buffer.from(bytes).toString('hex') };
-      },
-    },
-    loadOptions,
-  );
+      loadOptions,
+    );
+  } catch (e) {
+    // the stream's own faults (malformed, truncated, over a limit); not bad options or I/O
+    if (options.partial !== true || !(e instanceof LivemigError) || e.code === 'INVALID_ARGUMENT') throw e;
+    failure = e;
+  } finally {
+    if (owned) await src.close().catch(() => undefined);
+  }
 
   const blocks: BlockSummary[] = [];
-  const files = options.extractDir === undefined ? null : await prepareExtraction(options.extractDir, result.blocks);
-  for (const b of result.blocks) {
+  const loaded = result?.blocks ?? blockList;
+  const files = options.extractDir === undefined || result === undefined ? null : await prepareExtraction(options.extractDir, loaded);
+  for (const b of loaded) {
     const mem = memory.get(b.idstr)!;
     const summary: BlockSummary = {
       idstr: b.idstr,
@@ -190,33 +256,70 @@ export async function analyzeMigrationStream(
     blocks.push(summary);
   }
 
+  const bytesRead = result?.bytesRead ?? src.offset + src.available;
+  const sections = result?.sections ?? partialSections(seen, failure instanceof StreamError || failure instanceof StreamLimitError ? Math.max(failure.offset, seen.at(-1)?.info.offset ?? 0) : bytesRead);
+  const totals = result?.counts ?? emptyCounts();
+  if (result === undefined) for (const sec of sections) addCounts(totals, sec.records);
   const summary: AnalysisSummary = {
-    machineName: result.machineName,
-    bytesRead: result.bytesRead,
-    endedAt: result.endedAt,
-    sections: result.sections,
-    totals: result.counts,
+    machineName: result?.machineName ?? machineName ?? '',
+    bytesRead,
+    endedAt: result?.endedAt ?? 'error',
+    sections,
+    totals,
     xbzrle: xbzrle.stats(),
     xbrle: xbrle.stats(),
     blocks,
     devices: {
-      described: result.sections
+      described: sections
         .filter((s) => s.handling === 'described')
         .map((s) => ({ idstr: s.idstr, instanceId: s.instanceId, versionId: s.versionId, lengthBytes: s.lengthBytes })),
     },
-    commands: result.commands,
+    commands: result?.commands ?? [],
     vmdesc: {
-      inStream: result.vmdesc !== undefined,
+      inStream: result?.vmdesc !== undefined,
       given: options.vmdesc !== undefined,
-      devices: countDevices(result.vmdesc ?? options.vmdesc),
+      devices: countDevices(result?.vmdesc ?? options.vmdesc),
     },
-    warnings: result.warnings,
+    warnings: result?.warnings ?? [],
   };
-  if (result.stoppedAt !== undefined) summary.stoppedAt = result.stoppedAt;
+  if (failure !== undefined) {
+    summary.error = { code: failure.code, message: failure.message };
+    if (failure instanceof StreamError || failure instanceof StreamLimitError) summary.error.offset = failure.offset;
+  }
+  if (result?.stoppedAt !== undefined) summary.stoppedAt = result.stoppedAt;
   if (deviceBytes !== undefined) summary.devices.livemigDeviceBytes = deviceBytes;
   if (machine !== undefined) summary.devices.machine = machine;
-  if (digest !== undefined) summary.devices.digest = digest;
+  if (digest !== undefined) summary.devices.digest = await checkDigest(digest, ramComplete, loaded.map((b) => memory.get(b.idstr)!));
   return summary;
+}
+
+/** The digest the stream carries against the RAM loaded from it (block order, as the source hashed it). */
+async function checkDigest(digest: { algorithm: string; hex: string }, ramComplete: boolean, blocks: Uint8Array[]): Promise<DigestCheck> {
+  if (!isRamDigestAlgorithm(digest.algorithm)) return { ...digest, unchecked: `unknown algorithm '${digest.algorithm}'` };
+  if (!ramComplete) return { ...digest, unchecked: 'the RAM section did not end' };
+  const computed = (await createRamDigester(digest.algorithm)).digest(blocks);
+  return { ...digest, matches: computed === digest.hex, computed };
+}
+
+const OWN_HANDLING: ReadonlyMap<string, SectionHandling> = new Map([
+  [RAM_SECTION_IDSTR, 'ram'],
+  [LIVEMIG_MACHINE_IDSTR, 'livemig-machine'],
+  [LIVEMIG_DEVICE_IDSTR, 'livemig-device'],
+  [LIVEMIG_DIGEST_IDSTR, 'livemig-digest'],
+] as const);
+
+/**
+ * The sections seen before a failure, each running to the next one's header, the last to
+ * `end`. A device section other than livemig's is one the VM description described (the
+ * loader stops at one it cannot walk before announcing it).
+ */
+function partialSections(seen: readonly { info: SectionInfo; records: RecordCounts }[], end: number): SectionSummary[] {
+  return seen.map(({ info, records }, i) => ({
+    ...info,
+    handling: OWN_HANDLING.get(info.idstr) ?? 'described',
+    lengthBytes: (seen[i + 1]?.info.offset ?? end) - info.offset,
+    records,
+  }));
 }
 
 /**

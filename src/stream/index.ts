@@ -67,7 +67,7 @@ export {
 export type { VmDescription, VmdescDevice, VmdescField, VmdescStruct, FoundVmdesc } from './vmdesc.js';
 export { blockFileName } from './idstr.js';
 export { analyzeMigrationStream, analyzeMigrationFile, extractRamBlocks, DELTA_HISTOGRAM_BOUNDS } from './analyze.js';
-export type { AnalyzeOptions, AnalysisSummary, BlockSummary, DeltaStats } from './analyze.js';
+export type { AnalyzeOptions, AnalysisError, AnalysisSummary, BlockSummary, DeltaStats, DigestCheck } from './analyze.js';
 export { formatAnalysis } from './analyze-format.js';
 export { encodeMachineSection, parseMachineSection } from './machine-section.js';
 export type { MachineSection } from './machine-section.js';

@@ -51,7 +51,10 @@ test('analyze: sections with per-section counts, totals, delta statistics, block
   assert.deepEqual(s.blocks.map((b) => [b.idstr, b.lengthBytes, b.sha256]), [...w.memory].map(([id, m]) => [id, m.length, sha256(m)]));
   assert.deepEqual(s.blocks[1]!.records, { memSize: 0, zero: 1, page: 1, xbzrle: 0, xbrle: 0, eos: 0 });
   assert.equal(s.devices.livemigDeviceBytes, RICH.device!.length);
-  assert.deepEqual(s.devices.digest, { algorithm: 'sha256', hex: Buffer.from(RICH.digest!).toString('hex') });
+  // RICH's digest is made-up bytes: the RAM read does not match it
+  const ram = createHash('sha256');
+  for (const m of w.memory.values()) ram.update(m);
+  assert.deepEqual(s.devices.digest, { algorithm: 'sha256', hex: Buffer.from(RICH.digest!).toString('hex'), matches: false, computed: ram.digest('hex') });
   assert.deepEqual(s.vmdesc, { inStream: true, given: false, devices: 2 });
   // the JSON form is plain data: no NaN, no Infinity, no undefined holes
   const json = JSON.stringify(s);
@@ -62,6 +65,97 @@ test('analyze: sections with per-section counts, totals, delta statistics, block
   assert.match(text, /^ {2}\/rom@etc\/acpi\/tables +0x2000 +[0-9a-f]{64}$/mu);
   assert.match(text, /^XBZRLE pages: 4 records, \d+ payload bytes, delta length min 0 \/ avg [\d.]+ \/ max \d+$/mu);
   assert.match(text, /^ {2}livemig-digest: sha256 00070e15/mu);
+  assert.match(text, /^RAM digest: DOES NOT MATCH the stream's livemig-digest \(sha256\): the RAM read gives [0-9a-f]{64}$/mu);
+});
+
+/** RICH with the digest of its own RAM (sha256 of every block in block order, as a source sends it). */
+async function richWithTrueDigest(): Promise<{ bytes: Uint8Array; hex: string }> {
+  const first = await writeScenario(RICH);
+  const h = createHash('sha256');
+  for (const b of RICH.blocks) h.update(first.memory.get(b.idstr)!);
+  const digest = h.digest();
+  return { bytes: (await writeScenario({ ...RICH, digest })).bytes, hex: digest.toString('hex') };
+}
+
+test('analyze: the RAM read is checked against the stream\'s livemig-digest', async () => {
+  const good = await richWithTrueDigest();
+  const s = await analyzeMigrationStream(chunked(good.bytes, [1000]));
+  assert.deepEqual(s.devices.digest, { algorithm: 'sha256', hex: good.hex, matches: true, computed: good.hex });
+  assert.match(formatAnalysis(s), /^RAM digest: matches the stream's livemig-digest \(sha256\)$/mu);
+
+  const unknown = await buildStream((w) => {
+    w.header();
+    w.ramSetup(2, [{ idstr: 'pc.ram', lengthBytes: PAGE }]);
+    w.sectionEnd(2);
+    w.ram.eos();
+    w.footer(2);
+    w.digest(4, 'md5', new Uint8Array(16));
+    w.eof();
+  });
+  const u = await analyzeMigrationStream(chunked(unknown));
+  assert.deepEqual(u.devices.digest, { algorithm: 'md5', hex: '0'.repeat(32), unchecked: "unknown algorithm 'md5'" });
+  assert.match(formatAnalysis(u), /^RAM digest: not checked against the stream's livemig-digest \(md5\): unknown algorithm 'md5'$/mu);
+
+  const qemu = await analyzeMigrationStream(chunked(await qemuLike()), { vmdesc: { devices: [FOO, { name: 'bar', instance_id: 3, fields: [{ name: 'data', type: 'buffer', size: 4 }] }] } });
+  assert.equal(qemu.devices.digest, undefined);
+  assert.match(formatAnalysis(qemu), /^RAM digest: none in the stream \(no livemig-digest section\)$/mu);
+});
+
+test('analyze partial: a stream cut anywhere shows what was read before the cut, and the error', async () => {
+  const { bytes } = await richWithTrueDigest();
+  const whole = await analyzeMigrationStream(chunked(bytes));
+  const head = (x: { type: string; id: number; idstr: string; offset: number }) => `${x.type}:${x.id}:${x.idstr}@${x.offset}`;
+  const cuts = [0, 3, 8, 12, 20, ...Array.from({ length: Math.ceil(bytes.length / 997) }, (_, i) => 21 + i * 997), bytes.length - 1];
+  let withSections = 0;
+  for (const cut of cuts) {
+    const part = bytes.subarray(0, cut);
+    const s = await analyzeMigrationStream(chunked(part, [333]), { partial: true });
+    const where = `cut at ${cut}`;
+    assert.equal(s.endedAt, 'error', where);
+    assert.equal(s.bytesRead, cut, where);
+    assert.ok(s.error !== undefined && s.error.code === 'STREAM_INVALID', where);
+    assert.ok(s.error.offset !== undefined && s.error.offset <= cut, where);
+    // without `partial` the same error rejects
+    await assert.rejects(analyzeMigrationStream(chunked(part)), { name: 'StreamError', message: s.error.message }, where);
+    assert.equal(s.machineName, cut >= 13 + 'livemig'.length ? 'livemig' : '', where);
+    // the sections read are the whole stream's first ones; all but the last whole
+    assert.deepEqual(s.sections.map(head), whole.sections.slice(0, s.sections.length).map(head), where);
+    for (let i = 0; i < s.sections.length - 1; i++) {
+      assert.equal(s.sections[i]!.lengthBytes, whole.sections[i]!.lengthBytes, `${where}, section ${i}`);
+      assert.deepEqual(s.sections[i]!.records, whole.sections[i]!.records, `${where}, section ${i}`);
+    }
+    const sum = { memSize: 0, zero: 0, page: 0, xbzrle: 0, xbrle: 0, eos: 0 };
+    for (const x of s.sections) for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += x.records[k];
+    assert.deepEqual(s.totals, sum, where);
+    if (s.sections.length > 0) {
+      withSections++;
+      assert.deepEqual(s.blocks.map((b) => [b.idstr, b.lengthBytes]), whole.blocks.map((b) => [b.idstr, b.lengthBytes]), where);
+    }
+    // the digest is only checked on RAM that is complete
+    if (s.devices.digest !== undefined) assert.equal(s.devices.digest.matches, true, where);
+    assert.doesNotMatch(JSON.stringify(s), /NaN|Infinity|null/u, where);
+    const text = formatAnalysis(s);
+    assert.match(text, new RegExp(`^Stream: ${cut} bytes read, failed at stream offset ${s.error.offset} \\(what follows was read before the error\\)$`, 'mu'), where);
+  }
+  assert.ok(withSections > cuts.length / 2, 'most cuts fall after the first section');
+  // a cut in the middle of the RAM: its records so far, and the RAM digest not checked
+  const mid = await analyzeMigrationStream(chunked(bytes.subarray(0, Math.floor(bytes.length / 3))), { partial: true });
+  assert.ok(mid.totals.page > 0 && mid.totals.page < whole.totals.page);
+  assert.equal(mid.devices.digest, undefined);
+});
+
+test('analyze partial: bad options and extraction conflicts still reject; nothing is extracted from a failed stream', async () => {
+  await assert.rejects(analyzeMigrationStream(chunked(new Uint8Array(4)), { partial: true, maxRamBytes: -1 }), { name: 'InvalidArgumentError' });
+  const root = tempDir();
+  try {
+    const { bytes } = await richWithTrueDigest();
+    const s = await analyzeMigrationStream(chunked(bytes.subarray(0, bytes.length - 100)), { partial: true, extractDir: join(root, 'x') });
+    assert.ok(s.error !== undefined);
+    assert.deepEqual(readdirSync(root), []);
+    assert.ok(s.blocks.every((b) => b.file === undefined));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('analyze: --extract-ram writes each block to <dir>/<sanitized idstr>.bin', async () => {
