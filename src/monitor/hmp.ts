@@ -13,7 +13,7 @@ import { parseSize } from './size.js';
 
 /** [usage, description], in `help` order. */
 const HELP: readonly (readonly [string, string])[] = [
-  ['migrate [-d] [-x] uri', 'migrate to uri: tcp:host:port, unix:path, exec:cmd, fd:N, file:path (-d: do not wait for the end, -x: delta compression on)'],
+  ['migrate [-d] [-x] uri', 'migrate to uri: tcp:host:port, tls:host:port (needs --tls-creds), unix:path, exec:cmd, fd:N, file:path (-d: do not wait for the end, -x: delta compression on)'],
   ['migrate_cancel', 'cancel the current migration'],
   ['migrate_set_cachesize size', 'set the delta-compression cache size (k/m/g/t suffixes)'],
   ['migrate_set_speed rate', 'set the bandwidth limit in bytes/s (k/m/g/t suffixes; 0 = unlimited)'],
