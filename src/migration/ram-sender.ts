@@ -20,6 +20,8 @@ import type { MigrationCounters } from './stats.js';
 const PAGE = 4096;
 /** Contiguous dirty pages snapshotted with one copy. */
 const BATCH_PAGES = 64;
+/** Most bytes a page's record takes without its block name: an XBZRLE header (8 + 3) and a page. */
+const MAX_RECORD_BODY = PAGE + 11;
 /** Pages over which the wire cost of a dirty page is measured. */
 const COST_WINDOW_PAGES = 256;
 
@@ -149,16 +151,18 @@ export class RamSender {
   }
 
   /**
-   * Sends dirty pages in address order from where the last call stopped, until none is left
-   * or `stop()` is true (checked between batches). `lastStage`: the guest is stopped.
-   * Returns the pages handled.
+   * Sends dirty pages in address order from where the last call stopped, until none is left,
+   * `stop()` is true (checked between batches) or `maxBytes` are written: a batch is cut so
+   * that the call ends at most one record past `maxBytes` (the rate limiter's allowance).
+   * `lastStage`: the guest is stopped. Returns the pages handled.
    */
-  sendPages(sink: RamRecordSink, stop: () => boolean, lastStage: boolean): number {
+  sendPages(sink: RamRecordSink, stop: () => boolean, lastStage: boolean, maxBytes = Infinity): number {
     const memory = this.memory;
     const bitmap = this.bitmap;
     const total = memory.pageCount;
     let handled = 0;
-    while (this.remaining > 0 && !stop()) {
+    let written = 0;
+    while (this.remaining > 0 && written < maxBytes && !stop()) {
       let p = this.findDirty(this.cursor);
       if (p < 0) {
         // wrapped past the last block: the first full pass is over
@@ -173,9 +177,11 @@ export class RamSender {
       const blockIndex = memory.blockIndexOfPage(p);
       const block = memory.blocks[blockIndex]!;
       const blockEnd = block.firstPage + block.pageCount;
-      // a run of contiguous dirty pages in this block, cleared before it is copied
+      // a run of contiguous dirty pages in this block, cleared before it is copied; with every
+      // record at most a page and its framing, all but the run's last record fit in maxBytes
+      const runMax = Math.min(BATCH_PAGES, Math.ceil((maxBytes - written) / MAX_RECORD_BODY));
       let n = 0;
-      while (n < BATCH_PAGES && p + n < blockEnd && (bitmap[(p + n) >>> 5]! & (1 << ((p + n) & 31))) !== 0) {
+      while (n < runMax && p + n < blockEnd && (bitmap[(p + n) >>> 5]! & (1 << ((p + n) & 31))) !== 0) {
         bitmap[(p + n) >>> 5]! &= ~(1 << ((p + n) & 31));
         n++;
       }
@@ -221,6 +227,7 @@ export class RamSender {
         for (let k = 0; k < n; k++) bytes += this.sendPage(sink, block, p + k, off + k * PAGE, k, lastStage);
       }
       handled += n;
+      written += bytes;
       this.cursor = p + n >= total ? total : p + n;
       this.noteCost(bytes, n);
     }

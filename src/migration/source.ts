@@ -113,6 +113,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private windowStart = 0;
   private windowBytes = 0;
   private windowPages = 0;
+  /** The limiter's credit at the window's start, in ms at its limit (see updateWindow). */
+  private windowCreditMs = 0;
+  private windowLimit = 0;
   private readonly maxPasses: number;
   private readonly replyTimeoutMs: number;
   private readonly transport: Omit<OutgoingOptions, 'signal'>;
@@ -159,7 +162,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.limiter = new RateLimiter(this.parameters['max-bandwidth']);
   }
 
-  /** Changes the bandwidth limit of a running migration (takes effect at the next window). */
+  /** Changes the bandwidth limit of a running migration (takes effect at the next batch). */
   setMaxBandwidth(bytesPerSecond: number): void {
     this.parameters['max-bandwidth'] = bytesPerSecond;
     this.limiter.setRate(bytesPerSecond);
@@ -272,14 +275,15 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
           return;
         }
       }
-      if (this.limiter.exceeded()) {
-        await sleep(Math.max(1, this.limiter.msUntilNextWindow()), undefined, { signal: this.abort.signal }).catch(() => undefined);
+      const allowance = this.limiter.allowance();
+      if (allowance === 0) {
+        await sleep(Math.max(1, Math.ceil(this.limiter.msUntilAllowed())), undefined, { signal: this.abort.signal }).catch(() => undefined);
         continue;
       }
       batchStart = performance.now();
-      out.sectionPart(RAM_SECTION_ID);
       const before = out.bytesWritten;
-      const pages = ram.sendPages(out.ram, stop, false);
+      out.sectionPart(RAM_SECTION_ID);
+      const pages = ram.sendPages(out.ram, stop, false, allowance);
       out.ramEos();
       out.footer(RAM_SECTION_ID);
       this.limiter.account(out.bytesWritten - before);
@@ -479,11 +483,21 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.windowBytes += delta;
   }
 
-  /** QEMU's migration_update_counters: bandwidth and threshold every >= 100 ms. */
+  /**
+   * QEMU's migration_update_counters: bandwidth and threshold every >= 100 ms. Called where the
+   * rate limiter is owed nothing, so no byte in the window is still to be paid for after it;
+   * the window's first batch may have spent credit saved before the window began, and that
+   * time counts too. Measured so, the bandwidth (hence the switchover threshold) never exceeds
+   * max-bandwidth. A window in which the limit changed is dropped.
+   */
   private updateWindow(force: boolean): void {
     const now = performance.now();
-    const ms = now - this.windowStart;
-    if (ms < UPDATE_MS && !force) return;
+    if (now - this.windowStart < UPDATE_MS && !force) return;
+    if (this.limiter.generation !== this.windowLimit) {
+      this.startWindow(now);
+      return;
+    }
+    const ms = now - this.windowStart + this.windowCreditMs;
     const c = this.counters;
     const bw = this.windowBytes / ms; // bytes per ms
     if (this.windowBytes > 0) c.bandwidthBytesPerMs = bw;
@@ -491,10 +505,17 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     c.mbps = finite((this.windowBytes * 8) / (ms / 1000) / 1e6);
     c.pagesPerSecond = Math.round(this.windowPages / (ms / 1000));
     if (this.ram && this.windowBytes > 10000) c.expectedDowntimeMs = this.expectedDowntime(this.ram.remaining * this.ram.bytesPerDirtyPage);
+    this.startWindow(now);
+    this.emit('progress', this.info());
+  }
+
+  private startWindow(now: number): void {
+    const rate = this.limiter.rate;
     this.windowStart = now;
     this.windowBytes = 0;
     this.windowPages = 0;
-    this.emit('progress', this.info());
+    this.windowCreditMs = rate > 0 ? (this.limiter.credit() * 1000) / rate : 0;
+    this.windowLimit = this.limiter.generation;
   }
 
   private pressureStats(now: number): Partial<MigrationInfo['livemig'] & object> {

@@ -1,22 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RateLimiter, LinkPacer, checkParameter } from '../../src/migration/index.js';
+import { LinkPacer, checkParameter } from '../../src/migration/index.js';
 import { canTransition, assertTransition } from '../../src/migration/state.js';
-
-test('rate limiter: budget of max-bandwidth / 10 per 100 ms window, 0 = unlimited', () => {
-  let now = 0;
-  const r = new RateLimiter(1_000_000, () => now);
-  r.account(99_999);
-  assert.equal(r.exceeded(), false);
-  r.account(1);
-  assert.equal(r.exceeded(), true);
-  assert.equal(r.msUntilNextWindow(), 100);
-  now = 100;
-  assert.equal(r.exceeded(), false, 'a new window');
-  r.setRate(0);
-  r.account(1e12);
-  assert.equal(r.exceeded(), false);
-});
 
 test('link pacer: bytes go no faster than the link', async () => {
   const p = new LinkPacer(1_000_000);
