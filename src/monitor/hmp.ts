@@ -15,8 +15,8 @@ import { parseSize } from './size.js';
 const HELP: readonly (readonly [string, string])[] = [
   ['migrate [-d] [-x] uri', 'migrate to uri: tcp:host:port, tls:host:port (needs --tls-creds), unix:path, exec:cmd, fd:N, file:path (-d: do not wait for the end, -x: delta compression on)'],
   ['migrate_cancel', 'cancel the current migration'],
-  ['migrate_set_cachesize size', 'set the delta-compression cache size (k/m/g/t suffixes)'],
-  ['migrate_set_speed rate', 'set the bandwidth limit in bytes/s (k/m/g/t suffixes; 0 = unlimited)'],
+  ['migrate_set_cachesize size', 'set the delta-compression cache size (MiB without a suffix; b/k/m/g/t suffixes)'],
+  ['migrate_set_speed rate', 'set the bandwidth limit in bytes/s (MiB/s without a suffix; b/k/m/g/t suffixes; 0 = unlimited)'],
   ['migrate_set_downtime seconds', 'set the downtime limit in seconds (e.g. 0.3, or 300ms)'],
   ['migrate_set_capability name on|off', `set a capability: ${CAPABILITY_NAMES.join(', ')} (xbrle: the seed's codec)`],
   ['migrate_set_parameter name value', 'set a parameter (see info migrate_parameters); max-bandwidth and link-bandwidth in MiB/s without a suffix, downtime-limit, max-time, read-timeout and write-timeout in ms (timeouts: 0 = none), cpu-throttle-* in percent'],
@@ -85,13 +85,14 @@ export class Hmp {
         noArgs(cmd, args);
         m.cancel();
         return '';
+      // QEMU's HMP reads both (argument type 'o') in MiB when no suffix is given
       case 'migrate_set_cachesize':
         arity(cmd, args, 'size');
-        m.setParameters({ 'xbzrle-cache-size': parseSize(args[0]!, 'cache size') });
+        m.setParameters({ 'xbzrle-cache-size': parseSize(args[0]!, 'cache size', 'm') });
         return '';
       case 'migrate_set_speed':
         arity(cmd, args, 'rate');
-        m.setParameters({ 'max-bandwidth': parseSize(args[0]!, 'speed') });
+        m.setParameters({ 'max-bandwidth': parseSize(args[0]!, 'speed', 'm') });
         return '';
       case 'migrate_set_downtime':
         arity(cmd, args, 'seconds');

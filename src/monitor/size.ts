@@ -13,8 +13,9 @@ const UNITS: Readonly<Record<SizeUnit, number>> = { '': 1, k: 1024, m: 1024 ** 2
 const SIZE_RE = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|(b))?\s*$/i;
 
 /**
- * Parses `text` as bytes. `defaultUnit` applies to a bare number (QEMU's max-bandwidth is
- * in MiB when no suffix is given; sizes are bytes).
+ * Parses `text` as bytes. `defaultUnit` applies to a bare number: QEMU's HMP reads
+ * `migrate_set_speed`, `migrate_set_cache_size` and the max-bandwidth parameter in MiB, the
+ * xbzrle-cache-size parameter in bytes.
  * @throws InvalidArgumentError naming `what` and the text: not a size, too large for an exact
  *   number, or a fraction of a byte.
  */

@@ -72,6 +72,11 @@ describe('HMP through a pipe (livemig run)', { timeout: 120_000 }, () => {
     assert.deepEqual([...(await caps()).keys()].slice(0, 3), ['xbzrle', 'xbrle', 'events']);
     await silent(p, 'migrate_set_cachesize 4m');
     assert.equal((await params()).get('xbzrle-cache-size'), '4194304 bytes');
+    // QEMU's HMP: MiB when no suffix is given (the xbzrle-cache-size parameter stays in bytes)
+    await silent(p, 'migrate_set_cachesize 64');
+    assert.equal((await params()).get('xbzrle-cache-size'), '67108864 bytes');
+    await silent(p, 'migrate_set_cachesize 8192b');
+    assert.equal((await params()).get('xbzrle-cache-size'), '8192 bytes');
     await error(p, 'migrate_set_cachesize 3x', /^Error: invalid cache size '3x': expected a number with an optional k, m, g or t suffix/);
     await error(p, 'migrate_set_cachesize 3000', /power of two no less than the target page size/);
     await error(p, 'migrate_set_cachesize', /usage: migrate_set_cachesize size/);
@@ -79,8 +84,14 @@ describe('HMP through a pipe (livemig run)', { timeout: 120_000 }, () => {
 
     await silent(p, 'migrate_set_speed 2m');
     assert.equal((await params()).get('max-bandwidth'), '2097152 bytes/second');
-    await silent(p, 'migrate_set_speed 1000');
+    await silent(p, 'migrate_set_speed 1000b');
     assert.equal((await params()).get('max-bandwidth'), '1000 bytes/second');
+    await silent(p, 'migrate_set_speed 100'); // QEMU's HMP: MiB/s when no suffix is given
+    assert.equal((await params()).get('max-bandwidth'), '104857600 bytes/second');
+    await silent(p, 'migrate_set_speed 0.5');
+    assert.equal((await params()).get('max-bandwidth'), '524288 bytes/second');
+    await silent(p, 'migrate_set_speed 0');
+    assert.equal((await params()).get('max-bandwidth'), '0 bytes/second');
     await error(p, 'migrate_set_speed fast', /invalid speed 'fast'/);
     await error(p, 'migrate_set_speed -1', /invalid speed '-1'/);
 
