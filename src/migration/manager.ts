@@ -90,6 +90,12 @@ export class SourceManager {
       ...this.transport,
       readTimeoutMs: this.transport.readTimeoutMs ?? timeoutMs(this.parameters['read-timeout']),
       writeTimeoutMs: this.transport.writeTimeoutMs ?? timeoutMs(this.parameters['write-timeout']),
+      // a stall names the parameter the user set (migrate_set_parameter), not the transport's option
+      timeoutNames: {
+        ...(this.transport.readTimeoutMs === undefined ? { read: 'read-timeout' } : {}),
+        ...(this.transport.writeTimeoutMs === undefined ? { write: 'write-timeout' } : {}),
+        ...this.transport.timeoutNames,
+      },
     };
     const m = new OutgoingMigration({
       guest: this.guest,

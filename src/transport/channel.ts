@@ -74,6 +74,16 @@ export interface Channel {
    * (or absent) waits for ever. The sender's memory stays bounded either way (backpressure).
    */
   readonly writeTimeoutMs?: number;
+  /** What the timeouts are called in their failures' messages; see ChannelTimeouts.timeoutNames. */
+  readonly timeoutNames?: TimeoutNames;
+}
+
+/** Names of the two stall timeouts as the user set them (a monitor parameter, a flag). */
+export interface TimeoutNames {
+  /** Default `readTimeoutMs`. */
+  read?: string;
+  /** Default `writeTimeoutMs`. */
+  write?: string;
 }
 
 /** Timeouts against a stalled peer; see `Channel.readTimeoutMs` and `Channel.writeTimeoutMs`. */
@@ -82,6 +92,11 @@ export interface ChannelTimeouts {
   readTimeoutMs?: number;
   /** Default: DEFAULT_WRITE_TIMEOUT_MS on tcp/unix/tls sockets, Infinity on exec, file and fd. */
   writeTimeoutMs?: number;
+  /**
+   * How a timeout's failure names it: a caller that took the value from its user names what
+   * the user set (`write-timeout`, `--write-timeout`) instead of this option.
+   */
+  timeoutNames?: TimeoutNames;
 }
 
 /** A socket peer that sends nothing for a minute is gone (a source computing a 16 GiB digest pauses ~40 s). */
@@ -98,18 +113,19 @@ export function pickTimeouts(options: ChannelTimeouts | undefined): ChannelTimeo
   return {
     ...(options?.readTimeoutMs !== undefined ? { readTimeoutMs: options.readTimeoutMs } : {}),
     ...(options?.writeTimeoutMs !== undefined ? { writeTimeoutMs: options.writeTimeoutMs } : {}),
+    ...(options?.timeoutNames !== undefined ? { timeoutNames: options.timeoutNames } : {}),
   };
 }
 
-export function checkTimeouts(uriText: string, options: ChannelTimeouts | undefined, defaults: Required<ChannelTimeouts>): Required<ChannelTimeouts> {
-  const one = (name: keyof ChannelTimeouts): number => {
+export function checkTimeouts(uriText: string, options: ChannelTimeouts | undefined, defaults: Required<Omit<ChannelTimeouts, 'timeoutNames'>>): Required<ChannelTimeouts> {
+  const one = (name: 'readTimeoutMs' | 'writeTimeoutMs'): number => {
     const v = options?.[name] ?? defaults[name];
     if (typeof v !== 'number' || Number.isNaN(v) || v <= 0 || (v > MAX_TIMER_MS && v !== Infinity)) {
       throw invalidTransport(uriText, `${name} must be a positive number of milliseconds up to ${MAX_TIMER_MS} or Infinity, got ${String(v)}`);
     }
     return v;
   };
-  return { readTimeoutMs: one('readTimeoutMs'), writeTimeoutMs: one('writeTimeoutMs') };
+  return { readTimeoutMs: one('readTimeoutMs'), writeTimeoutMs: one('writeTimeoutMs'), timeoutNames: { ...options?.timeoutNames } };
 }
 
 /** What a transport hands to StreamChannel. */
@@ -132,6 +148,7 @@ export interface ChannelParts {
   /** See Channel; both default to Infinity. */
   readTimeoutMs?: number;
   writeTimeoutMs?: number;
+  timeoutNames?: TimeoutNames;
 }
 
 /** A Channel over a Writable/Readable pair; see the module comment. */
@@ -145,6 +162,7 @@ export class StreamChannel implements Channel {
   readonly pooled?: PooledReader;
   readonly readTimeoutMs: number;
   readonly writeTimeoutMs: number;
+  readonly timeoutNames: TimeoutNames;
   private readonly uriText: string;
   private readonly parts: ChannelParts;
   private written = 0;
@@ -167,6 +185,7 @@ export class StreamChannel implements Channel {
     if (parts.pooled !== undefined) this.pooled = parts.pooled;
     this.readTimeoutMs = parts.readTimeoutMs ?? Infinity;
     this.writeTimeoutMs = parts.writeTimeoutMs ?? Infinity;
+    this.timeoutNames = { ...parts.timeoutNames };
     const out = parts.output;
     if (out !== null) {
       out.on('error', (err) => this.fail(err));
@@ -290,7 +309,7 @@ export class StreamChannel implements Channel {
           if (emitter.writableLength < buffered) progressAt = now;
           buffered = emitter.writableLength;
           if (now - progressAt < limit) return;
-          const err = new TransportError('TRANSPORT_CLOSED', `${this.uriText}: ${this.description}: the peer took no data for ${limit} ms (writeTimeoutMs); ${buffered} bytes wait to be sent`, { uri: this.uriText, osCode: 'ETIMEDOUT' });
+          const err = new TransportError('TRANSPORT_CLOSED', `${this.uriText}: ${this.description}: the peer took no data for ${limit} ms (${this.timeoutNames.write ?? 'writeTimeoutMs'}); ${buffered} bytes wait to be sent`, { uri: this.uriText, osCode: 'ETIMEDOUT' });
           this.fail(err);
           this.output?.destroy();
         }, Math.max(10, Math.min(1000, Math.floor(limit / 4))));

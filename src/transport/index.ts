@@ -9,7 +9,7 @@
  */
 export { parseMigrationUri, formatMigrationUri, SUPPORTED_MIGRATION_URIS } from './uri.js';
 export type { MigrationUri } from './uri.js';
-export type { Channel, ChannelTimeouts } from './channel.js';
+export type { Channel, ChannelTimeouts, TimeoutNames } from './channel.js';
 export { DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS } from './channel.js';
 export type { TlsCredentials, TlsInfo, TlsPeer, PemInput } from './tls.js';
 export { DEFAULT_HANDSHAKE_TIMEOUT_MS } from './tls.js';

@@ -43,6 +43,7 @@ export async function* readChunks(channel: Channel, options: ReadChunksOptions =
   if (input === null) throw invalidTransport(text, `${channel.description} has no input to read`);
   const idleMs = options.readTimeoutMs ?? channel.readTimeoutMs ?? Infinity;
   if (typeof idleMs !== 'number' || Number.isNaN(idleMs) || idleMs <= 0) throw invalidTransport(text, `readTimeoutMs must be a positive number of milliseconds or Infinity, got ${String(idleMs)}`);
+  const idleName = options.readTimeoutMs === undefined ? (channel.timeoutNames?.read ?? 'readTimeoutMs') : 'readTimeoutMs';
   // on a pooled channel the bytes only come through its reader: copied out unless the caller
   // lets each chunk go when it asks for the next
   const pooled = channel.pooled;
@@ -60,7 +61,7 @@ export async function* readChunks(channel: Channel, options: ReadChunksOptions =
       idle = setTimeout(onIdle, idleMs - waited);
       return;
     }
-    input.destroy(new TransportError('TRANSPORT_CLOSED', `${text}: ${channel.description}: no data from the peer for ${idleMs} ms (readTimeoutMs)`, { uri: text, osCode: 'ETIMEDOUT' }));
+    input.destroy(new TransportError('TRANSPORT_CLOSED', `${text}: ${channel.description}: no data from the peer for ${idleMs} ms (${idleName})`, { uri: text, osCode: 'ETIMEDOUT' }));
   };
   try {
     for (;;) {

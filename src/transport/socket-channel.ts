@@ -37,6 +37,7 @@ export function socketChannel(socket: Socket | TLSSocket, uri: MigrationUri, sid
     ...(extras.teardown !== undefined ? { teardown: extras.teardown } : {}),
     ...(extras.readTimeoutMs !== undefined ? { readTimeoutMs: extras.readTimeoutMs } : {}),
     ...(extras.writeTimeoutMs !== undefined ? { writeTimeoutMs: extras.writeTimeoutMs } : {}),
+    ...(extras.timeoutNames !== undefined ? { timeoutNames: extras.timeoutNames } : {}),
   });
 }
 

@@ -125,7 +125,7 @@ describe('read-timeout and write-timeout parameters', { timeout: 60_000 }, () =>
     const start = performance.now();
     const out = await hmp.execute(`migrate ${await peer('stall')}`);
     const ms = performance.now() - start;
-    assert.match(out, /^Error: migration failed: .*the peer took no data for 300 ms \(writeTimeoutMs\)/);
+    assert.match(out, /^Error: migration failed: .*the peer took no data for 300 ms \(write-timeout\)/);
     assert.ok(ms >= 300 && ms < 5000, `failed after ${Math.round(ms)} ms`);
     assert.equal(guest.status, 'running');
   });

@@ -77,6 +77,35 @@ describe('stall timeouts', { timeout: 30_000 }, () => {
     ch.destroy();
   });
 
+  it('a timeout is named as the caller names it (timeoutNames: a flag, a monitor parameter)', async () => {
+    const listener = await listenIncoming('tcp:127.0.0.1:0', { readTimeoutMs: 200, timeoutNames: { read: '--read-timeout' } });
+    const port = Number(listener.address.split(':').pop());
+    const client = connect({ host: '127.0.0.1', port });
+    client.on('error', () => undefined);
+    const ch = await listener.accept();
+    await listener.close();
+    assert.deepEqual(ch.timeoutNames, { read: '--read-timeout' });
+    await assert.rejects(
+      (async () => {
+        for await (const c of readChunks(ch)) void c;
+      })(),
+      { osCode: 'ETIMEDOUT', message: /no data from the peer for 200 ms \(--read-timeout\)$/ },
+    );
+    // a timeout given to readChunks itself is its own option
+    const listener2 = await listenIncoming('tcp:127.0.0.1:0', { timeoutNames: { read: '--read-timeout' } });
+    const client2 = connect({ host: '127.0.0.1', port: Number(listener2.address.split(':').pop()) });
+    client2.on('error', () => undefined);
+    const ch2 = await listener2.accept();
+    await listener2.close();
+    await assert.rejects(
+      (async () => {
+        for await (const c of readChunks(ch2, { readTimeoutMs: 200 })) void c;
+      })(),
+      { osCode: 'ETIMEDOUT', message: /no data from the peer for 200 ms \(readTimeoutMs\)$/ },
+    );
+    for (const x of [client, client2, ch, ch2]) x.destroy();
+  });
+
   it('the read timeout counts only time spent waiting for bytes: a steady peer and a slow consumer never trip it', async () => {
     const listener = await listenIncoming('tcp:127.0.0.1:0', { readTimeoutMs: 250 });
     const port = Number(listener.address.split(':').pop());

@@ -46,7 +46,7 @@ describe('stall timeouts end to end', { timeout: 90_000 }, () => {
     const out = await src.ask(`migrate ${await stalledPeer()}`);
     const ms = performance.now() - start;
     assert.equal(out.length, 1, out.join('\n'));
-    assert.match(out[0]!, /^Error: migration failed: tcp:127\.0\.0\.1:\d+: .*the peer took no data for 500 ms \(writeTimeoutMs\); \d+ bytes wait to be sent$/);
+    assert.match(out[0]!, /^Error: migration failed: tcp:127\.0\.0\.1:\d+: .*the peer took no data for 500 ms \(write-timeout\); \d+ bytes wait to be sent$/);
     assert.ok(ms >= 500 && ms < 4000, `failed after ${Math.round(ms)} ms`);
     assert.match(parseInfo(await src.ask('info migrate')).get('Migration status') ?? '', /^failed \(.*took no data for 500 ms/);
     assert.deepEqual(await src.ask('info status'), ['VM status: running'], 'the source guest keeps running');
