@@ -165,8 +165,10 @@ export class FaultProxy {
         }
         if (this.phase === 'stop-and-copy' && info.type === 'end') trigger(this.fault === 'bad-record' ? info.offset + 5 + 7 : info.offset + 3);
         if (armed === 'bad-digest' && this.phase === 'stop-and-copy' && info.type === 'full' && info.idstr === 'livemig-digest') {
-          // FULL header (14 + idstr) + u8 len + "sha256" + u8 len: the first byte of the digest
-          const at = info.offset + 14 + info.idstr.length + 1 + 6 + 1;
+          // FULL header (14 + idstr) + u8 len + algorithm + u8 len: the first byte of the digest
+          // (the section comes in one chunk, so its length byte is at hand; else the default's)
+          const alen = original(info.offset + 14 + info.idstr.length) ?? 'xxh3-128'.length;
+          const at = info.offset + 14 + info.idstr.length + 1 + alen + 1;
           patches.set(at, 0xff);
           armed = undefined;
           this.fire({ phase: this.phase, offset: at, section, records, totalPages });
