@@ -32,21 +32,30 @@ export interface ProgressState {
   forced?: boolean;
 }
 
-/** Share of this pass done, 0..1 (1 when the pass had nothing to send). */
+/** Share of this pass done, 0..1 (1 when the pass had nothing to send, 0 when none started). */
 export function passFraction(s: ProgressState): number {
   if (s.status === 'completed') return 1;
   if (s.status === 'setup' || s.status === 'none') return 0;
+  if ((s.status === 'failed' || s.status === 'cancelled') && s.passPages <= 0) return 0;
   if (s.passPages <= 0) return s.remainingPages > 0 ? 0 : 1;
   return Math.min(1, Math.max(0, (s.passPages - s.remainingPages) / s.passPages));
 }
 
 /** The bar's text for `state`, at most `columns` characters wide. */
 export function progressLine(s: ProgressState, columns = 100): string {
+  if (s.status === 'failed' || s.status === 'cancelled') {
+    // no bar and no percentage: the share of a pass says nothing about a migration that did not
+    // complete (a refused connection, with no pass at all, would read "100 %")
+    const where = s.pass > 0 ? `${s.status} in pass ${s.pass}` : `${s.status} before the first pass`;
+    const fields = [where, `sent ${formatBytes(s.transferredBytes)}`, `after ${formatMs(s.totalTimeMs)}`];
+    let n = fields.length;
+    while (n > 1 && fields.slice(0, n).join(' │ ').length > columns) n--;
+    return fields.slice(0, n).join(' │ ').slice(0, columns);
+  }
   const pct = `${String(Math.floor(passFraction(s) * 100)).padStart(3)} %`;
   const stage = s.status === 'setup' ? 'setup'
     : s.status === 'device' ? `pass ${s.pass} stop-and-copy`
     : s.status === 'completed' ? 'completed'
-    : s.status === 'failed' || s.status === 'cancelled' ? s.status
     : `pass ${s.pass}`;
   const fields = s.status === 'completed'
     ? [`sent ${formatBytes(s.transferredBytes)}`, `in ${formatMs(s.totalTimeMs)}`, `downtime ${formatMs(s.downtimeMs ?? 0)}${s.forced ? ' (forced)' : ''}`, `${s.pass} passes`]

@@ -5,7 +5,10 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { Guest, GuestMemory } from '../../src/guest/index.js';
+import { SourceManager } from '../../src/migration/index.js';
 import { attachProgressBar, passFraction, progressLine } from '../../src/cli/progress.js';
 import type { ProgressState, ProgressStream } from '../../src/cli/progress.js';
 import { migrateSmall, tempDir } from './helpers.js';
@@ -79,5 +82,30 @@ describe('progress bar', { timeout: 60_000 }, () => {
     assert.match(progressLine({ ...STATE, status: 'device', pausedMs: 120 }, 140), /^pass 3 stop-and-copy ▕[█░]+▏  75 % │ sent 12\.5 MiB │ dirty 1000 KiB │ guest paused 120 ms │ exp\. downtime 240 ms$/);
     assert.equal(passFraction({ ...STATE, passPages: 0, remainingPages: 0 }), 1);
     assert.equal(passFraction({ ...STATE, passPages: 10, remainingPages: 20 }), 0);
+    // a migration that did not complete gets no bar and no percentage
+    assert.equal(progressLine({ ...STATE, status: 'failed' }, 140), 'failed in pass 3 │ sent 12.5 MiB │ after 3 s');
+    assert.equal(progressLine({ ...STATE, status: 'cancelled', pass: 0, passPages: 0, remainingPages: 0, transferredBytes: 0, totalTimeMs: 4 }, 140), 'cancelled before the first pass │ sent 0 B │ after 4 ms');
+    assert.equal(progressLine({ ...STATE, status: 'failed' }, 20), 'failed in pass 3');
+    assert.equal(passFraction({ ...STATE, status: 'failed', passPages: 0, remainingPages: 0 }), 0);
+  });
+
+  test('a refused connection: the bar ends "failed before the first pass", never "100 %"', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((r) => server.close(() => r())); // nothing listens there now
+    const guest = await Guest.start({ memory: new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1024 * 1024 }]), workload: 'idle' });
+    try {
+      const src = new SourceManager(guest);
+      const out = new FakeStream(true, 120);
+      src.onMigration((m) => attachProgressBar(m, out));
+      assert.equal(await src.migrate(`tcp:127.0.0.1:${port}`).done, 'failed');
+      const lines = screenLines(out.text);
+      assert.match(lines[lines.length - 1] ?? '', /^failed before the first pass │ sent 0 B │ after [\d.]+ m?s$/, out.text);
+      assert.doesNotMatch(out.text, /100 %/);
+      assert.ok(out.text.endsWith('\n'), 'the last line is ended');
+    } finally {
+      await guest.stop();
+    }
   });
 });
