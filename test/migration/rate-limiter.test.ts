@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RateLimiter } from '../../src/migration/index.js';
-import { MAX_OVERSHOOT_BYTES, SLACK } from '../../src/migration/rate-limiter.js';
+import { BURST_MS, MAX_OVERSHOOT_BYTES, QUANTUM_MS, SLACK } from '../../src/migration/rate-limiter.js';
 import { RamSender } from '../../src/migration/ram-sender.js';
 import { MigrationCounters } from '../../src/migration/stats.js';
 import { ExplicitDirtyLog, GuestMemory } from '../../src/guest/index.js';
@@ -156,9 +156,10 @@ function maxRate(run: Run, a: number, b: number): number {
 }
 
 /**
- * Every run of batches within 1 s of each other: their bytes are at most the limit's budget over
- * their span plus 2 % of a second's budget (one record at limits too low for that). Bytes are
- * counted when a batch ends; the slack is that of the highest limit since the first one began.
+ * Every run of batches charged within 1 s: at most the limit in force when its last batch was
+ * allowed, + 2 % (the sliding second); and at most the limit's budget over its span plus a
+ * tenth of a second's budget of the highest limit since its first batch was allowed (the
+ * bucket). Bytes count when a batch is charged, after it ran.
  */
 function checkIntervals(run: Run): void {
   const b = run.batches;
@@ -172,21 +173,12 @@ function checkIntervals(run: Run): void {
     for (let j = i; j < b.length && b[j]!.end - b[i]!.end <= 1000; j++) {
       bytes += b[j]!.bytes;
       if (j > i) rmax = Math.max(rmax, M[j]!);
-      const limit = B[j]! - B[i]! + Math.max(SLACK * rmax, MAX_OVERSHOOT_BYTES);
-      if (bytes > limit + 1e-6) assert.fail(`batches ${i}..${j} (${b[i]!.end.toFixed(1)}..${b[j]!.end.toFixed(1)} ms) wrote ${bytes} bytes, over ${limit.toFixed(0)}`);
+      const span = `batches ${i}..${j} (${b[i]!.end.toFixed(1)}..${b[j]!.end.toFixed(1)} ms) wrote ${bytes} bytes`;
+      const bucket = B[j]! - B[i]! + Math.max((rmax * BURST_MS) / 1000, (rmax * QUANTUM_MS) / 1000 + MAX_OVERSHOOT_BYTES);
+      if (bytes > bucket + 1e-6) assert.fail(`${span}, over ${bucket.toFixed(0)}`);
+      const second = (1 + SLACK) * b[j]!.rate;
+      if (j > i && b[j]!.end - b[i]!.end < 1000 && bytes > second + 1e-6) assert.fail(`${span} within 1 s, over ${second.toFixed(0)} (${(bytes / b[j]!.rate).toFixed(4)} of the limit)`);
     }
-  }
-}
-
-/** Over every sliding 1 s window with one limit r throughout: at most 1.02 r. */
-function checkSecondWindows(run: Run): void {
-  const b = run.batches;
-  for (let i = 0; i < b.length; i++) {
-    const r = b[i]!.rate;
-    if (run.changes.some((c) => c.t >= b[i]!.start && c.t <= b[i]!.end + 1000)) continue;
-    let bytes = 0;
-    for (let j = i; j < b.length && b[j]!.end - b[i]!.end < 1000; j++) bytes += b[j]!.bytes;
-    assert.ok(bytes <= r * (1 + SLACK), `1 s from ${b[i]!.end.toFixed(1)} ms: ${bytes} bytes at a limit of ${r} B/s (${(bytes / r).toFixed(4)})`);
   }
 }
 
@@ -210,13 +202,12 @@ function planArb(rates: fc.Arbitrary<number>): fc.Arbitrary<Plan> {
 }
 
 describe('rate limiter (fake clock)', () => {
-  test('property: every interval within the limit + 2 % of a second; every 1 s window within +2 %; batches within a tenth of a second; measured throughput within the limit', () => {
-    // from 225 KiB/s one record fits in 2 % of a second's budget
+  test('property: every 1 s within the limit + 2 %; every batch within a tenth of a second\'s budget; measured throughput within the limit', () => {
+    // from 64 KiB/s a tenth of a second's budget holds the quantum and a record
     fc.assert(
-      fc.property(planArb(rate(225 * 1024, 2 * 1024 * MiB)), (plan) => {
+      fc.property(planArb(rate(64 * 1024, 2 * 1024 * MiB)), (plan) => {
         const run = simulate(plan);
         checkIntervals(run);
-        checkSecondWindows(run);
         for (const b of run.batches) assert.ok(b.bytes <= b.rate / 10, `a batch of ${b.bytes} bytes at ${b.rate} B/s`);
         for (const w of run.windows) assert.ok(w.bytes <= (w.rate * w.ms) / 1000 + 1, `measured ${w.bytes} bytes in ${w.ms} ms at ${w.rate} B/s`);
       }),
@@ -224,23 +215,24 @@ describe('rate limiter (fake clock)', () => {
     );
   });
 
-  test('property: at limits too low for a record in 2 %, one record past the budget at most', () => {
+  test('property: at limits of a few records a second, the same bounds', () => {
     fc.assert(
-      fc.property(planArb(rate(4 * 1024, 225 * 1024)), (plan) => {
-        const run = simulate({ ...plan, steps: Math.min(plan.steps, 300) });
-        checkIntervals(run);
-      }),
+      fc.property(planArb(rate(1024, 64 * 1024)), (plan) => checkIntervals(simulate({ ...plan, steps: Math.min(plan.steps, 300) }))),
       { numRuns: 60 },
     );
   });
 
-  test('property: the limit is reached: timers late by less than the credit lose nothing', () => {
+  test('property: the limit is reached: timers up to 12 ms late lose next to nothing', () => {
     fc.assert(
-      fc.property(rate(MiB, 2 * 1024 * MiB), fc.array(fc.integer({ min: 9, max: MAX_RECORD }), { minLength: 1, maxLength: 20 }), fc.array(fc.double({ min: 0, max: 5, noNaN: true }), { minLength: 1, maxLength: 10 }), (r, records, late) => {
+      fc.property(rate(MiB, 2 * 1024 * MiB), fc.array(fc.integer({ min: 9, max: MAX_RECORD }), { minLength: 1, maxLength: 20 }), fc.array(fc.double({ min: 0, max: 12, noNaN: true }), { minLength: 1, maxLength: 10 }), (r, records, late) => {
         const run = simulate({ rate0: r, changes: [], records, late, work: [0.2], pauses: [0], slices: [Infinity], steps: 4000 });
         const sent = run.batches.reduce((a, b) => a + b.bytes, 0);
         const expected = (r * run.end) / 1000;
-        assert.ok(sent >= expected - SLACK * r, `${sent} bytes in ${run.end.toFixed(0)} ms at ${r} B/s: ${(sent / expected).toFixed(4)} of the limit`);
+        assert.ok(run.end > 10_000, `${run.end} ms simulated`);
+        // short of the limit by at most the bucket and a trace: the sliding second trims a batch
+        // that would overfill it (a batch spaced 20 ms or more from the last one always would:
+        // late timers, by more than about 15 ms each time, cost throughput)
+        assert.ok(sent >= expected * 0.998 - (r * BURST_MS) / 1000, `${sent} bytes in ${run.end.toFixed(0)} ms at ${r} B/s: ${(sent / expected).toFixed(4)} of the limit`);
       }),
       { numRuns: 100 },
     );
@@ -249,7 +241,7 @@ describe('rate limiter (fake clock)', () => {
   test('a debt carries over: an overshoot is waited for, at the new limit after a change', () => {
     let now = 0;
     const l = new RateLimiter(10 * MiB, () => now);
-    assert.ok(l.allowance() > 0 && l.allowance() <= 0.02 * 10 * MiB);
+    assert.ok(l.allowance() > 0 && l.allowance() <= MiB);
     l.account(2 * MiB); // a fifth of a second's budget, far past the allowance
     assert.equal(l.allowance(), 0);
     assert.ok(Math.abs(l.msUntilAllowed() - 200) < 1e-9);
@@ -261,10 +253,25 @@ describe('rate limiter (fake clock)', () => {
     assert.ok(l.allowance() > 0);
     assert.equal(l.credit(), 0);
     now = 10_000;
-    assert.ok(l.credit() <= 0.02 * 5 * MiB, 'credit saved while idle is capped');
+    assert.ok(l.credit() > 0 && l.credit() <= 0.1 * 5 * MiB, 'credit saved while idle is capped at a tenth of a second');
     l.setRate(MiB);
-    assert.ok(l.credit() <= 0.02 * MiB, 'and cut when the limit drops');
+    assert.ok(l.credit() <= 0.1 * MiB, 'and cut when the limit drops');
     assert.equal(l.generation, 2);
+  });
+
+  test('a lower limit holds over the sliding second: batches wait until the last second fits it', () => {
+    let now = 0;
+    const l = new RateLimiter(100 * MiB, () => now);
+    l.account(10 * MiB);
+    now = 100;
+    assert.ok(l.allowance() > 0);
+    l.setRate(MiB);
+    assert.equal(l.allowance(), 0, '10 MiB in the last second, over 1 MiB/s');
+    assert.equal(l.msUntilAllowed(), 900);
+    now = 999;
+    assert.equal(l.allowance(), 0);
+    now = 1000;
+    assert.ok(l.allowance() > 0, 'the 10 MiB left the second');
   });
 
   test('unlimited: no allowance bound, no wait, no credit', () => {
