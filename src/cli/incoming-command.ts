@@ -20,7 +20,9 @@ import type { IncomingStatus } from '../migration/index.js';
 import { Machine, formatIncomingInfo, parseMonitorAddress, toSafeJson } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
 import { quitOnSignals, startProcessMonitors } from './process-monitors.js';
-import { DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, TransportError, listenIncoming } from '../transport/index.js';
+import { DEFAULT_READ_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, TransportError, listenIncoming, parseMigrationUri } from '../transport/index.js';
+import type { IncomingListener } from '../transport/index.js';
+import { once } from 'node:events';
 import { MAX_TIMEOUT_MS } from '../migration/parameters.js';
 import { intOption } from './options.js';
 import { loadTlsCreds } from './tls-creds.js';
@@ -75,26 +77,33 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   const say = (event: Record<string, unknown>) => {
     if (o.json) process.stdout.write(toSafeJson(event) + '\n');
   };
-  const listener = await listenIncoming(uri, {
+  const listenOptions = {
     pooledReads: true, // the stream is read into reused buffers (IncomingMigration reads it with readChunks)
     ...(o.tlsCreds === undefined ? {} : { tls: loadTlsCreds(o.tlsCreds, 'server') }),
     ...(o.readTimeout === undefined ? {} : { readTimeoutMs: o.readTimeout === 0 ? Infinity : o.readTimeout }),
     ...(o.writeTimeout === undefined ? {} : { writeTimeoutMs: o.writeTimeout === 0 ? Infinity : o.writeTimeout }),
-  });
+  };
+  // QEMU's -incoming defer: the URI comes later, from migrate_incoming / migrate-incoming
+  const deferred = uri === 'defer';
+  if (!deferred) parseMigrationUri(uri);
+  // the first listener opens before anything else, so a bad or busy address fails at once
+  let listener: IncomingListener | undefined = deferred ? undefined : await listenIncoming(uri, listenOptions);
   // prepared RAM is faulted in now, before the stream arrives, not while it streams in
   const prepared = o.ram === undefined ? undefined : new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
   if (prepared) for (const b of prepared.blocks) b.bytes.fill(0);
   // the loader's hot paths compiled now, not during the first ~150 ms of the stream
   await warmUpEngine();
   const serialWrite = serial.write;
-  const incoming = new IncomingMigration({
-    maxRamBytes: o.maxRam,
-    dirtyLog: o.dirtyLog,
-    checks: patternChecks,
-    machines: { [PC_KIND]: pcKind(serialWrite ? { serial: serialWrite } : {}) },
-    ...(prepared ? { memory: prepared, memoryIsZero: true } : {}),
-    qemu: { saveFile: o.save, extractRamDir: o.extractRam, maxBufferedDeviceBytes: o.maxDeviceState },
-  });
+  const newIncoming = (): IncomingMigration =>
+    new IncomingMigration({
+      maxRamBytes: o.maxRam,
+      dirtyLog: o.dirtyLog,
+      checks: patternChecks,
+      machines: { [PC_KIND]: pcKind(serialWrite ? { serial: serialWrite } : {}) },
+      ...(prepared ? { memory: prepared, memoryIsZero: true } : {}),
+      qemu: { saveFile: o.save, extractRamDir: o.extractRam, maxBufferedDeviceBytes: o.maxDeviceState },
+    });
+  let incoming = newIncoming();
   const machine = new Machine({ incoming });
   const abort = new AbortController();
   let quitting = false;
@@ -112,30 +121,59 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   let guest: VirtualMachine | undefined;
   try {
     monitors = await startProcessMonitors(machine, monitor, qmp);
-    say({ event: 'listening', uri: listener.address });
-    if (!o.json) process.stderr.write(`livemig: waiting for a migration on ${listener.address}\n`);
+    const canAskUri = monitor.kind !== 'none' || qmp !== undefined;
+    // stdio's end of input means no monitor command will come any more: as quit, while waiting
+    const endOfInput = monitors.stdio?.then(() => undefined);
     let status: IncomingStatus = 'none';
-    try {
-      channel = await listener.accept({ timeoutMs: Infinity, signal: abort.signal });
-      machine.setIncomingChannel(channel); // info migrate shows the connection (TLS: protocol, cipher, the source's certificate)
-      status = await incoming.run(channel);
-    } catch (e) {
-      if (!quitting) throw e; // quit while waiting: nothing arrived
-    } finally {
+    for (;;) {
+      if (listener === undefined) {
+        if (!canAskUri) break; // nothing could give a URI: exit (1 after a failure)
+        machine.setWaitingForUri(true);
+        say({ event: 'waiting', for: 'migrate_incoming' });
+        if (!o.json) process.stderr.write('livemig: waiting for migrate_incoming URI (HMP) or migrate-incoming (QMP)\n');
+        const given = await Promise.race([once(machine, 'migrate-incoming').then(([u]) => u as string), quit.then(() => undefined), ...(endOfInput ? [endOfInput] : [])]);
+        machine.setWaitingForUri(false);
+        if (given === undefined) break;
+        try {
+          listener = await listenIncoming(given, listenOptions);
+        } catch (e) {
+          say({ event: 'failed', error: (e as Error).message });
+          process.stderr.write(`livemig: cannot listen on ${given}: ${(e as Error).message}\n`);
+          continue;
+        }
+      }
+      say({ event: 'listening', uri: listener.address });
+      if (!o.json) process.stderr.write(`livemig: waiting for a migration on ${listener.address}\n`);
+      status = 'none';
+      try {
+        channel = await listener.accept({ timeoutMs: Infinity, signal: abort.signal });
+        machine.setIncomingChannel(channel); // info migrate shows the connection (TLS: protocol, cipher, the source's certificate)
+        status = await incoming.run(channel);
+      } catch (e) {
+        if (!quitting) throw e; // quit while waiting: nothing arrived
+      }
+      const address = listener.address;
       await listener.close();
-    }
-    guest = incoming.guest;
-    if (status !== 'none') {
+      listener = undefined;
+      if (quitting) break;
       const info = machine.queryMigrate();
       if (status === 'completed') {
         const usage = process.resourceUsage();
         say({ event: 'completed', maxRssBytes: usage.maxRSS * 1024, cpuUserMs: Math.round(usage.userCPUTime / 1000), cpuSystemMs: Math.round(usage.systemCPUTime / 1000), ...info });
         if (!o.json) process.stderr.write(formatIncomingInfo(info) + '\n');
-      } else {
-        say({ event: 'failed', error: incoming.error?.message ?? 'unknown error', ...info });
-        process.stderr.write(`livemig: incoming migration failed: ${incoming.error?.message ?? 'unknown error'}${stallHint(incoming.error, o)}\n`);
+        break;
       }
+      say({ event: 'failed', error: incoming.error?.message ?? 'unknown error', ...info });
+      process.stderr.write(`livemig: incoming migration failed: ${incoming.error?.message ?? 'unknown error'}${stallHint(incoming.error, o)}\n`);
+      if (o.exit) break;
+      // after a failure, ready for another: a socket listens again on its address; any other
+      // URI (a file, a command, a descriptor) waits for migrate_incoming
+      incoming = newIncoming();
+      machine.setIncoming(incoming);
+      const kind = parseMigrationUri(address).kind;
+      if (kind === 'tcp' || kind === 'tls' || kind === 'unix') listener = await listenIncoming(address, listenOptions);
     }
+    guest = incoming.guest;
     if (o.exit && !quitting) {
       if (guest && o.exitAfter > 0) {
         const before = guest.workDone?.() ?? 0;
@@ -150,13 +188,13 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
           ...(checks['pattern-check'] !== undefined ? { patternCheck: checks['pattern-check'] } : {}),
         });
       }
-    } else if (!quitting) {
+    } else if (!quitting && status === 'completed') {
       await Promise.race(monitors.stdio ? [quit, monitors.stdio] : [quit]);
     }
-    return status === 'completed' || status === 'none' ? 0 : 1;
+    return status === 'completed' || (status === 'none' && !incoming.error) ? 0 : 1;
   } finally {
     unhookSignals();
-    await listener.close();
+    await listener?.close();
     await monitors?.close();
     machine.close();
     await (guest ?? incoming.guest)?.stop();

@@ -47,7 +47,7 @@ run.action(async (o: RunOptions) => {
 program
   .command('incoming')
   .description('wait for a migration on URI (tcp:HOST:PORT, tls:HOST:PORT with --tls-creds, unix:PATH, exec:CMD, fd:N, file:PATH), verify it and resume the guest; from a QEMU source (migrate tcp:HOST:PORT), receive its VM as data and keep it (--save, --extract-ram)')
-  .argument('<uri>', 'where the migration comes from')
+  .argument('<uri>', "where the migration comes from, or 'defer' (QEMU's -incoming defer): wait for the URI from HMP migrate_incoming or QMP migrate-incoming. After a failed migration (without --exit) a socket URI listens again; any other waits for migrate_incoming (or exits 1 when no monitor could give it)")
   .addOption(new Option('--max-ram <size>', 'most RAM an incoming stream may make us allocate').default(DEFAULT_MAX_RAM_BYTES, '4G').argParser(sizeOption('--max-ram')))
   .option('--tls-creds <dir>', 'TLS credentials for a tls: URI (ca-cert.pem, server-cert.pem, server-key.pem, as QEMU\'s tls-creds-x509)')
   .addOption(timeoutOption('read'))

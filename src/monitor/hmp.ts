@@ -15,6 +15,7 @@ import { parseSize } from './size.js';
 const HELP: readonly (readonly [string, string])[] = [
   ['migrate [-d] [-x] uri', 'migrate to uri: tcp:host:port, tls:host:port (needs --tls-creds), unix:path, exec:cmd, fd:N, file:path (-d: do not wait for the end, -x: delta compression on)'],
   ['migrate_cancel', 'cancel the current migration'],
+  ['migrate_incoming uri', 'a destination started with defer (or after a failed migration): listen on uri for the migration'],
   ['migrate_set_cachesize size', 'set the delta-compression cache size (MiB without a suffix; b/k/m/g/t suffixes)'],
   ['migrate_set_speed rate', 'set the bandwidth limit in bytes/s (MiB/s without a suffix; b/k/m/g/t suffixes; 0 = unlimited)'],
   ['migrate_set_downtime seconds', 'set the downtime limit in seconds (e.g. 0.3, or 300ms)'],
@@ -84,6 +85,10 @@ export class Hmp {
       case 'migrate_cancel':
         noArgs(cmd, args);
         m.cancel();
+        return '';
+      case 'migrate_incoming':
+        arity(cmd, args, 'uri');
+        m.migrateIncoming(args[0]!);
         return '';
       // QEMU's HMP reads both (argument type 'o') in MiB when no suffix is given
       case 'migrate_set_cachesize':

@@ -35,6 +35,8 @@ export interface MachineEvents {
   event: [MachineEvent];
   /** A monitor asked the process to quit. */
   quit: [];
+  /** A monitor gave a destination waiting for one (`-incoming defer`) the URI to listen on. */
+  'migrate-incoming': [uri: string];
 }
 
 /**
@@ -77,7 +79,13 @@ export interface IncomingTransportInfo {
 export class Machine extends EventEmitter<MachineEvents> {
   readonly role: 'source' | 'destination';
   private readonly source: SourceManager | undefined;
-  private readonly incoming: IncomingMigration | undefined;
+  private incoming: IncomingMigration | undefined;
+  /** A destination waiting for `migrate_incoming URI` (started with `defer`, or after a failure). */
+  private waitingForUri = false;
+  private readonly onIncomingStatus = (status: string): void => {
+    this.emitEvent('MIGRATION', { status });
+    this.checkRunState();
+  };
   private incomingTransport: IncomingTransportInfo | undefined;
   private wasRunning: boolean;
   /** The last migration completed and nobody ran the guest since (QEMU's postmigrate). */
@@ -97,10 +105,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     } else {
       this.role = 'destination';
       this.incoming = target.incoming;
-      this.incoming.on('status', (status) => {
-        this.emitEvent('MIGRATION', { status });
-        this.checkRunState();
-      });
+      this.incoming.on('status', this.onIncomingStatus);
     }
     this.wasRunning = this.guest()?.status === 'running';
   }
@@ -133,6 +138,36 @@ export class Machine extends EventEmitter<MachineEvents> {
     const info = inc.info();
     if (this.incomingTransport) info.incoming['transport'] = { ...this.incomingTransport, ...(this.incomingTransport.tls ? { tls: { ...this.incomingTransport.tls } } : {}) };
     return info;
+  }
+
+  /**
+   * A destination: the migration that monitors now show and drive (a new one for each attempt:
+   * after a failure the destination waits or listens again).
+   */
+  setIncoming(incoming: IncomingMigration): void {
+    if (!this.incoming) throw new LivemigError('MIGRATION_STATE', 'only a destination has an incoming migration');
+    this.incoming.off('status', this.onIncomingStatus);
+    this.incoming = incoming;
+    this.incomingTransport = undefined;
+    incoming.on('status', this.onIncomingStatus);
+  }
+
+  /** A destination: whether `migrate_incoming URI` is awaited now. */
+  setWaitingForUri(waiting: boolean): void {
+    this.waitingForUri = waiting;
+  }
+
+  /**
+   * QEMU's migrate-incoming: a destination started with `defer` (or waiting again after a failed
+   * migration) listens on `uri`. The URI is checked here.
+   * @throws LivemigError MIGRATION_STATE on a source, or when the destination is not waiting for a URI.
+   */
+  migrateIncoming(uri: string): void {
+    if (!this.incoming) throw new LivemigError('MIGRATION_STATE', 'this is a source: migrate_incoming is for a destination started with defer (livemig incoming defer)');
+    if (!this.waitingForUri) throw new LivemigError('MIGRATION_STATE', "The incoming migration has already been started (start the destination with 'livemig incoming defer' to give the URI here)");
+    parseMigrationUri(uri);
+    this.waitingForUri = false;
+    this.emit('migrate-incoming', uri);
   }
 
   /** A destination: the connection its migration arrives on (query-migrate then shows it, TLS session included). */

@@ -120,6 +120,7 @@ export class QmpSession {
         run: (a) => this.migrate(a),
       }],
       ['migrate_cancel', cancel],
+      ['migrate-incoming', { args: { uri: { type: 'string' } }, run: (a) => m.migrateIncoming(a['uri'] as string) }],
       ['migrate-cancel', cancel],
       ['migrate-set-capabilities', { args: { capabilities: { type: 'array' } }, run: (a) => m.setCapabilities(checkCapabilityList(a['capabilities'] as unknown[])) }],
       ['query-migrate-capabilities', { args: NO_ARGS, run: () => m.capabilities() }],
