@@ -286,9 +286,10 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       const pages = ram.sendPages(out.ram, stop, false, allowance);
       out.ramEos();
       out.footer(RAM_SECTION_ID);
-      this.limiter.account(out.bytesWritten - before);
       this.windowPages += pages;
       await out.flush();
+      // charged once the socket has every byte: a byte on the wire is never older than its charge
+      this.limiter.account(out.bytesWritten - before);
       this.account(out);
       if (ram.deltaStarted) this.judgeDelta(this.deltaGuard.poll(this.counters.dirtySyncCount));
     }
