@@ -37,7 +37,8 @@ const run = program
   .option('--name <name>', 'a name for this guest')
   .option('--telemetry <file>', 'write one JSON line per pass of each migration')
   .option('--report <file>', 'write an HTML report of the migrations (rewritten after each)')
-  .option('--tls-creds <dir>', 'TLS credentials for tls: URIs (ca-cert.pem, client-cert.pem, client-key.pem, as QEMU\'s tls-creds-x509)');
+  .option('--tls-creds <dir>', 'TLS credentials for tls: URIs (ca-cert.pem, client-cert.pem, client-key.pem, as QEMU\'s tls-creds-x509)')
+  .addOption(new Option('--progress <when>', 'auto: a progress bar on standard error when it is a terminal (with --monitor stdio at a prompt there: only during a migrate without -d, as the prompt is not shown then; info migrate shows the rest); off: never').default('auto').argParser(choiceOption('--progress', ['auto', 'off'] as const)));
 for (const flag of pcFlagOptions()) run.addOption(flag);
 for (const knob of workloadFlagOptions()) run.addOption(knob);
 run.action(async (o: RunOptions) => {

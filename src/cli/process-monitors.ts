@@ -16,12 +16,13 @@ export function quitOnSignals(machine: Machine): () => void {
 }
 
 /** Starts the monitors asked for; socket monitors announce their address on standard error. */
-export function startProcessMonitors(machine: Machine, monitor: MonitorOptions['monitor'], qmp: MonitorOptions['qmp']): Promise<Monitors> {
+export function startProcessMonitors(machine: Machine, monitor: MonitorOptions['monitor'], qmp: MonitorOptions['qmp'], extra: Pick<MonitorOptions, 'onStdioForegroundMigrate'> = {}): Promise<Monitors> {
   return startMonitors(machine, {
     monitor,
     qmp,
     stdin: process.stdin,
     stdout: process.stdout,
     onListening: (kind, address) => process.stderr.write(`livemig: ${kind} listening on ${address}\n`),
+    ...extra,
   });
 }

@@ -38,6 +38,8 @@ export interface RunOptions extends WorkloadFlags, PcFlags {
   report?: string | undefined;
   /** A directory of TLS credentials (QEMU's tls-creds-x509 layout) for tls: migrations. */
   tlsCreds?: string | undefined;
+  /** `auto` (default): a progress bar on standard error when it is a terminal (see runCommand); `off`: none. */
+  progress?: 'auto' | 'off' | undefined;
 }
 
 /** How often end of input re-checks whether a detached migration has ended. */
@@ -66,8 +68,15 @@ export async function runCommand(o: RunOptions): Promise<number> {
   }
   const source = new SourceManager(guest);
   if (tls) source.transport = { tls };
+  // The bar is drawn only on a terminal. With the stdio monitor at a prompt on that terminal, it
+  // would share the prompt's line: there it is drawn only while a `migrate` typed there waits
+  // for its end (no prompt meanwhile); a detached migration, or one started by another monitor,
+  // draws nothing, as in QEMU (`info migrate` shows it).
+  const prompting = monitor.kind === 'stdio' && process.stdin.isTTY === true;
+  let foregroundMigrate = false;
   const observer = observeMigrations(source, {
-    progress: process.stderr, // drawn only on a terminal
+    ...(o.progress === 'off' ? {} : { progress: process.stderr }),
+    ...(prompting ? { progressFor: () => foregroundMigrate } : {}),
     ...(o.telemetry !== undefined ? { telemetry: o.telemetry } : {}),
     ...(o.report !== undefined
       ? { report: o.report, reportOptions: { title: 'livemig run', parameters: reportParameters(o) } }
@@ -78,7 +87,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   const unhookSignals = quitOnSignals(machine);
   let monitors: Monitors | undefined;
   try {
-    monitors = await startProcessMonitors(machine, monitor, qmp);
+    monitors = await startProcessMonitors(machine, monitor, qmp, prompting ? { onStdioForegroundMigrate: (running) => (foregroundMigrate = running) } : {});
     const endOfInput = monitors.stdio?.then(async () => {
       while (source.running) await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
     });

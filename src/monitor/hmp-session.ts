@@ -6,6 +6,7 @@
  * command) or once `stopped()` says so (after `quit`).
  */
 import type { Readable, Writable } from 'node:stream';
+import { tokenize } from './hmp-args.js';
 import { Hmp } from './hmp.js';
 import { MAX_HMP_LINE_BYTES, readMonitorLines } from './line-reader.js';
 import type { Machine } from './machine.js';
@@ -24,6 +25,27 @@ export interface HmpSessionOptions {
    * (default: no limit, for standard output).
    */
   maxUnreadOutputBytes?: number;
+  /**
+   * Told `true` before a `migrate` without `-d` runs and `false` once it has returned: the
+   * session shows no prompt meanwhile, so a progress bar may have the terminal's last line.
+   */
+  onForegroundMigrate?: (running: boolean) => void;
+}
+
+/** A `migrate` command line without `-d` (the flags as Hmp reads them: leading `-xyz` words). */
+export function isForegroundMigrate(line: string): boolean {
+  let words: string[];
+  try {
+    words = tokenize(line);
+  } catch {
+    return false; // Hmp refuses the line: nothing starts
+  }
+  if (words[0] !== 'migrate') return false;
+  for (const w of words.slice(1)) {
+    if (!/^-[a-z]+$/i.test(w)) break;
+    if (w.includes('d')) return false;
+  }
+  return true;
 }
 
 export async function runHmpSession(machine: Machine, input: Readable, output: Writable, options: HmpSessionOptions): Promise<void> {
@@ -45,18 +67,35 @@ export async function runHmpSession(machine: Machine, input: Readable, output: W
     if (pending.length > MAX_HMP_LINE_BYTES) flush();
     else scheduled ??= setImmediate(flush);
   };
-  const hmp = new Hmp(machine, (line) => write(line + '\n'));
-  if (options.prompt) write(`${BANNER}\n${PROMPT}`);
+  // waiting at the prompt: a line that comes now (a detached migration's outcome) goes on a
+  // line of its own, and the prompt is shown again under it
+  let atPrompt = false;
+  const hmp = new Hmp(machine, (line) => write(atPrompt ? `\n${line}\n${PROMPT}` : line + '\n'));
+  const prompt = () => {
+    write(PROMPT);
+    atPrompt = true;
+  };
+  if (options.prompt) {
+    write(`${BANNER}\n`);
+    prompt();
+  }
   try {
     for await (const item of readMonitorLines(input, MAX_HMP_LINE_BYTES)) {
+      atPrompt = false;
       if ('tooLong' in item) {
         write(`Error: command line longer than ${item.tooLong} bytes (ignored)\n`);
       } else {
-        const text = await hmp.execute(item.line); // never rejects
-        if (text.length > 0) write(text + '\n');
+        const foreground = options.onForegroundMigrate !== undefined && isForegroundMigrate(item.line);
+        if (foreground) options.onForegroundMigrate!(true);
+        try {
+          const text = await hmp.execute(item.line); // never rejects
+          if (text.length > 0) write(text + '\n');
+        } finally {
+          if (foreground) options.onForegroundMigrate!(false);
+        }
       }
       if (options.stopped()) break;
-      if (options.prompt) write(PROMPT);
+      if (options.prompt) prompt();
     }
   } catch {
     // the input failed (a reset connection): the session ends like at end of input

@@ -24,6 +24,8 @@ export interface MonitorsOptions {
   stdout: Writable;
   /** Told where each socket listens ("monitor", "tcp:127.0.0.1:4444"). */
   onListening?: (kind: 'monitor' | 'QMP', address: string) => void;
+  /** The stdio session's HmpSessionOptions.onForegroundMigrate. */
+  onStdioForegroundMigrate?: (running: boolean) => void;
 }
 
 export interface Monitors {
@@ -68,7 +70,7 @@ export async function startMonitors(machine: Machine, o: MonitorsOptions): Promi
     await Promise.all(listeners.map((l) => l.close()));
     throw e;
   }
-  const stdio = o.monitor.kind === 'stdio' ? runHmpSession(machine, o.stdin, o.stdout, { prompt: o.stdin.isTTY === true, stopped }) : undefined;
+  const stdio = o.monitor.kind === 'stdio' ? runHmpSession(machine, o.stdin, o.stdout, { prompt: o.stdin.isTTY === true, stopped, ...(o.onStdioForegroundMigrate ? { onForegroundMigrate: o.onStdioForegroundMigrate } : {}) }) : undefined;
   let closing: Promise<void> | undefined;
   return {
     stdio,

@@ -16,6 +16,8 @@ import type { ReportRun } from './recorder.js';
 export interface ObserveOptions {
   /** Draw a progress bar here while a migration runs (only if it is a TTY). */
   progress?: ProgressStream;
+  /** With `progress`: which migrations get a bar, asked as each one starts (default: all). */
+  progressFor?: (m: OutgoingMigration) => boolean;
   /** Write a JSON line per pass here (created or truncated now). */
   telemetry?: string;
   /** Write the HTML report here after each migration. */
@@ -57,7 +59,7 @@ export function observeMigrations(source: Pick<SourceManager, 'onMigration'>, o:
     pending.add(m);
     const recorder = new RunRecorder(m, label);
     telemetry?.attach(m, label);
-    if (o.progress) attachProgressBar(m, o.progress);
+    if (o.progress && (o.progressFor?.(m) ?? true)) attachProgressBar(m, o.progress);
     const onStatus = (s: string) => {
       if (s !== 'completed' && s !== 'failed' && s !== 'cancelled') return;
       m.off('status', onStatus);
