@@ -69,8 +69,10 @@ export async function readStreamHeader(src: ByteSource, expectMachine?: string):
 export async function peekMachineName(src: ByteSource): Promise<string | undefined> {
   try {
     await src.ensure(13, 'file header');
-  } catch {
-    return undefined; // too short: the load says so
+  } catch (e) {
+    // too short: the load says so; anything else (a stalled or broken connection) is the error
+    if (e instanceof StreamError) return undefined;
+    throw e;
   }
   const head = src.peekBytes(13);
   const view = new DataView(head.buffer, head.byteOffset, 13);
@@ -79,8 +81,9 @@ export async function peekMachineName(src: ByteSource): Promise<string | undefin
   if (len > MAX_MACHINE_NAME_BYTES) return undefined;
   try {
     await src.ensure(13 + len, 'machine name');
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (e instanceof StreamError) return undefined;
+    throw e;
   }
   return text.decode(src.peekBytes(13 + len).subarray(13));
 }

@@ -91,7 +91,7 @@ describe('stall timeouts end to end', { timeout: 90_000 }, () => {
       assert.match(r.stderr, re, args.join(' '));
     }
     const help = spawnSync(process.execPath, [CLI, 'incoming', '--help'], { encoding: 'utf8', timeout: 10_000 });
-    assert.match(help.stdout, /--read-timeout <ms>[\s\S]*0 = no timeout \(default: 60000\)/);
-    assert.match(help.stdout, /--write-timeout <ms>[\s\S]*0 = no timeout \(default: 30000\)/);
+    assert.match(help.stdout, /--read-timeout <ms>[\s\S]*0 = no timeout\s+\(default: 60000\)/);
+    assert.match(help.stdout, /--write-timeout <ms>[\s\S]*0 = no timeout\s+\(default: 30000\)/);
   });
 });
