@@ -77,7 +77,10 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   ramDigest: string | undefined;
   /** Results of the caller's {@link IncomingOptions.checks}, once run. */
   checks: Record<string, unknown> = {};
+  /** Stream bytes consumed (counted as they arrive while the migration runs). */
   bytesRead = 0;
+  /** The stream being read, while it is (its offset is the bytes read so far). */
+  private source: ByteSource | undefined;
   readonly recordCounts = { zero: 0, page: 0, xbzrle: 0, xbrle: 0 };
   /** The QEMU stream received as data, when one arrived instead of a livemig migration. */
   qemu: QemuIncoming | undefined;
@@ -172,7 +175,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       if (!channel.input) throw new LivemigError('TRANSPORT_CLOSED', `${channel.description} has no input to read a migration from`);
       // readChunks: stopping at EOF must not destroy the socket, whose write side carries the reply
       // (the loader is done with a chunk when it asks for the next: reused buffers are safe)
-      const src = new ByteSource(readChunks(channel, { reuseBuffers: true }));
+      const src = (this.source = new ByteSource(readChunks(channel, { reuseBuffers: true })));
       const machineType = await peekMachineName(src);
       if (machineType !== undefined && machineType !== LIVEMIG_MACHINE_NAME) return await this.receiveQemu(src, channel);
       const self = this;
@@ -246,6 +249,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       if (this.guest === undefined) void this.prepared?.discard().catch(() => undefined);
       this.endTime = performance.now();
       this.error = e instanceof Error ? e : new Error(String(e));
+      this.bytesRead = Math.max(this.bytesRead, this.source?.offset ?? 0); // what arrived before the failure
       this.setStatus('failed');
       await this.reply(channel, { status: 'failed', error: this.error.message }).catch(() => undefined);
       // Closing a socket with unread stream bytes resets it, and a reset can discard the reply
@@ -327,7 +331,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     info['total-time'] = Math.round((ended ? this.endTime : performance.now()) - this.startTime);
     if (this.error) info['error-desc'] = this.error.message;
     info.incoming = {
-      'bytes-read': this.bytesRead,
+      'bytes-read': this.status === 'active' && this.source ? this.source.offset : this.bytesRead,
       records: { ...this.recordCounts },
       ...(this.machine ? { machine: this.machine.kind } : {}),
       ...(this.sourceDigest ? { 'source-digest': this.sourceDigest } : {}),

@@ -236,6 +236,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     } catch (e) {
       await this.fail(e);
     } finally {
+      // what was left stays in info() after a cancel or a failure
+      this.remainingAtEnd = this.ram?.remaining ?? 0;
       this.ram?.dispose();
       this.ram = undefined;
       if (this.hasher !== this.sharedHasher) void this.hasher?.close();
@@ -445,6 +447,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.emit('pass-end', r);
   }
 
+  /** Dirty pages not sent when the migration ended (cancelled or failed; 0 once completed). */
+  private remainingAtEnd = 0;
+
   /** False with `verify off`: no digest is taken or sent. */
   private get verifying(): boolean {
     return this.parameters.verify !== 'off';
@@ -549,7 +554,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     if (this.status === 'failed' && this.error) info['error-desc'] = this.error.message;
     if (!ended && this.autoConverge && this.autoConverge.percent > 0) info['cpu-throttle-percentage'] = this.autoConverge.percent;
     const parts = this.downtimeParts;
-    const remaining = this.status === 'completed' ? 0 : (this.ram?.remaining ?? 0) * 4096;
+    const remaining = this.status === 'completed' ? 0 : (this.ram?.remaining ?? this.remainingAtEnd) * 4096;
     info.ram = {
       transferred: c.transferred,
       remaining,

@@ -93,3 +93,28 @@ test('verify off: no digest is taken or sent, the destination resumes unverified
     await incoming.guest?.stop();
   }
 });
+
+test('counters in every state: the destination counts bytes as they arrive and after a failure; a cancelled source still shows what was left', async () => {
+  const { IncomingMigration } = await import('../../src/migration/index.js');
+  const { listenIncoming } = await import('../../src/transport/index.js');
+  const { COUNTER_KIND, counterKind } = await import('../helpers/counter-vm.js');
+  const listener = await listenIncoming('tcp:127.0.0.1:0');
+  const incoming = new IncomingMigration({ machines: { [COUNTER_KIND]: counterKind } });
+  const received = listener.accept({ timeoutMs: 30_000 }).then((ch) => incoming.run(ch));
+  const vm = new CounterVm(new WebAssembly.Memory({ initial: 64 })); // 4 MiB at 1 MiB/s: seconds
+  vm.resume();
+  const m = new OutgoingMigration({ guest: vm, parameters: { 'max-bandwidth': 1024 * 1024 } });
+  const done = m.run(listener.address);
+  // wait (on state, not time) until the destination has read part of the stream
+  while (!(Number(incoming.info().incoming['bytes-read']) > 100_000)) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(incoming.status, 'active', 'bytes are counted while the migration runs');
+  m.cancel();
+  assert.equal(await done, 'cancelled');
+  assert.equal(await received, 'failed');
+  await listener.close();
+  const remaining = m.info().ram?.remaining ?? 0;
+  assert.ok(remaining > 0 && remaining <= 4 * 1024 * 1024, `remaining after the cancel: ${remaining}`);
+  assert.ok(Number(incoming.info().incoming['bytes-read']) > 100_000, 'what arrived before the failure stays counted');
+  assert.equal(vm.status, 'running');
+  await vm.stop();
+});
