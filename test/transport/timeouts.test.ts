@@ -106,33 +106,35 @@ describe('stall timeouts', { timeout: 30_000 }, () => {
     for (const x of [client, client2, ch, ch2]) x.destroy();
   });
 
-  it('the read timeout counts only time spent waiting for bytes: a steady peer and a slow consumer never trip it', async () => {
+  it('the read timeout counts only time spent waiting for bytes: a peer that keeps sending and a slow consumer never trip it', async () => {
     const listener = await listenIncoming('tcp:127.0.0.1:0', { readTimeoutMs: 250 });
     const port = Number(listener.address.split(':').pop());
     const client = connect({ host: '127.0.0.1', port });
     client.on('error', () => undefined);
     const ch = await listener.accept();
     await listener.close();
-    // the peer sends a piece every 100 ms for 800 ms (over three timeouts in all), then ends
+    const input = ch.input!;
+    // Each piece is already in the channel's input when the reader asks for it (so no wait for
+    // bytes can be long, however loaded the machine), and between pieces the consumer is busy
+    // for longer than the timeout: four pieces take over 1.2 s, nearly five timeouts in all.
     let sent = 0;
-    const pacer = setInterval(() => {
+    const sendBuffered = async (): Promise<void> => {
       client.write(Buffer.alloc(100, 1));
       sent += 100;
-      if (sent === 800) {
-        clearInterval(pacer);
-        client.end();
-      }
-    }, 100);
+      while (input.readableLength < 100 && !input.destroyed) await new Promise((r) => setTimeout(r, 1));
+    };
+    await sendBuffered();
+    const start = performance.now();
     let got = 0;
-    let first = true;
     for await (const c of readChunks(ch)) {
       got += c.length;
-      if (first) {
-        first = false;
-        await new Promise((r) => setTimeout(r, 400)); // busy with the chunk for longer than the timeout
-      }
+      await new Promise((r) => setTimeout(r, 300)); // busy with the chunk for longer than the timeout
+      if (got === 400) break;
+      if (sent === got) await sendBuffered();
     }
-    assert.equal(got, 800);
+    assert.equal(got, 400);
+    assert.ok(performance.now() - start >= 4 * 300, 'the reads spanned several timeouts');
+    client.destroy();
     ch.destroy();
   });
 
