@@ -16,7 +16,7 @@ fi
 
 mkdir -p "$out"
 for name in stride load2011; do
-  nasm -f bin -o "$out/$name.img" "$src/$name.asm"
+  nasm -f bin -I "$src/" -o "$out/$name.img" "$src/$name.asm"
   size=$(wc -c <"$out/$name.img")
   # SeaBIOS loads exactly one sector: anything else means the source outgrew it
   if [ "$size" -ne 512 ]; then
