@@ -22,6 +22,8 @@ const PAGE = 4096;
 const BATCH_PAGES = 64;
 /** Most bytes a page's record takes without its block name: an XBZRLE header (8 + 3) and a page. */
 const MAX_RECORD_BODY = PAGE + 11;
+/** A page sent whole: its record header (be64 offset and flags) and the page. */
+const WHOLE_PAGE_WIRE_BYTES = PAGE + 8;
 /** Pages over which the wire cost of a dirty page is measured. */
 const COST_WINDOW_PAGES = 256;
 
@@ -72,6 +74,8 @@ export class RamSender {
   /** Kernel-memory offsets of the snapshot and output buffers (-1 without the SIMD kernel). */
   private readonly snapshotBase: number;
   private readonly encodedBase: number;
+  /** Wire bytes a pending page costs, by the fates found at the last pricing (0: not priced). */
+  private pendingPrice = 0;
   private costBytes = 0;
   private costPages = 0;
   /** Set when the walk first wraps: from then on every page sent was dirtied again. */
@@ -145,9 +149,49 @@ export class RamSender {
     return added;
   }
 
-  /** Wire bytes a dirty page has cost recently: what the remaining pages will cost. */
+  /** Wire bytes a dirty page has cost recently (the mean over the last re-sent pages). */
   get bytesPerDirtyPage(): number {
     return this.counters.bytesPerDirtyPage;
+  }
+
+  /**
+   * Wire bytes a dirty page will cost, as {@link priceRemaining} found at the last sync (the
+   * recent mean before any pricing): the price of what is left between two syncs.
+   */
+  get bytesPerPendingPage(): number {
+    return this.pendingPrice > 0 ? this.pendingPrice : this.counters.bytesPerDirtyPage;
+  }
+
+  /**
+   * What the dirty pages would put on the wire if sent now, each by its own fate: with delta
+   * compression running, a page the cache holds at the mean size of the delta records sent so
+   * far (whole before any), a page it does not hold whole, as the stop-and-copy would send
+   * them; without it, the recent mean (zero pages are cheap, every other one whole). Sets
+   * {@link bytesPerPendingPage}. Costs one cache probe per dirty page: call it once a sync.
+   */
+  priceRemaining(): number {
+    const cache = this.cache;
+    if (cache === undefined || !this.deltaStarted || this.remaining === 0) {
+      this.pendingPrice = 0;
+      return this.remaining * this.counters.bytesPerDirtyPage;
+    }
+    const c = this.counters;
+    const deltaRecord = c.xbzrleRecords > 0 ? c.xbzrleRecordBytes / c.xbzrleRecords : WHOLE_PAGE_WIRE_BYTES;
+    const bitmap = this.bitmap;
+    let hits = 0;
+    let dirty = 0;
+    for (let w = 0; w < bitmap.length; w++) {
+      let word = bitmap[w]!;
+      while (word !== 0) {
+        const bit = 31 - Math.clz32(word & -word);
+        word &= word - 1;
+        dirty++;
+        if (cache.has(((w << 5) + bit) * PAGE)) hits++;
+      }
+    }
+    const bytes = hits * deltaRecord + (dirty - hits) * WHOLE_PAGE_WIRE_BYTES;
+    this.pendingPrice = dirty > 0 ? bytes / dirty : 0;
+    return bytes;
   }
 
   /**

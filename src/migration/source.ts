@@ -257,7 +257,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.checkCancelled();
       // a window ends only where the limiter is owed nothing (see updateWindow)
       if (this.limiter.allowance() > 0) this.updateWindow(false);
-      let pending = ram.remaining * ram.bytesPerDirtyPage;
+      let pending = ram.remaining * ram.bytesPerPendingPage;
       if (pending < this.thresholdBytes || ram.remaining === 0 || this.syncDue()) {
         const leftover = ram.remaining;
         this.endPass('iterate', leftover);
@@ -267,7 +267,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         ram.settleCost();
         this.afterSync(added);
         this.emit('pass', this.counters.dirtySyncCount);
-        pending = ram.remaining * ram.bytesPerDirtyPage;
+        // each dirty page priced by its fate (in the cache: a delta; not: whole)
+        pending = ram.priceRemaining();
         this.counters.expectedDowntimeMs = this.expectedDowntime(pending);
         if (pending <= this.thresholdBytes) return;
         if (this.maxPasses > 0 && this.counters.dirtySyncCount >= this.maxPasses) return;
@@ -510,7 +511,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.thresholdBytes = c.bandwidthBytesPerMs * this.parameters['downtime-limit'];
     c.mbps = finite((this.windowBytes * 8) / (ms / 1000) / 1e6);
     c.pagesPerSecond = Math.round(this.windowPages / (ms / 1000));
-    if (this.ram && this.windowBytes > 10000) c.expectedDowntimeMs = this.expectedDowntime(this.ram.remaining * this.ram.bytesPerDirtyPage);
+    if (this.ram && this.windowBytes > 10000) c.expectedDowntimeMs = this.expectedDowntime(this.ram.remaining * this.ram.bytesPerPendingPage);
     this.startWindow(now);
     this.emit('progress', this.info());
   }

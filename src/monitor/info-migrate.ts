@@ -74,6 +74,8 @@ export function formatInfoMigrate(info: MigrationInfo, role: 'source' | 'destina
   }
   if (info['cpu-throttle-percentage'] !== undefined) lines.push(`cpu throttle percentage: ${info['cpu-throttle-percentage']}`);
   const l = info.livemig;
+  // livemig's line: a switchover the stall policy forced did not converge, whatever its downtime
+  if (l?.['forced-switchover']) lines.push('forced switchover: yes (did not converge within max-iterations / max-time)');
   const tls = l?.transport?.tls;
   if (tls) lines.push(tlsLine(tls));
   const alg = l?.['digest-algorithm'] ?? 'sha256';

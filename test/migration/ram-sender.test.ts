@@ -201,3 +201,47 @@ test('the cost of a dirty page is measured on re-sent pages only: a first pass o
   assert.ok(counters.bytesPerDirtyPage < 40, `deltas cost ${counters.bytesPerDirtyPage} bytes each`);
   sender.dispose();
 });
+
+test('pricing the dirty pages by their fate: a cache far smaller than what is rewritten prices its misses whole, not at the deltas\' mean', async () => {
+  const pages = 256;
+  const mem = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: pages * 4096 }]);
+  const log = new ExplicitDirtyLog(mem);
+  const counters = new MigrationCounters();
+  // 16 pages of cache, 2-way: at most 16 of the 256 pages can go as deltas
+  const sender = new RamSender(mem, log, { delta: 'xbzrle', cacheSizeBytes: 16 * 4096, cacheWays: 2 }, counters);
+  const bytes = new ByteWriter(async (_chunk, release) => release());
+  const w = new MigrationStreamWriter(bytes);
+  w.header();
+  w.ramSetup(2, [{ idstr: 'pc.ram', lengthBytes: pages * 4096 }]);
+  const rewrite = (value: number): void => {
+    for (let p = 0; p < pages; p++) {
+      mem.blocks[0]!.bytes[p * 4096 + 100] = value;
+      log.mark(p);
+    }
+  };
+  const pass = async (): Promise<void> => {
+    while (sender.remaining > 0) {
+      w.sectionPart(2);
+      sender.sendPages(w.ram, () => false, false);
+      w.ram.eos();
+      w.footer(2);
+      await bytes.flush();
+    }
+  };
+  sender.setup();
+  for (let round = 1; round <= 3; round++) {
+    await pass();
+    rewrite(round);
+    sender.sync();
+  }
+  assert.ok(counters.xbzrleRecords > 0, 'some pages went as deltas');
+  const cached = Array.from({ length: pages }, (_, p) => p).filter((p) => sender.cache!.has(p * 4096)).length;
+  assert.ok(cached > 0 && cached <= 16, `${cached} pages cached`);
+  const priced = sender.priceRemaining();
+  const deltaMean = counters.xbzrleRecordBytes / counters.xbzrleRecords;
+  assert.equal(sender.remaining, pages);
+  assert.ok(Math.abs(priced - ((pages - cached) * 4104 + cached * deltaMean)) < 1, `priced ${priced}`);
+  assert.ok(priced > 200 * 4096, 'the misses are priced whole');
+  assert.equal(sender.bytesPerPendingPage, priced / pages);
+  sender.dispose();
+});

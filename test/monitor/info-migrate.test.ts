@@ -135,3 +135,11 @@ test('a destination over TLS: the session and the source\'s verified certificate
   const plain = formatIncomingInfo({ status: 'active', incoming: { transport: { description: 'tcp 127.0.0.1:4444 <- 127.0.0.1:5555' } } });
   assert.ok(!plain.includes('tls:'), 'no tls line on a plain connection');
 });
+
+test('a switchover the stall policy forced says so; a converged one does not', () => {
+  const base = { status: 'completed' as const, 'total-time': 15_000, 'setup-time': 1, downtime: 2065, ram: { ...ram, 'dirty-pages-rate': 0, 'precopy-bytes': 0 } };
+  const forced = formatInfoMigrate({ ...base, livemig: { codec: 'xbzrle', 'delta-records': 0, 'delta-record-bytes': 0, 'duplicate-bytes': 0, 'unchanged-skipped': 0, 'bytes-per-dirty-page': 0, kernel: 'ts', 'forced-switchover': true } });
+  assert.match(forced, /^forced switchover: yes \(did not converge within max-iterations \/ max-time\)$/m);
+  const converged = formatInfoMigrate({ ...base, livemig: { codec: 'xbzrle', 'delta-records': 0, 'delta-record-bytes': 0, 'duplicate-bytes': 0, 'unchanged-skipped': 0, 'bytes-per-dirty-page': 0, kernel: 'ts', 'forced-switchover': false } });
+  assert.doesNotMatch(converged, /forced/);
+});
