@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { OutgoingMigration, SourceManager } from '../../src/migration/index.js';
@@ -102,6 +103,9 @@ test('counters in every state: the destination counts bytes as they arrive and a
   const incoming = new IncomingMigration({ machines: { [COUNTER_KIND]: counterKind } });
   const received = listener.accept({ timeoutMs: 30_000 }).then((ch) => incoming.run(ch));
   const vm = new CounterVm(new WebAssembly.Memory({ initial: 64 })); // 4 MiB at 1 MiB/s: seconds
+  // every page non-zero, so that each goes whole: zero pages would cost a few bytes, and the
+  // first pass could end before the cancel
+  randomFillSync(new Uint8Array(vm.wasm.buffer));
   vm.resume();
   const m = new OutgoingMigration({ guest: vm, parameters: { 'max-bandwidth': 1024 * 1024 } });
   const done = m.run(listener.address);
