@@ -3,6 +3,8 @@
  * cancel, a failing transport, the stall policies, and that the guest runs on after each
  * failure with a later migration succeeding.
  */
+import { randomFillSync } from 'node:crypto';
+import { CounterVm } from '../helpers/counter-vm.js';
 import { createRamDigester, isRamDigestAlgorithm } from '../../src/hash.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,10 +120,17 @@ test('a transport that fails: status failed with the reason, the guest runs on',
 });
 
 test('stall policy: cancel gives up after max-iterations; force switches over after max-time', async () => {
-  const g = await guest('seed', 4);
+  // a guest on the event loop, which the paced link's waits let run: it dirties pages in every
+  // pass whatever the machine's load (a worker thread starved for a pass dirtied none, and the
+  // migration converged); random RAM, so that every page goes whole
+  const g = new CounterVm(new WebAssembly.Memory({ initial: 4 }));
+  randomFillSync(new Uint8Array(g.wasm.buffer));
+  g.resume();
   const src = new SourceManager(g);
   src.setParameter('max-bandwidth', 0);
-  src.setParameter('link-bandwidth', 16 << 20); // one pass of 4 MiB takes ~0.25 s; seed dirties everything
+  // 256 KiB at 1 MiB/s: a first pass of ~0.25 s; with a 1 ms limit, one dirty page (4 KiB)
+  // is over the threshold (1 KiB), and the link's waits let the guest dirty one each pass
+  src.setParameter('link-bandwidth', 1 << 20);
   src.setParameter('downtime-limit', 1);
   src.setParameter('max-iterations', 3);
   src.setParameter('stall-policy', 'cancel');
@@ -137,5 +146,5 @@ test('stall policy: cancel gives up after max-iterations; force switches over af
   assert.equal(b.migration.forced, true);
   const { digest, carried } = await load(join(dir, 'e.mig'));
   assert.equal(digest, carried);
-  g.resume();
+  await g.stop();
 });
