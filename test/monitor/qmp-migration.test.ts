@@ -126,7 +126,7 @@ test('a PC (v86) driven over QMP: query-status, stop and cont with their events,
   const dst = livemig(['incoming', 'tcp:127.0.0.1:0', '--json', '--monitor', 'none', '--qmp', `unix:${dstSock}`]);
   const uri = (JSON.parse(await dst.waitLine(/"event":"listening"/)) as { uri: string }).uri;
   const d = await QmpClient.ready({ path: dstSock });
-  const src = livemig(['run', '--machine', 'pc', '--boot-sector', 'stride', '--ram', '16M', '--monitor', 'none', '--qmp', 'tcp:127.0.0.1:0']);
+  const src = livemig(['run', '--machine', 'pc', '--boot-sector', 'stride', '--ram', '32M', '--monitor', 'none', '--qmp', 'tcp:127.0.0.1:0']);
   const s = await QmpClient.ready(await src.listening('QMP'));
   clients.push(d, s);
   assert.deepEqual(await s.ok('query-status'), { status: 'running', running: true, singlestep: false });
