@@ -143,7 +143,7 @@ async function connectQmp(path: string, proc: ChildProcess, stderr: string[]): P
       return await QmpClient.ready({ path });
     } catch (e) {
       if (performance.now() > deadline) throw new Error(`QMP at ${path} not up within 10 s: ${String(e)}; stderr: ${stderr.join('')}`);
-      await sleep(10);
+      await sleep(10); // a retry interval while the socket does not exist yet, not a wait for a result
     }
   }
 }
