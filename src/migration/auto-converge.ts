@@ -12,6 +12,8 @@
  * under XBZRLE is not slowed down for nothing.
  */
 import type { MigrationParameters } from './parameters.js';
+import { diffCounters } from './counters.js';
+import type { CountersSnapshot } from './counters.js';
 
 /** QEMU measures the dirty rate over periods of at least this long. */
 export const THROTTLE_PERIOD_MS = 1000;
@@ -22,7 +24,7 @@ export const AUTO_CONVERGE_SYNC_MS = 5000;
 export interface ThrottleStep {
   /** Milliseconds since the migration started. */
   atMs: number;
-  /** The pass (dirty-sync-count) during which it was raised. */
+  /** The pass (1, 2, 3, ...) during which it was raised. */
   pass: number;
   percent: number;
   /** The period that triggered it: bytes dirtied (at wire cost) and bytes sent. */
@@ -37,29 +39,24 @@ export class AutoConverge {
   percent = 0;
   readonly steps: ThrottleStep[] = [];
   private highPeriods = 0;
-  private periodStart: number;
-  private periodDirtyPages = 0;
-  private periodSentStart: number;
+  private periodStart: CountersSnapshot;
 
   /** `parameters` is read at each decision, so changes made during the migration apply. */
-  constructor(private readonly parameters: ThrottleParameters, now: number, transferred: number) {
-    this.periodStart = now;
-    this.periodSentStart = transferred;
+  constructor(private readonly parameters: ThrottleParameters, start: CountersSnapshot) {
+    this.periodStart = start;
   }
 
   /**
-   * A dirty-log sync found `newDirtyPages` pages; each will cost about `bytesPerDirtyPage` on
-   * the wire; `transferred` bytes have gone so far. Returns the new throttle when it rises.
+   * At a dirty-log sync (`now`: the counters after it). Each page dirtied in the period will
+   * cost about `bytesPerDirtyPage` on the wire. Returns the new throttle when it rises.
    */
-  onSync(now: number, newDirtyPages: number, bytesPerDirtyPage: number, transferred: number, pass: number, sinceStartMs: number): number | undefined {
-    this.periodDirtyPages += newDirtyPages;
-    if (now - this.periodStart < THROTTLE_PERIOD_MS) return undefined;
-    const p = this.parameters;
-    const bytesDirty = this.periodDirtyPages * bytesPerDirtyPage;
-    const bytesSent = transferred - this.periodSentStart;
+  onSync(now: CountersSnapshot, bytesPerDirtyPage: number, pass: number, sinceStartMs: number): number | undefined {
+    if (now.t - this.periodStart.t < THROTTLE_PERIOD_MS) return undefined;
+    const d = diffCounters(this.periodStart, now);
     this.periodStart = now;
-    this.periodDirtyPages = 0;
-    this.periodSentStart = transferred;
+    const p = this.parameters;
+    const bytesDirty = d.dirtyPages * bytesPerDirtyPage;
+    const bytesSent = d.bytes.total;
     if (bytesDirty <= (bytesSent * p['throttle-trigger-threshold']) / 100) return undefined;
     if (++this.highPeriods < 2) return undefined;
     this.highPeriods = 0;

@@ -14,6 +14,8 @@
  * before it inserted every page into the cache (misses by construction), so it says nothing.
  */
 import type { MigrationCounters } from './stats.js';
+import { diffCounters, snapshotCounters } from './counters.js';
+import type { CountersSnapshot } from './counters.js';
 
 /** Below this wire gain, delta compression "hurts": it saves less than a fifth of the bytes. */
 export const DELTA_MIN_GAIN = 1.25;
@@ -21,12 +23,6 @@ export const DELTA_MIN_GAIN = 1.25;
 const MIN_PAGES_AT_SYNC = 256;
 /** Non-zero pages after which a window is judged without waiting for the pass to end. */
 const MIN_PAGES_MID_PASS = 4096;
-const PAGE = 4096;
-/** Wire bytes of a whole page record: 8-byte header + the page. */
-const WHOLE_PAGE_WIRE_BYTES = PAGE + 8;
-/** Gain reported when a window cost nothing at all (every page unchanged). */
-const MAX_GAIN = WHOLE_PAGE_WIRE_BYTES;
-
 export interface DeltaAssessment {
   verdict: 'helps' | 'hurts';
   /** Whole-page wire bytes of the window's non-zero pages ÷ the bytes they cost (1 = no gain). */
@@ -39,82 +35,51 @@ export interface DeltaAssessment {
   overflowRate: number;
   /** Non-zero pages in the window. */
   pages: number;
-  /** The pass (dirty-sync-count) when it was judged. */
+  /** The pass (1, 2, 3, ...) in which it was judged. */
   pass: number;
-}
-
-interface Mark {
-  normal: number;
-  records: number;
-  recordBytes: number;
-  skipped: number;
-  misses: number;
-  hits: number;
-  overflow: number;
-  xbzrleBytes: number;
 }
 
 export class DeltaGuard {
   /** The latest judgement, if any window was judged. */
   last: DeltaAssessment | undefined;
-  private mark: Mark | undefined;
+  private mark: CountersSnapshot | undefined;
 
-  constructor(private readonly counters: MigrationCounters) {}
+  constructor(private readonly counters: Readonly<MigrationCounters>) {}
 
-  /** At a dirty-log sync. Returns a judgement when the window that ends here was big enough. */
-  onSync(deltaStarted: boolean, pass: number): DeltaAssessment | undefined {
+  /** At a dirty-log sync at `now`. Returns a judgement when the window that ends here was big enough. */
+  onSync(deltaStarted: boolean, pass: number, now: number): DeltaAssessment | undefined {
     if (!deltaStarted) return undefined;
     if (!this.mark) {
-      this.mark = this.take();
+      this.mark = snapshotCounters(this.counters, now);
       return undefined;
     }
-    return this.judge(MIN_PAGES_AT_SYNC, pass);
+    return this.judge(MIN_PAGES_AT_SYNC, pass, now);
   }
 
   /** Between batches: judges a window that has grown big without a sync. */
-  poll(pass: number): DeltaAssessment | undefined {
-    return this.mark ? this.judge(MIN_PAGES_MID_PASS, pass) : undefined;
+  poll(pass: number, now: number): DeltaAssessment | undefined {
+    return this.mark ? this.judge(MIN_PAGES_MID_PASS, pass, now) : undefined;
   }
 
-  private judge(minPages: number, pass: number): DeltaAssessment | undefined {
+  private judge(minPages: number, pass: number, now: number): DeltaAssessment | undefined {
     const c = this.counters;
     const m = this.mark!;
-    const normal = c.normal - m.normal;
-    const records = c.xbzrleRecords - m.records;
-    const skipped = c.skipped - m.skipped;
-    const pages = normal + records + skipped;
-    if (pages < minPages) return undefined;
-    const cost = normal * WHOLE_PAGE_WIRE_BYTES + (c.xbzrleRecordBytes - m.recordBytes);
-    const hits = c.xbzrlePages - m.hits;
-    const misses = c.cacheMiss - m.misses;
-    const xb = c.xbzrleBytes - m.xbzrleBytes;
-    const gain = cost > 0 ? Math.min(MAX_GAIN, (pages * WHOLE_PAGE_WIRE_BYTES) / cost) : MAX_GAIN;
+    // checked on the live counters first: no snapshot for a window still too small
+    if (c.normal - m.normal + (c.xbzrleRecords - m.xbzrleRecords) + (c.skipped - m.skipped) < minPages) return undefined;
+    const end = snapshotCounters(c, now);
+    const d = diffCounters(m, end);
     const r: DeltaAssessment = {
-      verdict: gain < DELTA_MIN_GAIN ? 'hurts' : 'helps',
-      gain: round(gain),
-      encodingRate: hits > 0 && xb > 0 ? round((hits * PAGE) / xb) : 0,
-      cacheMissRate: hits + misses > 0 ? round(misses / (hits + misses)) : 0,
-      overflowRate: hits > 0 ? round((c.overflow - m.overflow) / hits) : 0,
-      pages,
+      verdict: d.wireGain < DELTA_MIN_GAIN ? 'hurts' : 'helps',
+      gain: round(d.wireGain),
+      encodingRate: round(d.encodingRate),
+      cacheMissRate: round(d.missesPerLookup),
+      overflowRate: round(d.overflowRate),
+      pages: d.pages.normal + d.pages.delta + d.pages.unchanged,
       pass,
     };
     this.last = r;
-    this.mark = this.take();
+    this.mark = end;
     return r;
-  }
-
-  private take(): Mark {
-    const c = this.counters;
-    return {
-      normal: c.normal,
-      records: c.xbzrleRecords,
-      recordBytes: c.xbzrleRecordBytes,
-      skipped: c.skipped,
-      misses: c.cacheMiss,
-      hits: c.xbzrlePages,
-      overflow: c.overflow,
-      xbzrleBytes: c.xbzrleBytes,
-    };
   }
 }
 

@@ -80,12 +80,6 @@ export class RamSender {
   private costPages = 0;
   /** Set when the walk first wraps: from then on every page sent was dirtied again. */
   private firstPassDone = false;
-  private periodStart = performance.now();
-  private periodDirty = 0;
-  private periodMisses = 0;
-  private periodPagesSent = 0;
-  private periodHits = 0;
-  private periodXbzrleBytes = 0;
 
   constructor(
     readonly memory: GuestMemory,
@@ -140,12 +134,9 @@ export class RamSender {
 
   private synced(added: number): number {
     this.remaining += added;
-    this.periodDirty += added;
+    this.counters.dirtyPages += added;
     this.counters.dirtySyncCount++;
     this.cache?.nextGeneration();
-    const now = performance.now();
-    const elapsed = now - this.periodStart;
-    if (elapsed >= 1000) this.updateRates(elapsed, now);
     return added;
   }
 
@@ -246,7 +237,6 @@ export class RamSender {
           const at = off + k * PAGE;
           const b = mem[at]!;
           if (mayBeFilled(mem, at) && fillTest(base + at, PAGE, b) === 1) {
-            this.periodPagesSent++;
             this.counters.pagesSent++;
             bytes += this.filled(sink, block, at, b);
           } else {
@@ -309,7 +299,6 @@ export class RamSender {
     const addr = globalPage * PAGE;
     // the last stage ends the migration: a later one resets the log, so nothing needs noting
     if (!lastStage) this.dirtyLog.noteSent(globalPage, snap);
-    this.periodPagesSent++;
     c.pagesSent++;
     // offsets into kernel memory where possible: no per-call view look-ups
     const fill = snapAt >= 0 && kernel.isFilledAt ? (kernel.isFilledAt(snapAt, PAGE, snap[0]!) ? snap[0]! : -1) : kernel.dupPageByte(snap);
@@ -322,12 +311,10 @@ export class RamSender {
       const slot = cache.lookupSlot(addr);
       if (slot < 0) {
         c.cacheMiss++;
-        this.periodMisses++;
         if (!lastStage) cache.insert(addr, snap);
         return this.normal(sink, block, offset, snap);
       }
       c.xbzrlePages++;
-      this.periodHits++;
       const cached = cache.slotView(slot);
       const xbrle = this.options.delta === 'xbrle';
       const slotAt = cache.slotOffset(slot);
@@ -348,14 +335,12 @@ export class RamSender {
       if (len < 0) {
         c.overflow++;
         c.xbzrleBytes += PAGE;
-        this.periodXbzrleBytes += PAGE;
         return this.normal(sink, block, offset, snap);
       }
       const b = sink.xbzrle(block.idstr, offset, xbrle ? ENCODING_XBRLE : ENCODING_XBZRLE, this.encoded.subarray(0, len));
       c.xbzrleRecords++;
       c.xbzrleRecordBytes += b;
       c.xbzrleBytes += b - 8;
-      this.periodXbzrleBytes += b - 8;
       return b;
     }
     return this.normal(sink, block, offset, snap);
@@ -371,7 +356,6 @@ export class RamSender {
 
   /** A whole page sent straight from guest RAM (nothing keeps a copy of it). */
   private wholeFromRam(sink: RamRecordSink, block: RamBlock, offset: number): number {
-    this.periodPagesSent++;
     this.counters.pagesSent++;
     this.counters.normal++;
     this.counters.normalBytes += PAGE;
@@ -408,19 +392,6 @@ export class RamSender {
       this.costBytes = 0;
       this.costPages = 0;
     }
-  }
-
-  private updateRates(elapsedMs: number, now: number): void {
-    const c = this.counters;
-    c.dirtyPagesRate = Math.round((this.periodDirty * 1000) / elapsedMs);
-    if (this.periodPagesSent > 0) c.cacheMissRate = this.periodMisses / this.periodPagesSent;
-    c.encodingRate = this.periodHits > 0 && this.periodXbzrleBytes > 0 ? (this.periodHits * PAGE) / this.periodXbzrleBytes : 0;
-    this.periodStart = now;
-    this.periodDirty = 0;
-    this.periodMisses = 0;
-    this.periodPagesSent = 0;
-    this.periodHits = 0;
-    this.periodXbzrleBytes = 0;
   }
 
   /** First dirty page at or after `from`, or -1. */

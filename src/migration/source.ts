@@ -32,7 +32,10 @@ import { RamSender } from './ram-sender.js';
 import { readReply } from './return-path.js';
 import { assertTransition, isActive } from './state.js';
 import type { MigrationStatus } from './state.js';
-import { MigrationCounters, finite } from './stats.js';
+import { MigrationCounters } from './stats.js';
+import { diffCounters, snapshotCounters } from './counters.js';
+import type { CountersDiff, CountersSnapshot } from './counters.js';
+import { migrationInfo } from './info.js';
 import { PassTelemetry } from './telemetry.js';
 import { AUTO_CONVERGE_SYNC_MS, AutoConverge } from './auto-converge.js';
 import { DeltaGuard, describeAssessment } from './delta-guard.js';
@@ -48,7 +51,10 @@ const SCAN_SLICE_PAGES = 4096;
 const MAX_BATCH_MS = 50;
 /** Flush to the transport once this much is buffered, so memory stays bounded. */
 const FLUSH_BYTES = 1 << 20;
+/** QEMU's bandwidth window (migration_update_counters). */
 const UPDATE_MS = 100;
+/** QEMU's rate period: dirty-pages-rate, cache-miss-rate and encoding-rate over >= 1 s, closed at a sync. */
+const RATE_PERIOD_MS = 1000;
 const debug = debuglog('livemig');
 
 export interface OutgoingMigrationOptions {
@@ -111,11 +117,18 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   forced = false;
   private thresholdBytes = 0;
   private windowStart = 0;
-  private windowBytes = 0;
-  private windowPages = 0;
-  /** The limiter's credit at the window's start, in ms at its limit (see updateWindow). */
-  private windowCreditMs = 0;
+  /**
+   * The counters at the bandwidth window's start, dated back by the limiter's credit then
+   * (in ms at its limit; see updateWindow).
+   */
+  private windowMark: CountersSnapshot | undefined;
   private windowLimit = 0;
+  /** The last bandwidth window: throughput and pages per second. */
+  private window: CountersDiff | undefined;
+  /** The counters at the start of the rate period (>= 1 s, closed at a sync). */
+  private periodMark: CountersSnapshot | undefined;
+  /** The last rate period: dirty-pages-rate, cache-miss-rate, encoding-rate. */
+  private period: CountersDiff | undefined;
   private readonly maxPasses: number;
   private readonly replyTimeoutMs: number;
   private readonly transport: Omit<OutgoingOptions, 'signal'>;
@@ -227,10 +240,11 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.lastSyncAt = now;
       this.workStart = this.passWork = { work: this.workDone(), t: now };
       this.throttleBefore = this.guest.throttlePercent ?? 0;
-      if (this.capabilities['auto-converge']) this.autoConverge = new AutoConverge(this.parameters, now, this.counters.transferred);
-      this.telemetry = new PassTelemetry(this.counters, this.startTime);
-      this.telemetry.begin(this.guest.memory.pageCount, now);
-      this.emit('pass', this.counters.dirtySyncCount);
+      const start = snapshotCounters(this.counters, now);
+      this.periodMark = start;
+      if (this.capabilities['auto-converge']) this.autoConverge = new AutoConverge(this.parameters, start);
+      this.telemetry = new PassTelemetry(this.startTime, start);
+      this.emit('pass', this.telemetry.begin(this.guest.memory.pageCount, start));
       await this.iterate(out);
       await this.complete(out, channel, reply);
     } catch (e) {
@@ -263,10 +277,11 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         this.endPass('iterate', leftover);
         // a guest on this thread runs between the slices of a long scan
         const added = this.guest.eventLoop ? await ram.syncSliced(SCAN_SLICE_PAGES, nextTurn) : ram.sync();
-        this.telemetry!.begin(added, performance.now());
+        const synced = snapshotCounters(this.counters, performance.now());
+        const pass = this.telemetry!.begin(added, synced);
         ram.settleCost();
-        this.afterSync(added);
-        this.emit('pass', this.counters.dirtySyncCount);
+        this.afterSync(synced, pass);
+        this.emit('pass', pass);
         // each dirty page priced by its fate (in the cache: a delta; not: whole)
         pending = ram.priceRemaining();
         this.counters.expectedDowntimeMs = this.expectedDowntime(pending);
@@ -286,15 +301,14 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       batchStart = performance.now();
       const before = out.bytesWritten;
       out.sectionPart(RAM_SECTION_ID);
-      const pages = ram.sendPages(out.ram, stop, false, allowance);
+      ram.sendPages(out.ram, stop, false, allowance);
       out.ramEos();
       out.footer(RAM_SECTION_ID);
-      this.windowPages += pages;
       await out.flush();
       // charged once the socket has every byte: a byte on the wire is never older than its charge
       this.limiter.account(out.bytesWritten - before);
       this.account(out);
-      if (ram.deltaStarted) this.judgeDelta(this.deltaGuard.poll(this.counters.dirtySyncCount));
+      if (ram.deltaStarted) this.judgeDelta(this.deltaGuard.poll(this.pass, performance.now()));
     }
   }
 
@@ -304,18 +318,21 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   }
 
   /** After a dirty-log sync in the iterate stage: auto-converge's decision, delta's judgement. */
-  private afterSync(added: number): void {
-    const now = performance.now();
+  private afterSync(synced: CountersSnapshot, pass: number): void {
+    const now = synced.t;
     this.lastSyncAt = now;
-    const pass = this.counters.dirtySyncCount;
     const ram = this.ram!;
-    const p = this.autoConverge?.onSync(now, added, ram.bytesPerDirtyPage, this.counters.transferred, pass, now - this.startTime);
+    if (now - this.periodMark!.t >= RATE_PERIOD_MS) {
+      this.period = diffCounters(this.periodMark!, synced);
+      this.periodMark = synced;
+    }
+    const p = this.autoConverge?.onSync(synced, ram.bytesPerDirtyPage, pass, now - this.startTime);
     if (p !== undefined && this.guest.status !== 'stopped' && this.guest.throttle !== undefined) {
       this.guest.throttle(p);
       debug('auto-converge: pass %d, vCPU throttle %d %%', pass, p);
       this.emit('throttle', p);
     }
-    this.judgeDelta(this.deltaGuard.onSync(ram.deltaStarted, pass));
+    this.judgeDelta(this.deltaGuard.onSync(ram.deltaStarted, pass, now));
   }
 
   private judgeDelta(a: DeltaAssessment | undefined): void {
@@ -439,7 +456,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private endPass(stage: PassRecord['stage'], remainingPages: number): void {
     if (!this.telemetry) return;
     const now = performance.now();
-    const r = this.telemetry.end(now, stage, remainingPages, this.counters.transferred);
+    const r = this.telemetry.end(snapshotCounters(this.counters, now), stage, remainingPages, this.counters.expectedDowntimeMs);
     const work = this.workDone();
     r.throttlePercent = this.guest.throttlePercent ?? 0;
     r.guestWorkRate = now > this.passWork.t ? Math.round(((work - this.passWork.work) * 1000) / (now - this.passWork.t)) : 0;
@@ -487,7 +504,6 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     const delta = out.bytesWritten - this.counters.transferred;
     this.counters.transferred = out.bytesWritten;
     if (this.status !== 'device') this.counters.precopyBytes += delta;
-    this.windowBytes += delta;
   }
 
   /**
@@ -504,14 +520,12 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.startWindow(now);
       return;
     }
-    const ms = now - this.windowStart + this.windowCreditMs;
     const c = this.counters;
-    const bw = this.windowBytes / ms; // bytes per ms
-    if (this.windowBytes > 0) c.bandwidthBytesPerMs = bw;
+    const w = diffCounters(this.windowMark!, snapshotCounters(c, now));
+    if (w.bytes.total > 0) c.bandwidthBytesPerMs = w.bytesPerSecond / 1000;
     this.thresholdBytes = c.bandwidthBytesPerMs * this.parameters['downtime-limit'];
-    c.mbps = finite((this.windowBytes * 8) / (ms / 1000) / 1e6);
-    c.pagesPerSecond = Math.round(this.windowPages / (ms / 1000));
-    if (this.ram && this.windowBytes > 10000) c.expectedDowntimeMs = this.expectedDowntime(this.ram.remaining * this.ram.bytesPerPendingPage);
+    this.window = w;
+    if (this.ram && w.bytes.total > 10000) c.expectedDowntimeMs = this.expectedDowntime(this.ram.remaining * this.ram.bytesPerPendingPage);
     this.startWindow(now);
     this.emit('progress', this.info());
   }
@@ -519,21 +533,21 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private startWindow(now: number): void {
     const rate = this.limiter.rate;
     this.windowStart = now;
-    this.windowBytes = 0;
-    this.windowPages = 0;
-    this.windowCreditMs = rate > 0 ? (this.limiter.credit() * 1000) / rate : 0;
+    // the window's first batch may spend credit saved before it: that time counts too
+    this.windowMark = snapshotCounters(this.counters, now - (rate > 0 ? (this.limiter.credit() * 1000) / rate : 0));
     this.windowLimit = this.limiter.generation;
   }
 
-  private pressureStats(now: number): Partial<MigrationInfo['livemig'] & object> {
+  /** The guest's page writes per second while it ran during this migration, when known. */
+  private guestWorkRate(now: number): number | undefined {
     const stop = this.workStop ?? (this.status === 'active' ? { work: this.workDone(), t: now } : undefined);
     const ms = stop ? stop.t - this.workStart.t : 0;
-    return pressureStatsOf({
-      autoConverge: this.autoConverge,
-      last: this.deltaGuard.last,
-      deltaDisabledAtPass: this.deltaDisabledAtPass,
-      workRate: stop && ms > 0 && this.workStart.t > 0 ? Math.round(((stop.work - this.workStart.work) * 1000) / ms) : undefined,
-    });
+    return stop && ms > 0 && this.workStart.t > 0 ? Math.round(((stop.work - this.workStart.work) * 1000) / ms) : undefined;
+  }
+
+  /** The pass running, or the last one (1, 2, 3, ...; 0 before the first). */
+  get pass(): number {
+    return this.telemetry?.current ?? 0;
   }
 
   private expectedDowntime(pendingBytes: number): number {
@@ -541,94 +555,41 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     return bw > 0 ? Math.round(pendingBytes / bw) : 0;
   }
 
-  /** The migration in QEMU's query-migrate shape, plus livemig's fields. No NaN, ever. */
+  /** The migration in QEMU's query-migrate shape, plus livemig's fields (see info.ts). No NaN, ever. */
   info(): MigrationInfo {
-    const c = this.counters;
-    const now = performance.now();
-    const ended = this.status === 'completed' || this.status === 'failed' || this.status === 'cancelled';
-    const info: MigrationInfo = { status: this.status };
     if (this.status === 'none') return {};
-    info['total-time'] = Math.round((ended ? this.endTime : now) - this.startTime);
-    info['setup-time'] = Math.round(this.setupTime);
-    if (this.status === 'completed') info.downtime = Math.round(this.downtime);
-    else if (!ended) info['expected-downtime'] = Math.round(c.expectedDowntimeMs);
-    if (this.status === 'failed' && this.error) info['error-desc'] = this.error.message;
-    if (!ended && this.autoConverge && this.autoConverge.percent > 0) info['cpu-throttle-percentage'] = this.autoConverge.percent;
-    const parts = this.downtimeParts;
-    const remaining = this.status === 'completed' ? 0 : (this.ram?.remaining ?? this.remainingAtEnd) * 4096;
-    info.ram = {
-      transferred: c.transferred,
-      remaining,
-      total: this.guest.memory.totalBytes,
-      duplicate: c.duplicate,
-      skipped: 0,
-      normal: c.normal,
-      'normal-bytes': c.normalBytes,
-      'dirty-pages-rate': this.status === 'completed' ? 0 : c.dirtyPagesRate,
-      mbps: this.status === 'completed' ? finite((c.transferred * 8) / Math.max(1, (this.endTime - this.startTime - this.setupTime) * 1000)) : c.mbps,
-      'dirty-sync-count': c.dirtySyncCount,
-      'postcopy-requests': 0,
-      'page-size': 4096,
-      'multifd-bytes': 0,
-      'pages-per-second': c.pagesPerSecond,
-      'precopy-bytes': c.precopyBytes,
-      'downtime-bytes': c.downtimeBytes,
-      'postcopy-bytes': 0,
-    };
-    if (this.capabilities.xbzrle) {
-      info['xbzrle-cache'] = {
-        'cache-size': this.parameters['xbzrle-cache-size'],
-        bytes: c.xbzrleBytes,
-        pages: c.xbzrlePages,
-        'cache-miss': c.cacheMiss,
-        'cache-miss-rate': finite(c.cacheMissRate),
-        'encoding-rate': finite(c.encodingRate),
-        overflow: c.overflow,
-      };
-    }
-    info.livemig = {
-      codec: this.capabilities.xbzrle ? this.parameters['delta-codec'] : 'none',
-      'delta-records': c.xbzrleRecords,
-      'delta-record-bytes': c.xbzrleRecordBytes,
-      'duplicate-bytes': c.duplicateBytes,
-      'unchanged-skipped': c.skipped,
-      'bytes-per-dirty-page': finite(c.bytesPerDirtyPage),
+    const now = performance.now();
+    const c = this.counters;
+    return migrationInfo({
+      status: this.status,
+      now,
+      startTime: this.startTime,
+      endTime: this.endTime,
+      setupTime: this.setupTime,
+      downtime: this.downtime,
+      counters: snapshotCounters(c, now),
+      window: this.window,
+      period: this.period,
+      expectedDowntimeMs: c.expectedDowntimeMs,
+      bytesPerDirtyPage: c.bytesPerDirtyPage,
+      remainingPages: this.ram?.remaining ?? this.remainingAtEnd,
+      totalBytes: this.guest.memory.totalBytes,
+      pass: this.pass,
+      parameters: this.parameters,
+      capabilities: this.capabilities,
+      forced: this.forced,
+      error: this.error,
       kernel: selectedKernel().name,
-      'forced-switchover': this.forced,
-      ...this.pressureStats(now),
-      ...(parts && this.status === 'completed'
-        ? { 'downtime-parts': { 'pause-ms': Math.round(parts.pauseMs), 'send-ms': Math.round(parts.sendMs), 'digest-ms': Math.round(parts.digestMs), 'confirm-ms': Math.round(parts.confirmMs) } }
-        : {}),
-      ...(this.ramDigest ? { 'ram-digest': this.ramDigest, 'digest-algorithm': this.parameters['digest-algorithm'] } : {}),
-      ...(this.destinationDigest ? { 'destination-digest': this.destinationDigest } : {}),
-      ...(this.channel ? { transport: { description: this.channel.description, ...(this.channel.tls ? { tls: { ...this.channel.tls } } : {}) } } : {}),
-    };
-    return info;
+      autoConverge: this.autoConverge,
+      deltaAssessment: this.deltaGuard.last,
+      deltaDisabledAtPass: this.deltaDisabledAtPass,
+      guestWorkRate: this.guestWorkRate(now),
+      downtimeParts: this.downtimeParts,
+      ramDigest: this.ramDigest,
+      destinationDigest: this.destinationDigest,
+      transport: this.channel ? { description: this.channel.description, ...(this.channel.tls ? { tls: this.channel.tls } : {}) } : undefined,
+    });
   }
-}
-
-/** The livemig fields of auto-converge, delta judgement and the guest's work during the migration. */
-function pressureStatsOf(m: {
-  autoConverge: AutoConverge | undefined;
-  last: DeltaAssessment | undefined;
-  deltaDisabledAtPass: number;
-  workRate: number | undefined;
-}): Partial<MigrationInfo['livemig'] & object> {
-  const out: Partial<MigrationInfo['livemig'] & object> = {};
-  if (m.autoConverge) {
-    out['auto-converge'] = {
-      'cpu-throttle-percentage': m.autoConverge.percent,
-      'max-cpu-throttle-reached': m.autoConverge.steps.reduce((x, s) => Math.max(x, s.percent), 0),
-      steps: m.autoConverge.steps.map((s) => ({ 'at-ms': s.atMs, pass: s.pass, percent: s.percent })),
-    };
-  }
-  if (m.last) {
-    const a = m.last;
-    out['delta-assessment'] = { verdict: a.verdict, gain: a.gain, 'encoding-rate': a.encodingRate, 'cache-miss-rate': a.cacheMissRate, 'overflow-rate': a.overflowRate, pages: a.pages, pass: a.pass };
-  }
-  if (m.deltaDisabledAtPass > 0) out['delta-disabled-at-pass'] = m.deltaDisabledAtPass;
-  if (m.workRate !== undefined) out['guest-work-rate'] = m.workRate;
-  return out;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -1,7 +1,8 @@
 /**
- * Counters of one migration and their snapshot in QEMU's query-migrate shape
- * (qapi/migration.json, MigrationInfo), plus XBRLE (2011)'s per-kind counters. Snapshots never hold NaN or
- * Infinity: rates without a denominator are 0.
+ * The live counters of one migration (bumped by the page loop; snapshots and rates are in
+ * counters.ts) and the query-migrate shape (qapi/migration.json, MigrationInfo), plus XBRLE
+ * (2011)'s per-kind counters. A MigrationInfo never holds NaN or Infinity: rates without a
+ * denominator are 0.
  */
 import type { MigrationStatus } from './state.js';
 import type { TlsInfo } from '../transport/index.js';
@@ -21,16 +22,11 @@ export class MigrationCounters {
   overflow = 0;
   cacheMiss = 0;
   dirtySyncCount = 0;
+  dirtyPages = 0; // pages found newly dirty, summed over every sync
   precopyBytes = 0;
   downtimeBytes = 0;
   pagesSent = 0; // pages handled (sent or skipped) by the sender
-  // rates (updated per >= 1 s period)
-  dirtyPagesRate = 0;
-  cacheMissRate = 0;
-  encodingRate = 0;
-  // per 100 ms window
-  mbps = 0;
-  pagesPerSecond = 0;
+  // estimates (rates are derived from snapshots, see counters.ts)
   bandwidthBytesPerMs = 0;
   expectedDowntimeMs = 0;
   /**
@@ -73,6 +69,12 @@ export interface XbzrleCacheStats {
 /** livemig's additions: XBRLE (2011)'s counters, the codec and the RAM digest. */
 export interface LivemigStats {
   codec: 'none' | 'xbzrle' | 'xbrle';
+  /**
+   * The pass running, or the last one: 1, 2, 3, ... (0 before the first). QEMU's
+   * `dirty-sync-count` counts dirty-log syncs instead, and the last pass holds two of them (the
+   * one that ended iterating and the one after the guest stopped), so it runs one ahead at the end.
+   */
+  pass?: number;
   'delta-records': number;
   'delta-record-bytes': number;
   'duplicate-bytes': number;

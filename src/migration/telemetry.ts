@@ -3,12 +3,18 @@
  * each dirty-log sync; the last record is the stop-and-copy stage. One record is emitted as
  * the `pass-end` event and is what `--telemetry FILE` writes as a JSON line.
  */
-import type { MigrationCounters } from './stats.js';
 import { finite } from './stats.js';
+import { diffCounters } from './counters.js';
+import type { CountersSnapshot } from './counters.js';
 
 export interface PassRecord {
-  /** 1-based pass number (QEMU's dirty-sync-count during the pass). */
+  /**
+   * The pass: 1, 2, 3, ... in order. Not QEMU's dirty-sync-count: the sync that ends the
+   * iterate stage and the one after the guest stops both belong to the last pass.
+   */
   pass: number;
+  /** QEMU's dirty-sync-count (dirty-log syncs so far) when the pass ended. */
+  dirtySyncCount: number;
   stage: 'iterate' | 'stop-and-copy';
   /** Milliseconds since the migration started, at the pass's start and end. */
   startMs: number;
@@ -33,34 +39,25 @@ export interface PassRecord {
   guestWorkRate?: number;
 }
 
-interface Mark {
-  t: number;
-  duplicate: number;
-  duplicateBytes: number;
-  normal: number;
-  normalBytes: number;
-  records: number;
-  recordBytes: number;
-  skipped: number;
-  hits: number;
-  misses: number;
-  overflow: number;
-  xbzrleBytes: number;
-  transferred: number;
-}
-
 export class PassTelemetry {
-  private mark: Mark;
+  private mark: CountersSnapshot;
   private dirtyAtStart = 0;
+  private pass = 0;
 
-  constructor(private readonly counters: MigrationCounters, private readonly t0: number) {
-    this.mark = this.take(t0);
+  constructor(private readonly t0: number, start: CountersSnapshot) {
+    this.mark = start;
   }
 
-  /** Starts a pass whose sync found `dirtyPages` pages. */
-  begin(dirtyPages: number, now: number): void {
-    this.mark = this.take(now);
+  /** Starts the next pass at `now` (a snapshot after the sync that found `dirtyPages` pages). */
+  begin(dirtyPages: number, now: CountersSnapshot): number {
+    this.mark = now;
     this.dirtyAtStart = dirtyPages;
+    return ++this.pass;
+  }
+
+  /** The pass running (1, 2, 3, ...), 0 before the first. */
+  get current(): number {
+    return this.pass;
   }
 
   /** Pages found dirty by a later sync that joins the current pass (the final one). */
@@ -68,49 +65,28 @@ export class PassTelemetry {
     this.dirtyAtStart += pages;
   }
 
-  /** The record of the pass that ends now. `transferred` is the stream's byte count now. */
-  end(now: number, stage: PassRecord['stage'], remainingPages: number, transferred: number): PassRecord {
-    const c = this.counters;
-    const m = this.mark;
-    const ms = Math.max(1, now - m.t);
-    const deltaBytes = c.xbzrleRecordBytes - m.recordBytes;
-    const hits = c.xbzrlePages - m.hits;
-    const xb = c.xbzrleBytes - m.xbzrleBytes;
-    const total = transferred - m.transferred;
+  /**
+   * The record of the pass that ends at `now`; `expectedDowntimeMs` is the estimate then.
+   */
+  end(now: CountersSnapshot, stage: PassRecord['stage'], remainingPages: number, expectedDowntimeMs: number): PassRecord {
+    const d = diffCounters(this.mark, now);
     return {
-      pass: c.dirtySyncCount,
+      pass: this.pass,
+      dirtySyncCount: now.dirtySyncCount,
       stage,
-      startMs: Math.round(m.t - this.t0),
-      endMs: Math.round(now - this.t0),
-      pages: { zero: c.duplicate - m.duplicate, normal: c.normal - m.normal, delta: c.xbzrleRecords - m.records, unchanged: c.skipped - m.skipped },
-      bytes: { zero: c.duplicateBytes - m.duplicateBytes, normal: c.normalBytes - m.normalBytes, delta: deltaBytes, total },
+      startMs: Math.round(this.mark.t - this.t0),
+      endMs: Math.round(now.t - this.t0),
+      pages: { zero: d.pages.zero, normal: d.pages.normal, delta: d.pages.delta, unchanged: d.pages.unchanged },
+      bytes: { zero: d.bytes.zero, normal: d.bytes.normal, delta: d.bytes.delta, total: d.bytes.total },
       dirtyPages: this.dirtyAtStart,
-      cacheHits: hits,
-      cacheMisses: c.cacheMiss - m.misses,
-      overflows: c.overflow - m.overflow,
-      encodingRate: hits > 0 && xb > 0 ? finite((hits * 4096) / xb) : 0,
-      bandwidthBytesPerSecond: Math.round((total * 1000) / ms),
-      expectedDowntimeMs: Math.round(c.expectedDowntimeMs),
+      cacheHits: d.hits,
+      cacheMisses: d.misses,
+      overflows: d.overflows,
+      encodingRate: finite(d.encodingRate),
+      // over at least 1 ms, as a pass's bandwidth always was
+      bandwidthBytesPerSecond: Math.round((d.bytes.total * 1000) / Math.max(1, d.ms)),
+      expectedDowntimeMs: Math.round(expectedDowntimeMs),
       remainingPages,
-    };
-  }
-
-  private take(t: number): Mark {
-    const c = this.counters;
-    return {
-      t,
-      duplicate: c.duplicate,
-      duplicateBytes: c.duplicateBytes,
-      normal: c.normal,
-      normalBytes: c.normalBytes,
-      records: c.xbzrleRecords,
-      recordBytes: c.xbzrleRecordBytes,
-      skipped: c.skipped,
-      hits: c.xbzrlePages,
-      misses: c.cacheMiss,
-      overflow: c.overflow,
-      xbzrleBytes: c.xbzrleBytes,
-      transferred: c.transferred,
     };
   }
 }

@@ -57,7 +57,7 @@ export function pass(n: number, stage: PassRecord['stage'], normal: number, delt
   const bytes = { zero: zero * 9, normal: normal * 4096, delta: delta * 20, total: 0 };
   bytes.total = bytes.zero + bytes.normal + bytes.delta + (normal + delta + zero) * 8 + 100;
   return {
-    pass: n, stage, startMs, endMs,
+    pass: n, dirtySyncCount: stage === 'stop-and-copy' ? n + 1 : n, stage, startMs, endMs,
     pages: { zero, normal, delta, unchanged: 1 },
     bytes,
     dirtyPages: normal + delta + zero + 1,
@@ -81,7 +81,7 @@ function info(codec: 'xbzrle' | 'none', passes: readonly PassRecord[], downtime:
       'precopy-bytes': transferred - passes[passes.length - 1]!.bytes.total, 'downtime-bytes': passes[passes.length - 1]!.bytes.total, 'postcopy-bytes': 0,
     },
     ...(codec === 'xbzrle' ? { 'xbzrle-cache': { 'cache-size': 8 << 20, bytes: sum((p) => p.bytes.delta), pages: sum((p) => p.cacheHits), 'cache-miss': sum((p) => p.cacheMisses), 'cache-miss-rate': 0.1, 'encoding-rate': 204.8, overflow: 0 } } : {}),
-    livemig: { codec, 'delta-records': sum((p) => p.pages.delta), 'delta-record-bytes': sum((p) => p.bytes.delta), 'duplicate-bytes': sum((p) => p.bytes.zero), 'unchanged-skipped': 4, 'bytes-per-dirty-page': 30, kernel: 'ts', 'forced-switchover': forced },
+    livemig: { codec, pass: passes.length, 'delta-records': sum((p) => p.pages.delta), 'delta-record-bytes': sum((p) => p.bytes.delta), 'duplicate-bytes': sum((p) => p.bytes.zero), 'unchanged-skipped': 4, 'bytes-per-dirty-page': 30, kernel: 'ts', 'forced-switchover': forced },
   };
 }
 

@@ -17,6 +17,8 @@ import assert from 'node:assert/strict';
 import { DEFAULT_PARAMETERS, IncomingMigration, SourceManager, checkParameter } from '../../src/migration/index.js';
 import type { DeltaAssessment, MigrationParameters, OutgoingMigration } from '../../src/migration/index.js';
 import { AutoConverge } from '../../src/migration/auto-converge.js';
+import { emptySnapshot } from '../../src/migration/counters.js';
+import type { CountersSnapshot } from '../../src/migration/counters.js';
 import { listenIncoming } from '../../src/transport/index.js';
 import { LOCKSTEP_KIND, LockstepVm, lockstepKind } from '../helpers/lockstep-vm.js';
 import type { LockstepOptions } from '../helpers/lockstep-vm.js';
@@ -55,13 +57,16 @@ test('auto-converge: the controller follows QEMU: two high periods a step, 20 th
   const params: MigrationParameters = { ...DEFAULT_PARAMETERS };
   let t = 0;
   let sent = 0;
-  const ac = new AutoConverge(params, t, sent);
+  let dirty = 0;
+  // the counters after a sync at `at` that found `pages` pages, `total` bytes sent so far
+  const at = (ms: number, pages: number, total: number): CountersSnapshot => ({ ...emptySnapshot(ms), dirtyPages: (dirty += pages), transferred: total });
+  const ac = new AutoConverge(params, at(t, 0, sent));
   const period = (dirtyPages: number, sentBytes: number): number | undefined => {
     t += 1000;
     sent += sentBytes;
-    return ac.onSync(t, dirtyPages, 4104, sent, 0, t);
+    return ac.onSync(at(t, dirtyPages, sent), 4104, 0, t);
   };
-  assert.equal(ac.onSync(500, 0, 4104, 0, 0, 500), undefined, 'a period shorter than 1 s decides nothing');
+  assert.equal(ac.onSync(at(500, 0, 0), 4104, 0, 500), undefined, 'a period shorter than 1 s decides nothing');
   assert.equal(period(1000, 10_000_000), undefined, 'dirtied 4.1 MB of 10 MB sent: under 50 %');
   assert.equal(period(10_000, 10_000_000), undefined, 'first high period');
   assert.equal(period(10_000, 10_000_000), 20, 'second high period: cpu-throttle-initial');
@@ -77,9 +82,10 @@ test('auto-converge: the controller follows QEMU: two high periods a step, 20 th
   assert.equal(ac.steps.length, 9);
   // Parameters are read live, and the cap also bounds the first step.
   const p2: MigrationParameters = { ...DEFAULT_PARAMETERS, 'cpu-throttle-initial': 50, 'max-cpu-throttle': 30, 'throttle-trigger-threshold': 100 };
-  const b = new AutoConverge(p2, 0, 0);
-  assert.equal(b.onSync(1000, 3000, 4096, 10_000_000, 1, 1000), undefined, '12.3 MB dirtied > 10 MB sent at 100 %: high');
-  assert.equal(b.onSync(2000, 3000, 4096, 20_000_000, 2, 2000), 30);
+  dirty = 0;
+  const b = new AutoConverge(p2, at(0, 0, 0));
+  assert.equal(b.onSync(at(1000, 3000, 10_000_000), 4096, 1, 1000), undefined, '12.3 MB dirtied > 10 MB sent at 100 %: high');
+  assert.equal(b.onSync(at(2000, 3000, 20_000_000), 4096, 2, 2000), 30);
 });
 
 test('auto-converge parameters: QEMU names, defaults and ranges', () => {
