@@ -10,6 +10,9 @@ import { Guest, GuestMemory } from '../../src/guest/index.js';
 import { SourceManager } from '../../src/migration/index.js';
 import type { MigrationInfo, OutgoingMigration, PassRecord } from '../../src/migration/index.js';
 import type { ReportRun } from '../../src/cli/report/index.js';
+import type { RunSpec } from '../../src/cli/bench/matrix.js';
+import type { BenchOutput } from '../../src/cli/bench/report.js';
+import type { RunResult } from '../../src/cli/bench/run.js';
 
 export function tempDir(prefix: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -101,4 +104,24 @@ export function syntheticRuns(labels: readonly [string, string] = ['XBZRLE', 'no
     { label: labels[0], info: info('xbzrle', x, 80, false), passes: x, samples: samples(x), parameters: { 'downtime-limit': 300, 'link-bandwidth': 4 << 20 }, digestsMatch: true },
     { label: labels[1], info: info('none', n, 1010, true), passes: n, samples: samples(n), parameters: { 'downtime-limit': 300, 'link-bandwidth': 4 << 20 }, digestsMatch: true },
   ];
+}
+
+/** A completed run of `spec` with round numbers (downtime and bytes differ per spec, so bars differ). */
+export function fakeRun(spec: RunSpec, i: number): RunResult {
+  const bytes = (10 + i) * 1024 * 1024;
+  return {
+    spec, repeat: 1, status: 'completed', converged: true, forced: false,
+    totalMs: 1000 + 100 * i, downtimeMs: 50 + 10 * i, guestDowntimeMs: 45 + 10 * i, verifyMs: 0, resumeMs: 0, netDowntimeMs: 30 + 10 * i,
+    downtimeParts: { pauseMs: 0, sendMs: 0, digestMs: 0, confirmMs: 0 }, setupMs: 0, passes: 3,
+    bytes: { total: bytes, zero: 1024, normal: bytes / 2, delta: spec.codec === 'none' ? 0 : bytes / 4, stopAndCopy: 0 }, pages: { zero: 1, normal: 1, delta: 1, unchanged: 0 },
+    cacheBytes: 0, cacheMissRate: 0, encodingRate: 0, overflows: 0, deltaVerdict: '-', deltaGain: 0, deltaDisabledAtPass: 0,
+    senderCpuMs: 100, receiverCpuMs: 100, guestCpuMs: 100, workRate: { before: 1, during: 1, after: 1 }, throttleMax: 0, digestsMatch: true, passRecords: [],
+  };
+}
+
+export function fakeBench(specs: readonly RunSpec[]): BenchOutput {
+  return {
+    meta: { matrix: 'tiny', repeat: 1, command: 'livemig bench --matrix tiny', startedAt: '2026-01-01T00:00:00Z', elapsedMs: 1000, node: 'v20', cpus: 2, cpuModel: 'cpu', kernel: '6', link: 'simulated', loadAverage: { before: 0, after: 0 } },
+    runs: specs.map((s, i) => fakeRun(s, i)),
+  };
 }

@@ -76,3 +76,16 @@ export function countColor(img: Image, hex: string, tolerance = 3): number {
   }
   return n;
 }
+
+/** Pixels within `tolerance` of `#rrggbb` in the columns x0 <= x < x1. */
+export function countColorIn(img: Image, hex: string, x0: number, x1: number, tolerance = 3): number {
+  const r = parseInt(hex.slice(1, 3), 16), g = parseInt(hex.slice(3, 5), 16), b = parseInt(hex.slice(5, 7), 16);
+  let n = 0;
+  for (let y = 0; y < img.height; y++) {
+    for (let x = Math.max(0, x0); x < Math.min(img.width, x1); x++) {
+      const i = (y * img.width + x) * 4;
+      if (Math.abs(img.rgba[i]! - r) <= tolerance && Math.abs(img.rgba[i + 1]! - g) <= tolerance && Math.abs(img.rgba[i + 2]! - b) <= tolerance) n++;
+    }
+  }
+  return n;
+}

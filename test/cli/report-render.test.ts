@@ -9,12 +9,14 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeMigrationReport } from '../../src/cli/report/index.js';
-import { countColor, decodePng } from './png.js';
-import { syntheticRuns, tempDir } from './helpers.js';
+import { matrix } from '../../src/cli/bench/matrix.js';
+import { renderHtml } from '../../src/cli/bench/report.js';
+import { countColor, countColorIn, decodePng } from './png.js';
+import { fakeBench, syntheticRuns, tempDir } from './helpers.js';
 import { chromiumPath, requires } from '../helpers/requirements.js';
 
 const tmp = tempDir('livemig-render-');
@@ -64,13 +66,13 @@ describe('report rendered by headless Chromium', { ...requires.chromium(), timeo
     const dom = await dumped;
     assert.match(dom, /<h1>render check<\/h1>/);
     const svgs = dom.match(/<svg\b/g) ?? [];
-    assert.equal(svgs.length, 6 * 2 + 1, 'six plots for each of the two runs, one downtime plot');
+    assert.equal(svgs.length, 6 + 5 + 1, 'six plots for the XBZRLE run, five for the other (no cache), one downtime plot');
     for (const id of ['bytes-per-pass', 'pages-per-pass', 'dirty-pages', 'cache-miss-rate', 'throughput', 'remaining', 'downtime']) assert.match(dom, new RegExp(`<figure class="plot( wide)?" id="${id}">`));
     for (const label of ['Bytes sent per pass, by page kind', 'Dirty pages per pass', 'Cache miss rate per pass', 'Throughput over time', 'Downtime', 'whole pages', 'delta pages', 'time since the migration started', 'downtime limit 300 ms', 'XBZRLE', 'no delta compression']) {
       assert.ok(dom.includes(label), `missing "${label}"`);
     }
-    assert.ok((dom.match(/<g class="legend">/g) ?? []).length >= 13);
-    assert.ok((dom.match(/class="axis-title"/g) ?? []).length >= 2 * 6 * 2);
+    assert.ok((dom.match(/<g class="legend">/g) ?? []).length >= 12);
+    assert.ok((dom.match(/class="axis-title"/g) ?? []).length >= 2 * (6 + 5));
   });
 
   test('the screenshot shows the plots in their colours', async () => {
@@ -85,5 +87,22 @@ describe('report rendered by headless Chromium', { ...requires.chromium(), timeo
     assert.ok(seen.delta > 2_000, `delta-page bars: ${seen.delta} pixels`);
     assert.ok(seen.misses > 500, `cache-miss bars: ${seen.misses} pixels`);
     assert.ok(seen.band > 1_000, `downtime band: ${seen.band} pixels`);
+  });
+});
+
+describe('bench report rendered by headless Chromium', { ...requires.chromium(), timeout: 120_000 }, () => {
+  test('its charts use the page\'s width: bars in every third of a 1280-pixel window', async () => {
+    const path = join(tmp.dir, 'bench.html');
+    writeFileSync(path, renderHtml(fakeBench(matrix('tiny'))));
+    const png = join(tmp.dir, 'bench.png');
+    await chromium(pathToFileURL(path).href, [`--screenshot=${png}`, '--window-size=1280,1600']);
+    const img = decodePng(readFileSync(png));
+    // the bars: whole pages and "without" (blue), xbzrle and "with" (orange)
+    const third = Math.floor(img.width / 3);
+    for (const [k, x0] of [0, third, 2 * third].entries()) {
+      const blue = countColorIn(img, '#4e79a7', x0, x0 + third);
+      const orange = countColorIn(img, '#f28e2b', x0, x0 + third);
+      assert.ok(blue > 2_000 && orange > 1_000, `third ${k + 1} of the page: ${blue} blue and ${orange} orange bar pixels`);
+    }
   });
 });

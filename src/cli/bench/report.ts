@@ -11,6 +11,8 @@ import type { Cell } from './cells.js';
 import { cellsOf, spread } from './cells.js';
 import { codecPairs } from './pairs.js';
 import type { RunResult } from './run.js';
+import type { RunSpec } from './matrix.js';
+import { linkLabel } from './matrix.js';
 import type { Columns } from './tables.js';
 import { CELL_COLUMNS, PAIR_HEAD, ROUND_HEAD, RUN_COLUMNS, f0, med, mib, pairRows, roundRows } from './tables.js';
 
@@ -91,51 +93,125 @@ export function renderMarkdown(o: BenchOutput): string {
 
 const CODEC_COLOR: Record<string, string> = { none: '#4e79a7', xbzrle: '#f28e2b', xbrle: '#76b7b2' };
 const KIND_COLOR = { zero: '#59a14f', normal: '#4e79a7', delta: '#f28e2b', other: '#bab0ac' };
+const SIDE_COLOR = { off: '#4e79a7', on: '#f28e2b' };
 
-/** A comparison's charts: one bar per cell at its median (hover: the min–max and k/N). */
-function groupCharts(cells: Cell[]): string {
-  const cats = cells.map((c) => `${c.spec.workload}`);
-  const subs = cells.map((c) => c.spec.variant);
-  const width = Math.max(480, 72 * cells.length + 100);
+/**
+ * Comparisons that switch a policy on: the same spec without it is the other side, taken from
+ * the same matrix run (its own comparison, or another: the codec cells are auto-xbzrle's
+ * "without"). Knobs that only the policy reads, and the time limit, may differ between sides.
+ */
+const TOGGLES: Record<string, { flag: 'autoXbzrle' | 'autoConverge'; name: string; ignore: readonly (keyof RunSpec)[] }> = {
+  'auto-xbzrle': { flag: 'autoXbzrle', name: 'auto-xbzrle', ignore: [] },
+  'auto-converge': { flag: 'autoConverge', name: 'auto-converge', ignore: ['maxTimeMs', 'parameters'] },
+};
+
+/** One bar slot of a comparison chart: a cell, or a side the matrix did not run. */
+interface Slot {
+  cell: Cell | undefined;
+  label: string;
+  sub: string;
+  color: string;
+  /** The legend entry this slot's colour stands for. */
+  legend: string;
+}
+
+/** The slots of a plain comparison: one per cell, coloured by codec. */
+function codecSlots(cells: readonly Cell[]): Slot[] {
+  return cells.map((c) => ({ cell: c, label: c.spec.workload, sub: c.spec.variant, color: CODEC_COLOR[c.spec.codec] ?? '#999', legend: c.spec.codec }));
+}
+
+/**
+ * The slots of a policy comparison: for each spec, without and with the policy side by side,
+ * then a gap. Returns the sides it could not find, in words.
+ */
+function toggleSlots(group: readonly Cell[], all: readonly Cell[], t: (typeof TOGGLES)[string]): { slots: Slot[]; missing: string[] } {
+  const key = (s: RunSpec): string => {
+    const rest: Record<string, unknown> = { ...s };
+    for (const k of ['id', 'comparison', 'variant', t.flag, ...t.ignore]) delete rest[k];
+    return JSON.stringify(Object.keys(rest).sort().map((k) => [k, rest[k]]));
+  };
+  const sides = new Map<string, { off?: Cell; on?: Cell }>();
+  for (const c of group) {
+    const k = key(c.spec);
+    sides.set(k, { ...sides.get(k), [c.spec[t.flag] ? 'on' : 'off']: c });
+  }
+  for (const [k, side] of sides) {
+    if (side.off && side.on) continue;
+    const want = !side.on;
+    const other = all.find((c) => c.spec[t.flag] === want && c.failed < c.runs.length && key(c.spec) === k);
+    if (other) sides.set(k, { ...side, [want ? 'on' : 'off']: other });
+  }
+  const slots: Slot[] = [];
+  const missing: string[] = [];
+  for (const side of sides.values()) {
+    const s = (side.on ?? side.off)!.spec;
+    const where = `${s.workload} at ${linkLabel(s.linkBitsPerSecond)}${s.codec !== 'none' ? `, ${s.codec}` : ''}`;
+    if (slots.length) slots.push({ cell: undefined, label: '', sub: '', color: '', legend: '' });
+    for (const on of [false, true]) {
+      const c = on ? side.on : side.off;
+      const legend = `${on ? 'with' : 'without'} ${t.name}`;
+      slots.push({ cell: c, label: s.workload, sub: c ? (on ? 'with' : 'without') : 'not run', color: on ? SIDE_COLOR.on : SIDE_COLOR.off, legend: c ? legend : '' });
+      if (!c) missing.push(`${where}: this matrix has no run ${on ? 'with' : 'without'} ${t.name} and otherwise the same settings, so that side is missing`);
+    }
+  }
+  return { slots, missing };
+}
+
+/** A comparison's charts, side by side across the page: one bar per cell at its median (hover: the min–max and k/N). */
+function groupCharts(slots: readonly Slot[]): string {
+  const cats = slots.map((x) => x.label);
+  const subs = slots.map((x) => x.sub);
+  const cells = slots.map((x) => x.cell);
+  // up to 8 bars: three charts a row; more: one a row across the page (scrolling rather than shrinking its text)
+  const wide = slots.length > 8;
+  const width = wide ? Math.max(1180, 64 * slots.length + 100) : 400;
   const medianOf = (c: Cell, f: (r: RunResult) => number): number => spread(c.runs.filter((r) => r.status === 'completed').map(f)).median;
   const tooltip = (i: number): string => {
-    const c = cells[i]!;
+    const c = cells[i];
+    if (!c) return slots[i]!.sub === 'not run' ? 'not run in this matrix' : '';
     return `${c.spec.id}: converged ${c.converged}/${c.runs.length}, total ${med(c.totalMs)} ms, downtime ${med(c.downtimeMs)} ms (net ${med(c.netDowntimeMs)}), ${med(c.bytes, mib)} MiB`;
   };
-  const byCodec = (f: (c: Cell) => number) =>
-    ['none', 'xbzrle', 'xbrle'].map((k) => ({ name: k, color: CODEC_COLOR[k]!, values: cells.map((c) => (c.spec.codec === k ? f(c) : null)) }));
-  const maxOf = (f: (c: Cell) => number): number => Math.max(1, ...cells.map(f));
-  const box = (svg: string): string => `<div class="chart" style="max-width:${width}px">${svg}</div>`;
+  // one legend entry per colour that a bar which ran uses
+  const legends = [...new Map(slots.filter((x) => x.cell && x.legend).map((x) => [x.legend, x.color])).entries()];
+  const bySlot = (f: (c: Cell) => number) =>
+    legends.map(([name, color]) => ({ name, color, values: slots.map((x) => (x.cell && x.legend === name ? f(x.cell) : null)) }));
+  const present = cells.filter((c): c is Cell => c !== undefined);
+  const maxOf = (f: (c: Cell) => number): number => Math.max(1, ...present.map(f));
+  const box = (svg: string): string => `<div class="chart-box">${wide && width > 1180 ? svg.replace('width="100%"', `width="${width}"`) : svg}</div>`;
   // the stacked bytes: each kind's median, the rest of the median total as "other"
   const kind = (f: (r: RunResult) => number) => (c: Cell) => medianOf(c, f) / MiB;
   const zero = kind((r) => r.bytes.zero);
   const normal = kind((r) => r.bytes.normal);
   const delta = kind((r) => r.bytes.delta);
-  const per = (name: string, color: string, f: (c: Cell) => number) => ({ name, color, values: cells.map(f) });
-  const downtimeTitle = cells.some((c) => c.runs.length > 1) ? 'downtime (ms, median)' : 'downtime (ms)';
-  return [
-    barChart({ width, height: 260, categories: cats, subLabels: subs, series: byCodec((c) => c.downtimeMs.median), yMax: maxOf((c) => c.downtimeMs.median), yTick: (v) => `${v}`, xTitle: 'cell', yTitle: downtimeTitle, tooltip, barLabel: (v) => f0(v) }),
-    barChart({ width, height: 260, categories: cats, subLabels: subs, series: byCodec((c) => c.totalMs.median), yMax: maxOf((c) => c.totalMs.median), yTick: (v) => `${v / 1000} s`, xTitle: 'cell', yTitle: 'total time', tooltip }),
+  const per = (name: string, color: string, f: (c: Cell) => number) => ({ name, color, values: cells.map((c) => (c ? f(c) : null)) });
+  const downtimeTitle = present.some((c) => c.runs.length > 1) ? 'downtime (ms, median)' : 'downtime (ms)';
+  const common = { width, height: 280, slots: slots.length, categories: cats, subLabels: subs, tooltip, xTitle: 'cell' };
+  const charts = [
+    barChart({ ...common, series: bySlot((c) => c.downtimeMs.median), yMax: maxOf((c) => c.downtimeMs.median), yTick: (v) => `${v}`, yTitle: downtimeTitle, barLabel: (v) => (v > 0 ? f0(v) : '') }),
+    barChart({ ...common, series: bySlot((c) => c.totalMs.median), yMax: maxOf((c) => c.totalMs.median), yTick: (v) => `${v / 1000} s`, yTitle: 'total time' }),
     barChart({
-      width,
-      height: 260,
-      categories: cats,
-      subLabels: subs,
+      ...common,
       series: [
         per('zero pages', KIND_COLOR.zero, zero),
         per('whole pages', KIND_COLOR.normal, normal),
         per('deltas', KIND_COLOR.delta, delta),
         per('headers, device state', KIND_COLOR.other, (c) => Math.max(0, c.bytes.median / MiB - zero(c) - normal(c) - delta(c))),
-      ],
+      ].filter((s) => s.values.some((v) => v !== null && v > 0)),
       yMax: maxOf((c) => c.bytes.median / MiB),
       yTick: (v) => `${v}`,
-      xTitle: 'cell',
       yTitle: 'MiB on the wire',
-      tooltip,
     }),
-  ]
-    .map(box)
-    .join('\n');
+  ];
+  return `<div class="charts${wide ? ' wide' : ''}">${charts.map(box).join('\n')}</div>`;
+}
+
+/** A comparison's section: a policy's with and without side by side, or the cells of any other axis. */
+function comparisonSection(name: string, group: readonly Cell[], all: readonly Cell[]): string {
+  const t = TOGGLES[name];
+  const { slots, missing } = t ? toggleSlots(group, all, t) : { slots: codecSlots(group), missing: [] };
+  const note = t ? `<p class="meta">Each pair: the same guest, link and settings without ${esc(t.name)} and with it, from this run of the matrix.</p>` : '';
+  const gaps = missing.length ? `<p class="missing">${missing.map(esc).join('<br>')}</p>` : '';
+  return `<section><h2>Comparison: ${esc(name)}</h2>${note}${gaps}${groupCharts(slots)}</section>`;
 }
 
 function htmlTable(head: readonly string[], rows: readonly string[][]): string {
@@ -150,7 +226,7 @@ export function renderHtml(o: BenchOutput): string {
   const groups = new Map<string, Cell[]>();
   for (const c of cells) groups.set(c.spec.comparison, [...(groups.get(c.spec.comparison) ?? []), c]);
   const pairs = codecPairs(o.runs);
-  const sections = [...groups].map(([name, cs]) => `<section><h2>Comparison: ${esc(name)}</h2>${groupCharts(cs)}</section>`);
+  const sections = [...groups].map(([name, cs]) => comparisonSection(name, cs, cells));
   const t = (x: { head: string[]; rows: string[][] }): string => htmlTable(x.head, x.rows);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -160,7 +236,11 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;font-size:12px;margin:1em 0}
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}
 th{background:#f3f3f3}
-svg{max-width:100%;height:auto;display:block;margin:0.5em 0}
+svg{height:auto;display:block;margin:0.5em 0}
+.charts{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:16px}
+.charts.wide{grid-template-columns:minmax(0,1fr)}
+.chart-box{overflow-x:auto;border:1px solid #e4e4e4;border-radius:6px;padding:4px}
+.missing{color:#8a4b00;background:#fdf3e7;border-left:4px solid #e8a33d;padding:6px 10px}
 svg text{font:11px system-ui,sans-serif;fill:#333}
 svg text.sub{fill:#777}
 section{margin-top:2em}

@@ -10,3 +10,5 @@ export type { ReportOptions } from './page.js';
 export { RunRecorder } from './recorder.js';
 export type { ProgressSample, ReportRun } from './recorder.js';
 export { formatBytes, formatMs, formatRate, formatCount } from './format.js';
+export { describeSettings } from './label.js';
+export type { UsedSettings } from './label.js';

@@ -8,6 +8,7 @@ import type { OutgoingMigration, SourceManager } from '../../migration/index.js'
 import { attachProgressBar } from '../progress.js';
 import type { ProgressStream } from '../progress.js';
 import { TelemetryFile } from '../telemetry-file.js';
+import { describeSettings } from './label.js';
 import { checkReportPath, writeMigrationReport } from './page.js';
 import type { ReportOptions } from './page.js';
 import { RunRecorder } from './recorder.js';
@@ -55,7 +56,9 @@ export function observeMigrations(source: Pick<SourceManager, 'onMigration'>, o:
   const pending = new Set<OutgoingMigration>(); // started, not yet ended
   source.onMigration((m: OutgoingMigration) => {
     if (closed) return;
-    const label = `migration ${runs.length + pending.size + 1}: ${m.capabilities.xbzrle ? m.parameters['delta-codec'].toUpperCase() : 'no delta compression'}`;
+    const name = `migration ${runs.length + pending.size + 1}`;
+    // what it runs with, read from the migration itself (its capabilities are fixed while it runs)
+    const label = `${name}: ${describeSettings({ capabilities: m.capabilities, parameters: m.parameters })}`;
     pending.add(m);
     const recorder = new RunRecorder(m, label);
     telemetry?.attach(m, label);
@@ -64,7 +67,9 @@ export function observeMigrations(source: Pick<SourceManager, 'onMigration'>, o:
       if (s !== 'completed' && s !== 'failed' && s !== 'cancelled') return;
       m.off('status', onStatus);
       pending.delete(m);
-      runs.push(recorder.result(m.destinationDigest !== undefined ? { digestsMatch: m.destinationDigest === m.ramDigest } : {}));
+      const run = recorder.result(m.destinationDigest !== undefined ? { digestsMatch: m.destinationDigest === m.ramDigest } : {});
+      // the report's label adds what only the end tells: the pass at which auto-xbzrle switched delta compression off
+      runs.push({ ...run, label: `${name}: ${describeSettings(run)}` });
       if (o.report !== undefined) {
         const path = o.report;
         const snapshot = [...runs];

@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
 import { byteUnit, formatBytes, formatCount, formatMs, formatRate, trim } from './format.js';
+import { describeSettings } from './label.js';
 import type { ReportRun } from './recorder.js';
 import { runSeries } from './series.js';
 import type { RunSeries } from './series.js';
@@ -43,8 +44,8 @@ export function renderMigrationReport(runs: readonly ReportRun[], options: Repor
     `<header><h1>${esc(title)}</h1>${options.subtitle ? `<p class="subtitle">${esc(options.subtitle)}</p>` : ''}<p class="meta">Generated ${esc(when)} by livemig · ${runs.length} migration${runs.length > 1 ? 's' : ''} · a self-contained page: no scripts, nothing fetched</p></header>`,
     options.parameters && options.parameters.length > 0 ? parametersSection(options.parameters) : '',
     summarySection(runs, series),
-    plots(series),
-    '<footer>Pass numbers are QEMU\'s dirty-sync-count. Byte counts are what went on the wire, from the source\'s counters; hover a bar for its numbers.</footer>',
+    plots(runs, series),
+    '<footer>Pass numbers are those of the migration\'s pass records (the telemetry\'s <code>pass</code> field). Byte counts are what went on the wire, from the source\'s counters; hover a bar for its numbers.</footer>',
   ];
   return `<!doctype html>
 <html lang="en">
@@ -97,6 +98,7 @@ function summarySection(runs: readonly ReportRun[], series: readonly RunSeries[]
   const sum = (r: ReportRun, f: (p: ReportRun['passes'][number]) => number) => r.passes.reduce((a, p) => a + f(p), 0);
   const rows: Row[] = [
     ['status', (r) => `${r.info.status ?? '-'}${r.info.livemig?.['forced-switchover'] ? ' (switchover forced at the time limit)' : ''}${r.info['error-desc'] ? `: ${r.info['error-desc']}` : ''}`],
+    ['what it used', (r) => describeSettings(r)],
     ['delta compression', (r) => (r.info.livemig?.codec && r.info.livemig.codec !== 'none' ? r.info.livemig.codec.toUpperCase() : 'off')],
     ['bandwidth', (r) => bandwidthText(r)],
     ['page cache', (r) => (r.parameters?.['xbzrle-cache-size'] !== undefined && r.info.livemig?.codec !== 'none' ? `${formatBytes(r.parameters['xbzrle-cache-size'])}${r.parameters['cache-ways'] !== undefined ? `, ${r.parameters['cache-ways']}-way` : ''}` : '-')],
@@ -106,7 +108,7 @@ function summarySection(runs: readonly ReportRun[], series: readonly RunSeries[]
     ['bytes on the wire', (r) => (ram(r) ? `${formatBytes(ram(r)!.transferred)} (${formatCount(ram(r)!.transferred)} B)` : '-')],
     ['… of which while paused', (r) => (ram(r) ? formatBytes(ram(r)!['downtime-bytes']) : '-')],
     ['guest RAM', (r) => (ram(r) ? formatBytes(ram(r)!.total) : '-')],
-    ['passes', (r) => String(ram(r)?.['dirty-sync-count'] ?? r.passes.length)],
+    ['passes', (r) => { const n = ram(r)?.['dirty-sync-count']; return n !== undefined && n !== r.passes.length ? `${r.passes.length} (dirty-sync-count ${n})` : String(r.passes.length); }],
     ['pages sent whole', (r) => formatCount(sum(r, (p) => p.pages.normal))],
     ['delta pages sent', (r) => formatCount(sum(r, (p) => p.pages.delta))],
     ['zero pages', (r) => formatCount(sum(r, (p) => p.pages.zero))],
@@ -124,11 +126,55 @@ function summarySection(runs: readonly ReportRun[], series: readonly RunSeries[]
   if (runs.some((r) => r.digestsMatch !== undefined)) rows.push(['RAM digests (source = destination)', (r) => (r.digestsMatch === undefined ? '-' : r.digestsMatch ? 'matched' : 'MISMATCH')]);
   const head = `<tr><th></th>${runs.map((r, i) => `<th scope="col"><span class="swatch" style="background:${runColor(i)}"></span>${esc(r.label)}</th>`).join('')}</tr>`;
   const body = rows.map(([name, f]) => `<tr><th scope="row">${esc(name)}</th>${runs.map((r, i) => `<td>${esc(f(r, series[i]!))}</td>`).join('')}</tr>`).join('');
-  return `<section id="summary"><h2>Summary</h2>${comparison(runs)}<table class="summary"><thead>${head}</thead><tbody>${body}</tbody></table></section>`;
+  return `<section id="summary"><h2>Summary</h2>${outcomes(runs)}${comparison(runs)}<table class="summary"><thead>${head}</thead><tbody>${body}</tbody></table></section>`;
 }
 
-/** "no delta compression sent 1.9× the bytes of XBZRLE, with 10.3× its downtime." for each run after the first. */
-function comparison(runs: readonly ReportRun[]): string {
+/**
+ * What happened to each migration that did not complete, in words: when it stopped, after
+ * which pass, what it had sent (from its pass records and final counters).
+ */
+function outcomes(runs: readonly ReportRun[]): string {
+  const lines = runs.flatMap((r, i) => {
+    const text = outcomeText(r);
+    return text ? [`<p class="outcome"><span class="swatch" style="background:${runColor(i)}"></span><strong>${esc(r.label)}</strong> ${esc(text)}</p>`] : [];
+  });
+  return lines.length ? `<div id="outcomes">${lines.join('')}</div>` : '';
+}
+
+/** "was cancelled 1.2 s after it started, in the pass after pass 2: ..." or undefined for a completed run. */
+export function outcomeText(r: ReportRun): string | undefined {
+  const status = r.info.status;
+  if (status === 'completed') return undefined;
+  const verb = status === 'cancelled' ? 'was cancelled' : status === 'failed' ? 'failed' : `ended ${status ?? 'without a status'}`;
+  const at = r.info['total-time'] !== undefined ? ` ${formatMs(r.info['total-time'])} after it started` : '';
+  const last = r.passes[r.passes.length - 1];
+  // the pass number as the pass record gives it
+  const stopped = last?.stage === 'stop-and-copy';
+  const where = last
+    ? stopped
+      ? `, after its stop-and-copy pass (pass ${last.pass}, sent with the guest paused) and before the switchover ended`
+      : `, in the pass after pass ${last.pass} (${r.passes.length} pass${r.passes.length > 1 ? 'es' : ''} complete)`
+    : ', before its first pass ended';
+  const ram = r.info.ram;
+  const sent = ram?.transferred ?? 0;
+  const inPasses = r.passes.reduce((a, p) => a + p.bytes.total, 0);
+  const pages = [
+    ram && ram.normal > 0 ? `${formatCount(ram.normal)} pages whole` : '',
+    r.info['xbzrle-cache'] && r.info['xbzrle-cache'].pages > 0 ? `${formatCount(r.info['xbzrle-cache'].pages)} as deltas` : '',
+    ram && ram.duplicate > 0 ? `${formatCount(ram.duplicate)} zero pages` : '',
+  ].filter(Boolean);
+  const what = sent > 0
+    ? `; it had sent ${formatBytes(sent)}${pages.length ? ` (${pages.join(', ')})` : ''}${last && !stopped && sent > inPasses ? `, ${formatBytes(sent - inPasses)} of it in the unfinished pass` : ''}`
+    : '; it had sent nothing';
+  const why = r.info['error-desc'] ? `: ${r.info['error-desc']}` : '';
+  const plotted = r.passes.length === 0 ? '. No pass ended, so its per-pass plots are left out.' : '. Its plots show the passes that ended.';
+  return `${verb}${at}${where}${why}${what}${plotted}`;
+}
+
+/** "no delta compression sent 1.9× the bytes of XBZRLE, with 10.3× its downtime." for each completed run after the first completed one. */
+function comparison(allRuns: readonly ReportRun[]): string {
+  const runs = allRuns.filter((r) => r.info.status === 'completed');
+  if (runs.length < 2) return '';
   const base = runs[0]!;
   const bb = base.info.ram?.transferred ?? 0;
   const bd = base.info.downtime;
@@ -143,131 +189,177 @@ function comparison(runs: readonly ReportRun[]): string {
   return lines.length ? `<p class="headline">${lines.join(' ')}</p>` : '';
 }
 
-function plots(series: readonly RunSeries[]): string {
-  const n = series.length;
-  const width = n === 1 ? 1100 : n === 2 ? 560 : 380;
-  const height = n === 1 ? 300 : 280;
+/** A run's place in a figure: its index (for its colour) and its series. */
+interface Shown {
+  i: number;
+  s: RunSeries;
+}
+
+/**
+ * The plots. A run with nothing to draw in a figure (no pass ended, no progress sample, no
+ * cache lookup, no downtime) gets no empty chart there: the figure names it and says why.
+ */
+function plots(runs: readonly ReportRun[], series: readonly RunSeries[]): string {
+  const all: Shown[] = series.map((s, i) => ({ i, s }));
   const slots = Math.max(1, ...series.map((s) => s.passLabels.length));
   const out: string[] = ['<section id="plots">'];
+  const why = (i: number, fallback: string): string => {
+    const r = runs[i]!;
+    return r.info.status === 'completed' ? fallback : `${r.info.status ?? 'did not complete'}${r.passes.length === 0 ? ' before its first pass ended' : ''}`;
+  };
+  const noPass = (x: Shown) => `${x.s.label}: ${why(x.i, 'no pass recorded')}`;
+  const withPasses = all.filter((x) => x.s.passLabels.length > 0);
+  const omitted = all.filter((x) => x.s.passLabels.length === 0).map(noPass);
 
-  // 1. bytes per pass by kind
-  const bytesMax = Math.max(1, ...series.flatMap((s) => s.bytes.total));
-  const bu = byteUnit(bytesMax);
-  out.push(figure('bytes-per-pass', 'Bytes sent per pass, by page kind',
-    'What each pass put on the wire: whole 4 KiB pages, delta-encoded pages, zero pages (a byte each) and framing (record headers, sections, device state, end of stream). The label is the pass\'s total; the shaded pass is stop-and-copy, sent with the guest paused.',
-    series.map((s) => [s.label, barChart({
-      width, height, slots,
-      categories: s.passLabels, subLabels: s.passSubLabels, shaded: s.stopIndex >= 0 ? [s.stopIndex] : [],
-      series: [
-        { name: 'whole pages', color: KIND.normal, values: s.bytes.normal.map((v) => v / bu.bytes) },
-        { name: 'delta pages', color: KIND.delta, values: s.bytes.delta.map((v) => v / bu.bytes) },
-        { name: 'zero pages', color: KIND.zero, values: s.bytes.zero.map((v) => v / bu.bytes) },
-        { name: 'framing', color: KIND.other, values: s.bytes.other.map((v) => v / bu.bytes) },
-      ],
-      yMax: bytesMax / bu.bytes,
-      yTick: (v) => trim(v),
-      barLabel: (_t, i) => formatBytes(s.bytes.total[i] ?? 0),
-      tooltip: (i) => passTip(s, i),
-      xTitle: 'pass', yTitle: `bytes on the wire (${bu.name})`,
-    })])));
+  if (withPasses.length > 0) {
+    const { width, height } = size(withPasses.length);
+    // 1. bytes per pass by kind
+    const bytesMax = Math.max(1, ...withPasses.flatMap((x) => x.s.bytes.total));
+    const bu = byteUnit(bytesMax);
+    out.push(figure('bytes-per-pass', 'Bytes sent per pass, by page kind',
+      'What each pass put on the wire: whole 4 KiB pages, delta-encoded pages, zero pages (a byte each) and framing (record headers, sections, device state, end of stream). The label is the pass\'s total; the shaded pass is stop-and-copy, sent with the guest paused.',
+      withPasses.map(({ i, s }) => [i, s.label, barChart({
+        width, height, slots,
+        categories: s.passLabels, subLabels: s.passSubLabels, shaded: s.stopIndex >= 0 ? [s.stopIndex] : [],
+        series: [
+          { name: 'whole pages', color: KIND.normal, values: s.bytes.normal.map((v) => v / bu.bytes) },
+          { name: 'delta pages', color: KIND.delta, values: s.bytes.delta.map((v) => v / bu.bytes) },
+          { name: 'zero pages', color: KIND.zero, values: s.bytes.zero.map((v) => v / bu.bytes) },
+          { name: 'framing', color: KIND.other, values: s.bytes.other.map((v) => v / bu.bytes) },
+        ],
+        yMax: bytesMax / bu.bytes,
+        yTick: (v) => trim(v),
+        barLabel: (_t, k) => formatBytes(s.bytes.total[k] ?? 0),
+        tooltip: (k) => passTip(s, k),
+        xTitle: 'pass', yTitle: `bytes on the wire (${bu.name})`,
+      })]), omitted));
 
-  // 2. pages per pass by kind
-  const handledMax = Math.max(1, ...series.flatMap((s) => s.pagesToSend));
-  out.push(figure('pages-per-pass', 'Pages per pass, by how they were sent',
-    'The same passes counted in pages: a whole page costs 4 KiB on the wire, a delta page a few bytes, a zero page one byte, an unchanged page nothing.',
-    series.map((s) => [s.label, barChart({
-      width, height, slots,
-      categories: s.passLabels, subLabels: s.passSubLabels, shaded: s.stopIndex >= 0 ? [s.stopIndex] : [],
-      series: [
-        { name: 'whole', color: KIND.normal, values: s.pages.normal },
-        { name: 'delta', color: KIND.delta, values: s.pages.delta },
-        { name: 'zero', color: KIND.zero, values: s.pages.zero },
-        { name: 'unchanged (not sent)', color: '#d4c9a8', values: s.pages.unchanged },
-      ],
-      yMax: handledMax,
-      yTick: (v) => formatCount(v),
-      tooltip: (i) => `pass ${s.passLabels[i]}: ${formatCount(s.pages.normal[i] ?? 0)} whole, ${formatCount(s.pages.delta[i] ?? 0)} delta, ${formatCount(s.pages.zero[i] ?? 0)} zero, ${formatCount(s.pages.unchanged[i] ?? 0)} unchanged`,
-      xTitle: 'pass', yTitle: 'pages (4 KiB)',
-    })])));
+    // 2. pages per pass by kind
+    const handledMax = Math.max(1, ...withPasses.flatMap((x) => x.s.pagesToSend));
+    out.push(figure('pages-per-pass', 'Pages per pass, by how they were sent',
+      'The same passes counted in pages: a whole page costs 4 KiB on the wire, a delta page a few bytes, a zero page one byte, an unchanged page nothing.',
+      withPasses.map(({ i, s }) => [i, s.label, barChart({
+        width, height, slots,
+        categories: s.passLabels, subLabels: s.passSubLabels, shaded: s.stopIndex >= 0 ? [s.stopIndex] : [],
+        series: [
+          { name: 'whole', color: KIND.normal, values: s.pages.normal },
+          { name: 'delta', color: KIND.delta, values: s.pages.delta },
+          { name: 'zero', color: KIND.zero, values: s.pages.zero },
+          { name: 'unchanged (not sent)', color: '#d4c9a8', values: s.pages.unchanged },
+        ],
+        yMax: handledMax,
+        yTick: (v) => formatCount(v),
+        tooltip: (k) => `pass ${s.passLabels[k]}: ${formatCount(s.pages.normal[k] ?? 0)} whole, ${formatCount(s.pages.delta[k] ?? 0)} delta, ${formatCount(s.pages.zero[k] ?? 0)} zero, ${formatCount(s.pages.unchanged[k] ?? 0)} unchanged`,
+        xTitle: 'pass', yTitle: 'pages (4 KiB)',
+      })]), omitted));
 
-  // 3. dirty pages per pass
-  const pagesMax = Math.max(1, ...series.flatMap((s) => [...s.pagesToSend, ...s.newlyDirty]));
-  out.push(figure('dirty-pages', 'Dirty pages per pass',
-    'Bars: pages dirty when the pass started, which it had to send. Dots: pages the dirty-log sync that started the pass found newly written.',
-    series.map((s) => [s.label, barChart({
-      width, height, slots,
-      categories: s.passLabels, subLabels: s.passSubLabels, shaded: s.stopIndex >= 0 ? [s.stopIndex] : [],
-      series: [{ name: 'pages to send', color: '#8cb0d6', values: s.pagesToSend }],
-      overlay: { name: 'newly dirtied', color: '#e15759', values: s.newlyDirty },
-      yMax: pagesMax,
-      yTick: (v) => formatCount(v),
-      tooltip: (i) => `pass ${s.passLabels[i]}: ${formatCount(s.pagesToSend[i] ?? 0)} pages to send, ${formatCount(s.newlyDirty[i] ?? 0)} newly dirtied`,
-      xTitle: 'pass', yTitle: 'pages (4 KiB)',
-    })])));
+    // 3. dirty pages per pass
+    const pagesMax = Math.max(1, ...withPasses.flatMap((x) => [...x.s.pagesToSend, ...x.s.newlyDirty]));
+    out.push(figure('dirty-pages', 'Dirty pages per pass',
+      'Bars: pages dirty when the pass started, which it had to send. Dots: pages the dirty-log sync that started the pass found newly written.',
+      withPasses.map(({ i, s }) => [i, s.label, barChart({
+        width, height, slots,
+        categories: s.passLabels, subLabels: s.passSubLabels, shaded: s.stopIndex >= 0 ? [s.stopIndex] : [],
+        series: [{ name: 'pages to send', color: '#8cb0d6', values: s.pagesToSend }],
+        overlay: { name: 'newly dirtied', color: '#e15759', values: s.newlyDirty },
+        yMax: pagesMax,
+        yTick: (v) => formatCount(v),
+        tooltip: (k) => `pass ${s.passLabels[k]}: ${formatCount(s.pagesToSend[k] ?? 0)} pages to send, ${formatCount(s.newlyDirty[k] ?? 0)} newly dirtied`,
+        xTitle: 'pass', yTitle: 'pages (4 KiB)',
+      })]), omitted));
 
-  // 4. cache miss rate per pass
-  out.push(figure('cache-miss-rate', 'Cache miss rate per pass',
-    'Share of page-cache lookups that missed; a miss sends the whole page. No bar: the pass looked nothing up (the first pass fills the cache).',
-    series.map((s) => [s.label, barChart({
-      width, height, slots,
-      categories: s.passLabels, subLabels: s.passSubLabels, shaded: s.stopIndex >= 0 ? [s.stopIndex] : [],
-      series: [{ name: 'cache misses per lookup', color: '#b07aa1', values: s.missRatePercent }],
-      yMax: 100,
-      yTick: (v) => trim(v),
-      barLabel: (_t, i) => { const v = s.missRatePercent[i]; return v === null || v === undefined ? '' : `${trim(v)} %`; },
-      tooltip: (i) => { const v = s.missRatePercent[i]; return `pass ${s.passLabels[i]}: ${v === null || v === undefined ? 'no lookups' : `${trim(v)} % of lookups missed`}`; },
-      xTitle: 'pass', yTitle: 'cache misses (% of lookups)',
-      ...(s.deltaOn ? {} : { emptyText: 'no page cache: delta compression is off' }),
-    })])));
+    // 4. cache miss rate per pass: only runs that looked the cache up
+    const looked = withPasses.filter((x) => x.s.missRatePercent.some((v) => v !== null));
+    const noCache = [...omitted, ...withPasses.filter((x) => !looked.includes(x)).map((x) => `${x.s.label}: ${x.s.deltaOn ? 'no cache lookup in any pass' : 'no page cache, delta compression was off'}`)];
+    if (looked.length > 0) {
+      const d = size(looked.length);
+      out.push(figure('cache-miss-rate', 'Cache miss rate per pass',
+        'Share of page-cache lookups that missed; a miss sends the whole page. No bar: the pass looked nothing up (the first pass fills the cache).',
+        looked.map(({ i, s }) => [i, s.label, barChart({
+          width: d.width, height: d.height, slots,
+          categories: s.passLabels, subLabels: s.passSubLabels, shaded: s.stopIndex >= 0 ? [s.stopIndex] : [],
+          series: [{ name: 'cache misses per lookup', color: '#b07aa1', values: s.missRatePercent }],
+          yMax: 100,
+          yTick: (v) => trim(v),
+          barLabel: (_t, k) => { const v = s.missRatePercent[k]; return v === null || v === undefined ? '' : `${trim(v)} %`; },
+          tooltip: (k) => { const v = s.missRatePercent[k]; return `pass ${s.passLabels[k]}: ${v === null || v === undefined ? 'no lookups' : `${trim(v)} % of lookups missed`}`; },
+          xTitle: 'pass', yTitle: 'cache misses (% of lookups)',
+        })]), noCache));
+    } else {
+      out.push(`<p class="note" id="cache-miss-rate">No cache-miss plot: ${esc(noCache.join('; '))}.</p>`);
+    }
+  } else {
+    out.push(`<p class="note" id="no-pass">No per-pass plot: no migration ended a pass (${esc(omitted.join('; '))}).</p>`);
+  }
 
   // 5. throughput over time
   const tMax = Math.max(0.001, ...series.map((s) => s.totalMs / 1000));
-  const rateMax = Math.max(1, ...series.flatMap((s) => [...s.throughput.map((p) => p[1]), s.linkBytesPerSecond ?? 0]));
-  const ru = byteUnit(rateMax);
-  out.push(figure('throughput', 'Throughput over time',
-    'Bytes per second on the wire, in steps of at least 250 ms (bytes are counted as each 1 MiB buffer is flushed, so short steps are noisy). Dotted lines: pass starts (with the pass number). Red band: the downtime, with the guest paused.',
-    series.map((s) => [s.label, lineChart({
-      width, height, xMax: tMax, yMax: rateMax / ru.bytes,
-      series: [{ name: 'throughput', color: KIND.normal, area: true, points: s.throughput.map(([x, y]) => [x, y / ru.bytes] as [number, number]) }],
-      rules: s.linkBytesPerSecond ? [{ y: s.linkBytesPerSecond / ru.bytes, label: `${s.linkIsSimulated ? 'link speed' : 'bandwidth limit'} ${formatRate(s.linkBytesPerSecond)}`, color: '#999' }] : [],
-      marks: s.passStarts,
-      bands: downtimeBand(s),
-      xTick: (v) => trim(v), yTick: (v) => trim(v),
-      xTitle: 'time since the migration started (s)', yTitle: `throughput (${ru.name}/s)`,
-      ...(s.throughput.length === 0 ? { emptyText: 'no samples' } : {}),
-    })])));
+  const flowing = all.filter((x) => x.s.throughput.length > 0);
+  const noFlow = all.filter((x) => x.s.throughput.length === 0).map((x) => `${x.s.label}: ${why(x.i, 'no progress sample')}`);
+  if (flowing.length > 0) {
+    const { width, height } = size(flowing.length);
+    const rateMax = Math.max(1, ...flowing.flatMap((x) => [...x.s.throughput.map((p) => p[1]), x.s.linkBytesPerSecond ?? 0]));
+    const ru = byteUnit(rateMax);
+    out.push(figure('throughput', 'Throughput over time',
+      'Bytes per second on the wire, in steps of at least 250 ms (bytes are counted as each 1 MiB buffer is flushed, so short steps are noisy). Dotted lines: pass starts (with the pass number). Red band: the downtime, with the guest paused.',
+      flowing.map(({ i, s }) => [i, s.label, lineChart({
+        width, height, xMax: tMax, yMax: rateMax / ru.bytes,
+        series: [{ name: 'throughput', color: KIND.normal, area: true, points: s.throughput.map(([x, y]) => [x, y / ru.bytes] as [number, number]) }],
+        rules: s.linkBytesPerSecond ? [{ y: s.linkBytesPerSecond / ru.bytes, label: `${s.linkIsSimulated ? 'link speed' : 'bandwidth limit'} ${formatRate(s.linkBytesPerSecond)}`, color: '#999' }] : [],
+        marks: s.passStarts,
+        bands: downtimeBand(s),
+        xTick: (v) => trim(v), yTick: (v) => trim(v),
+        xTitle: 'time since the migration started (s)', yTitle: `throughput (${ru.name}/s)`,
+      })]), noFlow));
+  }
 
   // 6. dirty RAM left over time
-  if (series.some((s) => s.remaining.length > 0)) {
-    const remMax = Math.max(1, ...series.flatMap((s) => s.remaining.map((p) => p[1])));
+  // a line needs samples over some time (the recorder samples every 100 ms): one cancelled at once has none
+  const timeline = (x: Shown) => x.s.remaining.length > 1 && x.s.remaining[x.s.remaining.length - 1]![0] - x.s.remaining[0]![0] >= 0.1;
+  const sampled = all.filter(timeline);
+  if (sampled.length > 0) {
+    const { width, height } = size(sampled.length);
+    const remMax = Math.max(1, ...sampled.flatMap((x) => x.s.remaining.map((p) => p[1])));
     const mu = byteUnit(remMax);
     out.push(figure('remaining', 'Dirty RAM left to send over time',
       'It falls while a pass sends and jumps at each dirty-log sync; the migration switches over when what is left fits the downtime limit (or at the time limit).',
-      series.map((s) => [s.label, lineChart({
+      sampled.map(({ i, s }) => [i, s.label, lineChart({
         width, height, xMax: tMax, yMax: remMax / mu.bytes,
         series: [{ name: 'dirty RAM left', color: '#e15759', points: s.remaining.map(([x, y]) => [x, y / mu.bytes] as [number, number]) }],
         marks: s.passStarts,
         bands: downtimeBand(s),
         xTick: (v) => trim(v), yTick: (v) => trim(v),
         xTitle: 'time since the migration started (s)', yTitle: `dirty RAM (${mu.name})`,
-        ...(s.remaining.length === 0 ? { emptyText: 'no samples' } : {}),
-      })])));
+      })]), all.filter((x) => !timeline(x)).map((x) => `${x.s.label}: ${why(x.i, 'no progress sample')}`)));
   }
 
-  // 7. downtime, all runs on one scale
-  const limit = series.find((s) => s.downtimeLimitMs !== undefined)?.downtimeLimitMs;
-  const dMax = Math.max(1, ...series.map((s) => Math.max(s.downtimeMs ?? 0, s.expectedAtSwitchoverMs ?? 0)));
-  out.push(`<figure class="plot wide" id="downtime"><h2>Downtime</h2><p class="note">How long the guest was paused for the stop-and-copy stage (until the destination confirmed). Black tick: the downtime expected when the migration switched over.</p>${hbarChart({
-    width: 1100,
-    rows: series.map((s, i) => ({ label: s.label, value: s.downtimeMs ?? 0, color: runColor(i), valueLabel: s.downtimeMs !== undefined ? formatMs(s.downtimeMs) : 'did not complete', ...(s.expectedAtSwitchoverMs !== undefined ? { marker: s.expectedAtSwitchoverMs } : {}) })),
-    xMax: dMax,
-    xTick: (v) => trim(v),
-    xTitle: 'downtime (ms)',
-    markerName: 'expected at switchover',
-    ...(limit !== undefined ? { limit: { value: limit, label: `downtime limit ${formatMs(limit)}` } } : {}),
-  })}</figure>`);
+  // 7. downtime, the runs that had one on one scale
+  const paused = all.filter((x) => x.s.downtimeMs !== undefined);
+  if (paused.length > 0) {
+    const limit = paused.find((x) => x.s.downtimeLimitMs !== undefined)?.s.downtimeLimitMs;
+    const dMax = Math.max(1, ...paused.map((x) => Math.max(x.s.downtimeMs ?? 0, x.s.expectedAtSwitchoverMs ?? 0)));
+    const left = all.filter((x) => x.s.downtimeMs === undefined).map((x) => `${x.s.label}: ${why(x.i, 'no downtime recorded')}, the guest was not paused for a switchover`);
+    out.push(`<figure class="plot wide" id="downtime"><h2>Downtime</h2><p class="note">How long the guest was paused for the stop-and-copy stage (until the destination confirmed). Black tick: the downtime expected when the migration switched over.</p>${hbarChart({
+      width: 1100,
+      rows: paused.map(({ i, s }) => ({ label: s.label, value: s.downtimeMs ?? 0, color: runColor(i), valueLabel: formatMs(s.downtimeMs ?? 0), ...(s.expectedAtSwitchoverMs !== undefined ? { marker: s.expectedAtSwitchoverMs } : {}) })),
+      xMax: dMax,
+      xTick: (v) => trim(v),
+      xTitle: 'downtime (ms)',
+      markerName: 'expected at switchover',
+      ...(limit !== undefined ? { limit: { value: limit, label: `downtime limit ${formatMs(limit)}` } } : {}),
+    })}${notShown(left)}</figure>`);
+  }
   out.push('</section>');
   return out.join('\n');
+}
+
+/** A chart's size for `n` runs side by side (up to three a row). */
+function size(n: number): { width: number; height: number } {
+  return { width: n === 1 ? 1100 : n === 2 ? 560 : 380, height: n === 1 ? 300 : 280 };
+}
+
+function notShown(left: readonly string[]): string {
+  return left.length ? `<p class="not-shown">Not shown: ${esc(left.join('; '))}.</p>` : '';
 }
 
 function bandwidthText(r: ReportRun): string {
@@ -279,9 +371,9 @@ function bandwidthText(r: ReportRun): string {
   return parts.join(', ') || '-';
 }
 
-function figure(id: string, title: string, note: string, cells: readonly (readonly [string, string])[]): string {
-  const grid = cells.map(([label, svg], i) => `<div class="cell"><h3><span class="swatch" style="background:${runColor(i)}"></span>${esc(label)}</h3>${svg}</div>`).join('');
-  return `<figure class="plot" id="${id}"><h2>${esc(title)}</h2><p class="note">${esc(note)}</p><div class="grid" style="--cols:${Math.min(cells.length, 3)}">${grid}</div></figure>`;
+function figure(id: string, title: string, note: string, cells: readonly (readonly [number, string, string])[], left: readonly string[] = []): string {
+  const grid = cells.map(([i, label, svg]) => `<div class="cell"><h3><span class="swatch" style="background:${runColor(i)}"></span>${esc(label)}</h3>${svg}</div>`).join('');
+  return `<figure class="plot" id="${id}"><h2>${esc(title)}</h2><p class="note">${esc(note)}</p><div class="grid" style="--cols:${Math.min(cells.length, 3)}">${grid}</div>${notShown(left)}</figure>`;
 }
 
 function downtimeBand(s: RunSeries): { x0: number; x1: number; label: string; color: string }[] {
@@ -333,6 +425,8 @@ svg text.band-label { font-size: 11px; fill: #b03a2e; }
 svg text.empty { font-size: 14px; fill: var(--muted); }
 svg text.row { font-size: 13px; fill: var(--ink); }
 svg g.bar:hover rect:not([fill="transparent"]) { opacity: 0.8; }
+p.outcome { margin: 0 0 8px; padding: 8px 12px; background: #fdf3e7; border-left: 4px solid #e8a33d; border-radius: 4px; }
+.not-shown { color: var(--muted); font-size: 13px; margin: 8px 0 0; }
 footer { border-top: 1px solid var(--line); padding-top: 10px; }
 @media print { figure.plot { background: none; } }
 `;

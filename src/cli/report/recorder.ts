@@ -3,7 +3,7 @@
  * records, and progress samples taken while it ran (for the plots over time). A
  * RunRecorder attached before `run()` starts collects the samples.
  */
-import type { MigrationInfo, MigrationParameters, MigrationStatus, OutgoingMigration, PassRecord } from '../../migration/index.js';
+import type { MigrationCapabilities, MigrationInfo, MigrationParameters, MigrationStatus, OutgoingMigration, PassRecord } from '../../migration/index.js';
 
 /** One point of a migration's progress. */
 export interface ProgressSample {
@@ -27,6 +27,8 @@ export interface ReportRun {
   samples?: readonly ProgressSample[];
   /** The migration's parameters: the downtime limit and link speed are drawn as references. */
   parameters?: Partial<MigrationParameters>;
+  /** The migration's capabilities (what it used: delta compression, auto-xbzrle, auto-converge). */
+  capabilities?: Partial<MigrationCapabilities>;
   /** Whether the source's and the destination's RAM digests matched, when checked. */
   digestsMatch?: boolean;
 }
@@ -75,6 +77,7 @@ export class RunRecorder {
       passes: [...this.migration.passes],
       samples: [...this.samples],
       parameters: { ...this.migration.parameters },
+      capabilities: { ...this.migration.capabilities },
       ...(extra.digestsMatch !== undefined ? { digestsMatch: extra.digestsMatch } : {}),
     };
   }
