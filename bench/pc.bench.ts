@@ -11,6 +11,7 @@
  * per second) during pre-copy against its speed alone, measured just before in the same run.
  *
  *   npm run build && node dist/bench/pc.bench.js [--ram 128M] [--cache 64M] [--runs 3] [--linux DIR]
+ *     [--guest stride|linux] [--xbzrle on|off]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -34,6 +35,8 @@ const CACHE = parseSize(arg('--cache') ?? '64M', '--cache');
 const LINUX_DIR = arg('--linux') ?? process.env['LIVEMIG_LINUX_GUEST_DIR'] ?? join(process.env['HOME'] ?? '/root', '.cache/livemig/linux-guest');
 /** How long the guest's speed alone is measured before each migration. */
 const ALONE_MS = 1000;
+/** `--xbzrle on|off`: only that mode (default both). */
+const XBZRLE_MODES = arg('--xbzrle') === 'on' ? [true] : arg('--xbzrle') === 'off' ? [false] : [true, false];
 
 interface Row {
   guest: string;
@@ -125,13 +128,14 @@ async function once(guest: string, xbzrle: boolean): Promise<Row> {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 await warmUpEngine();
-const guests = ['stride', ...(existsSync(join(LINUX_DIR, 'bzImage')) ? ['linux'] : [])];
+const only = arg('--guest');
+const guests = ['stride', ...(existsSync(join(LINUX_DIR, 'bzImage')) ? ['linux'] : [])].filter((g) => only === undefined || g === only);
 if (guests.length === 1) console.log(`(no Linux guest at ${LINUX_DIR}: build it with scripts/linux-guest.sh)`);
 console.log(`PC (v86) ${RAM >> 20} MiB, XBZRLE cache ${CACHE >> 20} MiB, loopback tcp, no rate limit, ${RUNS} runs each, alternating with and without XBZRLE\n`);
 const rows: Row[] = [];
 for (const guest of guests) {
   for (let r = 0; r < RUNS; r++) {
-    for (const xbzrle of [true, false]) {
+    for (const xbzrle of XBZRLE_MODES) {
       const row = await once(guest, xbzrle);
       rows.push(row);
       console.log(`${guest} ${xbzrle ? 'xbzrle' : 'none  '} total ${row.totalMs} ms, downtime ${row.downtimeMs} ms (net ${Math.round(row.netDowntimeMs)}; ${Object.entries(row.parts).map(([k, v]) => `${k} ${v}`).join(', ')}), wire ${(row.wireBytes / 1048576).toFixed(1)} MiB${row.deltaBytesPerPage !== null ? `, ${row.deltaBytesPerPage.toFixed(1)} B per delta page` : ''}, guest speed ${(row.speedDuring / 1e6).toFixed(1)} / ${(row.speedAlone / 1e6).toFixed(1)} M instr/s alone (${((100 * row.speedDuring) / row.speedAlone).toFixed(0)} %)`);
@@ -141,7 +145,7 @@ for (const guest of guests) {
 console.log('\n| guest | XBZRLE | total ms | downtime ms | net downtime ms | wire MiB | B per delta page | guest speed during pre-copy |');
 console.log('|---|---|--:|--:|--:|--:|--:|--:|');
 for (const guest of guests) {
-  for (const xbzrle of [true, false]) {
+  for (const xbzrle of XBZRLE_MODES) {
     const rs = rows.filter((r) => r.guest === guest && r.xbzrle === xbzrle);
     const m = (f: (r: Row) => number): number => median(rs.map(f));
     const dpp = rs[0]!.deltaBytesPerPage === null ? '-' : m((r) => r.deltaBytesPerPage ?? 0).toFixed(1);
@@ -150,5 +154,5 @@ for (const guest of guests) {
 }
 const on = rows.filter((r) => r.xbzrle && r.guest === 'stride');
 const off = rows.filter((r) => !r.xbzrle && r.guest === 'stride');
-console.log(`\nstride, XBZRLE against without (medians): downtime ${(median(on.map((r) => r.downtimeMs)) / median(off.map((r) => r.downtimeMs))).toFixed(2)}x, wire bytes ${(median(on.map((r) => r.wireBytes)) / median(off.map((r) => r.wireBytes))).toFixed(2)}x, total time ${(median(on.map((r) => r.totalMs)) / median(off.map((r) => r.totalMs))).toFixed(2)}x`);
+if (on.length > 0 && off.length > 0) console.log(`\nstride, XBZRLE against without (medians): downtime ${(median(on.map((r) => r.downtimeMs)) / median(off.map((r) => r.downtimeMs))).toFixed(2)}x, wire bytes ${(median(on.map((r) => r.wireBytes)) / median(off.map((r) => r.wireBytes))).toFixed(2)}x, total time ${(median(on.map((r) => r.totalMs)) / median(off.map((r) => r.totalMs))).toFixed(2)}x`);
 process.exit(0);

@@ -54,7 +54,14 @@ export interface VirtualMachine {
    * so the engine works in slices of at most `sliceMs` and lets the event loop turn between
    * them; without it the engine assumes the machine runs elsewhere (worker threads, a process).
    */
-  readonly eventLoop?: { readonly sliceMs: number };
+  readonly eventLoop?: {
+    readonly sliceMs: number;
+    /**
+     * Optional: the engine's turn between two of its slices, letting the machine run its share
+     * (default: one turn of the event loop).
+     */
+    turn?(): Promise<void>;
+  };
   /** Optional: a counter of the guest's work, sampled to report its speed during migration. */
   workDone?(): number;
   /**

@@ -267,6 +267,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     // one closure for every batch: a new one each call deoptimized sendPages ("wrong call target")
     const sliceMs = this.sliceMs;
     const stop = (): boolean => out.buffered >= FLUSH_BYTES || performance.now() - batchStart > sliceMs || this.abort.signal.aborted;
+    // a machine on this thread's event loop may ask for a longer turn than flush()'s between batches
+    const loop = this.guest.eventLoop;
+    const guestTurn = loop?.turn ? () => loop.turn!() : undefined;
     for (;;) {
       this.checkCancelled();
       // a window ends only where the limiter is owed nothing (see updateWindow)
@@ -276,7 +279,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         const leftover = ram.remaining;
         this.endPass('iterate', leftover);
         // a guest on this thread runs between the slices of a long scan
-        const added = this.guest.eventLoop ? await ram.syncSliced(SCAN_SLICE_PAGES, nextTurn) : ram.sync();
+        const added = this.guest.eventLoop ? await ram.syncSliced(SCAN_SLICE_PAGES, guestTurn ?? nextTurn) : ram.sync();
         const synced = snapshotCounters(this.counters, performance.now());
         const pass = this.telemetry!.begin(added, synced);
         ram.settleCost();
@@ -309,6 +312,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.limiter.account(out.bytesWritten - before);
       this.account(out);
       if (ram.deltaStarted) this.judgeDelta(this.deltaGuard.poll(this.pass, performance.now()));
+      if (guestTurn) await guestTurn();
     }
   }
 

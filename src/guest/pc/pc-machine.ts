@@ -11,14 +11,16 @@
  * `unpack_memory`) are why its version is pinned exactly.
  */
 import { EventEmitter } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { constants as zlibConstants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { V86, V86Options } from 'v86';
-import { LivemigError } from '../../errors.js';
+import { InvalidArgumentError, LivemigError } from '../../errors.js';
 import { GuestMemory } from '../guest-memory.js';
 import { ScanningDirtyLog } from '../scanning-dirty-log.js';
 import type { VirtualMachine, VmStatus } from '../vm.js';
 import type { PcConfig, PcMedia } from './pc-config.js';
+import { SliceThrottle } from './slice-throttle.js';
 
 /** The machine kind of the v86 PC. */
 export const PC_KIND = 'pc';
@@ -29,6 +31,14 @@ export const PC_RAM_IDSTR = 'pc.ram';
  * shorter than the guest's, so that the guest keeps more than half the thread during pre-copy.
  */
 const PC_SLICE_MS = 1;
+/**
+ * The guest's share of this thread while the engine and a busy guest take turns: after each of
+ * the engine's slices the emulator runs at least `GUEST_SHARE / (1 - GUEST_SHARE)` times as long
+ * (v86 loses some speed beside the engine besides the time: caches, the destination's process).
+ */
+const GUEST_SHARE = 0.75;
+/** Longest the engine waits for the guest's share in one turn (a long engine step owes no more). */
+const MAX_GUEST_TURN_MS = 8;
 /** VGA memory: the guests here are headless; v86's 8 MiB default would travel in every device state. */
 const VGA_MEMORY_BYTES = 256 * 1024;
 /**
@@ -38,6 +48,13 @@ const VGA_MEMORY_BYTES = 256 * 1024;
 const MAX_STATE_BYTES = 512 * 1024 * 1024;
 
 /** The parts of v86's CPU object this file reaches (internal API of the pinned version). */
+/** v86's main loop object (`emulator.v86`): one `do_tick` a slice, `yield` schedules the next. */
+interface V86Main {
+  cpu: V86Cpu;
+  do_tick(): void;
+  yield(t: number, tick: number): void;
+}
+
 interface V86Cpu {
   wasm_memory: WebAssembly.Memory;
   mem8: Uint8Array;
@@ -51,11 +68,16 @@ export interface PcMachineOptions {
   serial?: (byte: number) => void;
   /** Start running once built (default true; a destination builds it stopped). */
   autostart?: boolean;
+  /**
+   * The guest's share (0..1) of this thread while the engine works in slices beside it; default
+   * 0.75. 0 leaves it one emulator slice per engine slice.
+   */
+  guestShare?: number;
 }
 
 export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements VirtualMachine {
   readonly kind = PC_KIND;
-  readonly eventLoop = { sliceMs: PC_SLICE_MS };
+  readonly eventLoop: { readonly sliceMs: number; turn(): Promise<void> };
   readonly memory: GuestMemory;
   readonly dirtyLog: ScanningDirtyLog;
   private state: VmStatus;
@@ -64,6 +86,15 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
   /** v86's instruction counter wraps at 2^32: its last reading and the total before it. */
   private counterLast = 0;
   private counterTotal = 0;
+  private readonly throttler = new SliceThrottle();
+  /** Start of the emulator slice in progress (0 outside one). */
+  private tickStart = 0;
+  /** Ms spent in emulator slices so far. */
+  private guestMs = 0;
+  /** When the engine's last turn ended, and `guestMs` then: the engine's slice is what lies between. */
+  private turnEndedAt = 0;
+  private guestMsAtTurnEnd = 0;
+  private readonly guestRatio: number;
 
   private constructor(
     readonly config: PcConfig,
@@ -71,8 +102,12 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
     private readonly cpu: V86Cpu,
     ram: Uint8Array,
     running: boolean,
+    guestShare: number,
   ) {
     super();
+    this.guestRatio = guestShare / (1 - guestShare);
+    this.eventLoop = { sliceMs: PC_SLICE_MS, turn: () => this.engineTurn() };
+    this.schedule((emulator as unknown as { v86: V86Main }).v86);
     this.state = running ? 'running' : 'paused';
     // v86's memory grows as the guest runs (its JIT's tables): the old buffer, and every view
     // over it, is then detached; the RAM stays at the same offset
@@ -90,6 +125,8 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
     const { V86: Emulator } = await import('v86');
     const wasmPath = fileURLToPath(new URL('./v86.wasm', import.meta.resolve('v86')));
     const autostart = options.autostart !== false;
+    const guestShare = options.guestShare ?? GUEST_SHARE;
+    if (!(guestShare >= 0 && guestShare < 1)) throw new InvalidArgumentError(`guestShare must be in 0..1 (1 excluded), got ${String(guestShare)}`);
     const v86Options: V86Options = {
       wasm_path: wasmPath,
       memory_size: config.ramBytes,
@@ -119,7 +156,7 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
       throw new LivemigError('GUEST_STATE', `v86 made ${size} bytes of RAM where ${config.ramBytes} were asked (with --initrd it takes at least 64 MiB)`);
     }
     const ram = new Uint8Array(cpu.wasm_memory.buffer, cpu.mem8.byteOffset, size);
-    return new PcMachine(config, emulator, cpu, ram, autostart);
+    return new PcMachine(config, emulator, cpu, ram, autostart, guestShare);
   }
 
   get status(): VmStatus {
@@ -202,6 +239,73 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
     this.counterTotal += (now - this.counterLast) >>> 0;
     this.counterLast = now;
     return this.counterTotal;
+  }
+
+  /**
+   * QEMU's cpu-throttle: the emulator sleeps between its slices so that it runs `100 - percent`
+   * % of the time ({@link SliceThrottle}). 0 = full speed.
+   * @throws InvalidArgumentError unless `percent` is an integer 0..99.
+   * @throws LivemigError GUEST_STATE for a stopped PC.
+   */
+  throttle(percent: number): void {
+    if (this.state === 'stopped') throw new LivemigError('GUEST_STATE', 'cannot throttle a stopped PC');
+    this.throttler.set(percent);
+  }
+
+  /** The throttle in force (0 = none). */
+  get throttlePercent(): number {
+    return this.throttler.percent;
+  }
+
+  /** Wall-clock ms spent in the emulator's slices so far (what the guest had of this thread). */
+  get emulatorMs(): number {
+    return this.guestMs;
+  }
+
+  /**
+   * Wraps v86's scheduling: times each emulator slice (for {@link engineTurn}) and, under a
+   * throttle, sleeps off what the slices owe before the next one.
+   */
+  private schedule(main: V86Main): void {
+    const doTick = main.do_tick.bind(main);
+    const yieldTo = main.yield.bind(main);
+    main.do_tick = () => {
+      this.tickStart = performance.now();
+      try {
+        doTick();
+      } finally {
+        this.tickStart = 0;
+      }
+    };
+    // called at the end of each slice (inside do_tick) with v86's own wait (0, or the time to
+    // the next timer when the guest halted), and outside slices to wake the emulator
+    main.yield = (t, tick) => {
+      let ran = 0;
+      if (this.tickStart > 0) {
+        ran = performance.now() - this.tickStart;
+        this.guestMs += ran;
+      }
+      yieldTo(this.throttler.next(ran, t), tick);
+    };
+  }
+
+  /**
+   * The engine's turn between two of its slices: lets the emulator run until it has had its
+   * share of the time since the engine's last turn (at most {@link MAX_GUEST_TURN_MS}), or
+   * until a turn of the event loop passes without it running (halted, throttled, paused).
+   */
+  private async engineTurn(): Promise<void> {
+    const now = performance.now();
+    const engineMs = this.turnEndedAt > 0 ? Math.max(0, now - this.turnEndedAt - (this.guestMs - this.guestMsAtTurnEnd)) : PC_SLICE_MS;
+    const owed = Math.min(MAX_GUEST_TURN_MS, engineMs * this.guestRatio);
+    const start = this.guestMs;
+    for (;;) {
+      const before = this.guestMs;
+      await nextTurn();
+      if (this.guestMs === before || this.guestMs - start >= owed) break;
+    }
+    this.turnEndedAt = performance.now();
+    this.guestMsAtTurnEnd = this.guestMs;
   }
 
   lastStepWallMs(): number {
