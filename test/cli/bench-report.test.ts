@@ -74,3 +74,13 @@ test('charts share the width: three a row for a few bars, one a row for many', (
   const w = Number(/<svg viewBox="0 0 (\d+) /.exec(codec)![1]);
   assert.ok(w >= 1180, `a chart of 27 bars is ${w} wide`);
 });
+
+test('the default matrix: every auto-xbzrle and auto-converge cell has its other side, the link in the labels where the pairs differ in it', () => {
+  const html = renderHtml(fakeBench(matrix('default')));
+  const ax = section(html, 'auto-xbzrle');
+  assert.doesNotMatch(html, /class="missing"/);
+  assert.equal(barsOf(ax).length, 12, 'three workloads × two links × with and without');
+  assert.ok(barsOf(ax).includes('bandwidth/zipf/10 Gbit/s xbzrle'), 'the 10 Gbit/s "without" comes from the bandwidth comparison');
+  assert.match(ax, />zipf 10G<tspan[^>]*class="sub">without</);
+  assert.equal(barsOf(section(html, 'auto-converge')).length, 4);
+});

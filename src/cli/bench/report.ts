@@ -143,6 +143,8 @@ function toggleSlots(group: readonly Cell[], all: readonly Cell[], t: (typeof TO
   }
   const slots: Slot[] = [];
   const missing: string[] = [];
+  // the link goes into the labels when the pairs differ in it
+  const links = new Set([...sides.values()].map((x) => (x.on ?? x.off)!.spec.linkBitsPerSecond));
   for (const side of sides.values()) {
     const s = (side.on ?? side.off)!.spec;
     const where = `${s.workload} at ${linkLabel(s.linkBitsPerSecond)}${s.codec !== 'none' ? `, ${s.codec}` : ''}`;
@@ -150,7 +152,9 @@ function toggleSlots(group: readonly Cell[], all: readonly Cell[], t: (typeof TO
     for (const on of [false, true]) {
       const c = on ? side.on : side.off;
       const legend = `${on ? 'with' : 'without'} ${t.name}`;
-      slots.push({ cell: c, label: s.workload, sub: c ? (on ? 'with' : 'without') : 'not run', color: on ? SIDE_COLOR.on : SIDE_COLOR.off, legend: c ? legend : '' });
+      // "zipf 10G": short enough for a bar's slot
+      const label = links.size > 1 ? `${s.workload} ${linkLabel(s.linkBitsPerSecond).replace(/ ([GM])bit\/s$/, '$1')}` : s.workload;
+      slots.push({ cell: c, label, sub: c ? (on ? 'with' : 'without') : 'not run', color: on ? SIDE_COLOR.on : SIDE_COLOR.off, legend: c ? legend : '' });
       if (!c) missing.push(`${where}: this matrix has no run ${on ? 'with' : 'without'} ${t.name} and otherwise the same settings, so that side is missing`);
     }
   }
@@ -162,9 +166,9 @@ function groupCharts(slots: readonly Slot[]): string {
   const cats = slots.map((x) => x.label);
   const subs = slots.map((x) => x.sub);
   const cells = slots.map((x) => x.cell);
-  // up to 8 bars: three charts a row; more: one a row across the page (scrolling rather than shrinking its text)
+  // up to 8 bars: three charts a row; more: one a row across the page (past 1500 units it scrolls rather than shrink its text)
   const wide = slots.length > 8;
-  const width = wide ? Math.max(1180, 64 * slots.length + 100) : 400;
+  const width = wide ? Math.max(1180, 80 * slots.length + 100) : 400;
   const medianOf = (c: Cell, f: (r: RunResult) => number): number => spread(c.runs.filter((r) => r.status === 'completed').map(f)).median;
   const tooltip = (i: number): string => {
     const c = cells[i];
@@ -177,7 +181,7 @@ function groupCharts(slots: readonly Slot[]): string {
     legends.map(([name, color]) => ({ name, color, values: slots.map((x) => (x.cell && x.legend === name ? f(x.cell) : null)) }));
   const present = cells.filter((c): c is Cell => c !== undefined);
   const maxOf = (f: (c: Cell) => number): number => Math.max(1, ...present.map(f));
-  const box = (svg: string): string => `<div class="chart-box">${wide && width > 1180 ? svg.replace('width="100%"', `width="${width}"`) : svg}</div>`;
+  const box = (svg: string): string => `<div class="chart-box">${wide && width > 1500 ? svg.replace('width="100%"', `width="${width}"`) : svg}</div>`;
   // the stacked bytes: each kind's median, the rest of the median total as "other"
   const kind = (f: (r: RunResult) => number) => (c: Cell) => medianOf(c, f) / MiB;
   const zero = kind((r) => r.bytes.zero);
