@@ -133,6 +133,11 @@ export class PageCache {
     return this.base < 0 ? -1 : this.base + slot * this.pageSize;
   }
 
+  /** The slot index of `addr`, or -1; does not touch ages or counters. */
+  peekSlot(addr: number): number {
+    return this.find(addr);
+  }
+
   /** True when `addr` is cached; does not touch ages or counters. */
   has(addr: number): boolean {
     return this.find(addr) >= 0;

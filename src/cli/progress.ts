@@ -27,6 +27,8 @@ export interface ProgressState {
   totalTimeMs: number;
   /** Set once completed. */
   downtimeMs?: number;
+  /** Set once completed: the expected downtime the switchover was decided on. */
+  expectedAtSwitchoverMs?: number;
   /** In stop-and-copy: how long the guest has been paused so far. */
   pausedMs?: number;
   forced?: boolean;
@@ -58,7 +60,7 @@ export function progressLine(s: ProgressState, columns = 100): string {
     : s.status === 'completed' ? 'completed'
     : `pass ${s.pass}`;
   const fields = s.status === 'completed'
-    ? [`sent ${formatBytes(s.transferredBytes)}`, `in ${formatMs(s.totalTimeMs)}`, `downtime ${formatMs(s.downtimeMs ?? 0)}${s.forced ? ' (forced)' : ''}`, `${s.pass} passes`]
+    ? [`sent ${formatBytes(s.transferredBytes)}`, `in ${formatMs(s.totalTimeMs)}`, `downtime ${formatMs(s.downtimeMs ?? 0)}${s.expectedAtSwitchoverMs !== undefined ? ` (expected ${formatMs(s.expectedAtSwitchoverMs)})` : ''}${s.forced ? ' (forced)' : ''}`, `${s.pass} passes`]
     : s.status === 'device' // the guest is paused: nothing dirties, the clock that matters is the pause
     ? [`sent ${formatBytes(s.transferredBytes)}`, `dirty ${formatBytes(s.remainingPages * 4096)}`, `guest paused ${formatMs(s.pausedMs ?? 0)}`, `exp. downtime ${formatMs(s.expectedDowntimeMs)}`]
     : [`sent ${formatBytes(s.transferredBytes)}`, `dirty ${formatBytes(s.remainingPages * 4096)}`, `dirtying ${formatRate(s.dirtyBytesPerSecond)}`, `exp. downtime ${formatMs(s.expectedDowntimeMs)}`];
@@ -90,6 +92,7 @@ export function progressState(info: MigrationInfo, passPages: number, forced = f
     expectedDowntimeMs: info['expected-downtime'] ?? 0,
     totalTimeMs: info['total-time'] ?? 0,
     ...(info.downtime !== undefined ? { downtimeMs: info.downtime } : {}),
+    ...(info.livemig?.['expected-downtime-at-switchover'] !== undefined ? { expectedAtSwitchoverMs: info.livemig['expected-downtime-at-switchover'] } : {}),
     forced,
   };
 }

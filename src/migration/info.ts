@@ -49,6 +49,8 @@ export interface InfoState {
   /** The guest's page writes per second during the migration, when known. */
   guestWorkRate: number | undefined;
   downtimeParts: { pauseMs: number; sendMs: number; digestMs: number; confirmMs: number } | undefined;
+  /** The expected downtime the switchover was decided on (undefined while iterating). */
+  expectedAtSwitchoverMs?: number | undefined;
   ramDigest: string | undefined;
   destinationDigest: string | undefined;
   transport: { description: string; tls?: TlsInfo } | undefined;
@@ -110,6 +112,7 @@ export function migrationInfo(s: InfoState): MigrationInfo {
     'bytes-per-dirty-page': finite(s.bytesPerDirtyPage),
     kernel: s.kernel,
     'forced-switchover': s.forced,
+    ...(s.expectedAtSwitchoverMs !== undefined ? { 'expected-downtime-at-switchover': s.expectedAtSwitchoverMs } : {}),
     ...pressureStats(s),
     ...(parts && completed
       ? { 'downtime-parts': { 'pause-ms': Math.round(parts.pauseMs), 'send-ms': Math.round(parts.sendMs), 'digest-ms': Math.round(parts.digestMs), 'confirm-ms': Math.round(parts.confirmMs) } }

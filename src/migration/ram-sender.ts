@@ -24,6 +24,12 @@ const BATCH_PAGES = 64;
 const MAX_RECORD_BODY = PAGE + 11;
 /** A page sent whole: its record header (be64 offset and flags) and the page. */
 const WHOLE_PAGE_WIRE_BYTES = PAGE + 8;
+/** A ZERO record: its header (be64 offset and flags) and the fill byte. */
+const ZERO_RECORD_BYTES = 8 + 1;
+/** An XBZRLE record around its delta: header (8), encoding byte (1), be16 length (2). */
+const XBZRLE_RECORD_OVERHEAD = 11;
+/** Cached dirty pages encoded at most to price the rest (see priceRemaining). */
+const PRICE_SAMPLE_PAGES = 128;
 /** Pages over which the wire cost of a dirty page is measured. */
 const COST_WINDOW_PAGES = 256;
 
@@ -154,35 +160,85 @@ export class RamSender {
   }
 
   /**
-   * What the dirty pages would put on the wire if sent now, each by its own fate: with delta
-   * compression running, a page the cache holds at the mean size of the delta records sent so
-   * far (whole before any), a page it does not hold whole, as the stop-and-copy would send
-   * them; without it, the recent mean (zero pages are cheap, every other one whole). Sets
-   * {@link bytesPerPendingPage}. Costs one cache probe per dirty page: call it once a sync.
+   * What the dirty pages would put on the wire if the stop-and-copy sent them now, each by its
+   * own fate: a page of one repeated byte as its ZERO record; with delta compression running,
+   * a page the cache holds as the delta it encodes to now (measured on an evenly spaced sample
+   * of at most {@link PRICE_SAMPLE_PAGES} of them, encoded against their cached copies: a page
+   * whose writes turned dense since its last delta overflows, and is priced whole); every
+   * other page whole. Sets {@link bytesPerPendingPage}. Reads each dirty page's first and last
+   * bytes and the cache's tags, and encodes the sample: call it once a sync, not per batch.
    */
   priceRemaining(): number {
-    const cache = this.cache;
-    if (cache === undefined || !this.deltaStarted || this.remaining === 0) {
-      this.pendingPrice = 0;
-      return this.remaining * this.counters.bytesPerDirtyPage;
-    }
-    const c = this.counters;
-    const deltaRecord = c.xbzrleRecords > 0 ? c.xbzrleRecordBytes / c.xbzrleRecords : WHOLE_PAGE_WIRE_BYTES;
+    const memory = this.memory;
     const bitmap = this.bitmap;
+    const cache = this.cache !== undefined && this.deltaStarted ? this.cache : undefined;
+    const dirty = this.remaining;
+    if (dirty === 0) {
+      this.pendingPrice = 0;
+      return 0;
+    }
+    // every k-th cached page is encoded, the first one included
+    const every = Math.max(1, Math.ceil(dirty / PRICE_SAMPLE_PAGES));
+    let zeros = 0;
     let hits = 0;
-    let dirty = 0;
+    let sampled = 0;
+    let sampleBytes = 0;
+    let seen = 0;
     for (let w = 0; w < bitmap.length; w++) {
       let word = bitmap[w]!;
       while (word !== 0) {
         const bit = 31 - Math.clz32(word & -word);
         word &= word - 1;
-        dirty++;
-        if (cache.has(((w << 5) + bit) * PAGE)) hits++;
+        const p = (w << 5) + bit;
+        seen++;
+        const bi = memory.blockIndexOfPage(p);
+        const block = memory.blocks[bi]!;
+        const at = (p - block.firstPage) * PAGE;
+        const mem = block.bytes;
+        if (mayBeFilled(mem, at) && this.isFilledPage(bi, mem, at)) {
+          zeros++;
+          continue;
+        }
+        if (cache === undefined) continue;
+        const slot = cache.peekSlot(p * PAGE);
+        if (slot < 0) continue;
+        if (hits++ % every === 0) {
+          sampled++;
+          sampleBytes += this.deltaCost(cache, slot, mem, at);
+        }
       }
     }
-    const bytes = hits * deltaRecord + (dirty - hits) * WHOLE_PAGE_WIRE_BYTES;
-    this.pendingPrice = dirty > 0 ? bytes / dirty : 0;
+    const whole = seen - zeros - hits;
+    const bytes = zeros * ZERO_RECORD_BYTES + whole * WHOLE_PAGE_WIRE_BYTES + (sampled > 0 ? (hits * sampleBytes) / sampled : 0);
+    this.pendingPrice = seen > 0 ? bytes / seen : 0;
     return bytes;
+  }
+
+  /** True when the page at `at` of block `bi` is one byte repeated (in place where the kernel can). */
+  private isFilledPage(bi: number, mem: Uint8Array, at: number): boolean {
+    const test = this.fillTests[bi];
+    if (test !== undefined) return test(mem.byteOffset + at, PAGE, mem[at]!) === 1;
+    const snap = this.snapViews[0]!;
+    snap.set(mem.subarray(at, at + PAGE));
+    return this.kernel.dupPageByte(snap) >= 0;
+  }
+
+  /** Wire bytes of the page at `at` sent now against the cache's copy in `slot` (nothing cached changes). */
+  private deltaCost(cache: PageCache, slot: number, mem: Uint8Array, at: number): number {
+    const snap = this.snapViews[0]!;
+    snap.set(mem.subarray(at, at + PAGE));
+    const kernel = this.kernel;
+    const xbrle = this.options.delta === 'xbrle';
+    const slotAt = cache.slotOffset(slot);
+    const len =
+      slotAt >= 0 && this.snapshotBase >= 0 && this.encodedBase >= 0 && kernel.xbzrleEncodeAt && kernel.xbrleEncodeAt
+        ? xbrle
+          ? kernel.xbrleEncodeAt(slotAt, this.snapshotBase, PAGE, this.encodedBase, this.encodedView.length)
+          : kernel.xbzrleEncodeAt(slotAt, this.snapshotBase, PAGE, this.encodedBase, this.encodedView.length)
+        : xbrle
+          ? kernel.xbrleEncode(cache.slotView(slot), snap, this.encodedView)
+          : kernel.xbzrleEncode(cache.slotView(slot), snap, this.encodedView);
+    return len === 0 ? 0 : len < 0 ? WHOLE_PAGE_WIRE_BYTES : len + XBZRLE_RECORD_OVERHEAD;
   }
 
   /**

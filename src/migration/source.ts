@@ -3,9 +3,11 @@
  * a rate limit until what is left fits the downtime limit, stop-and-copy, and completion,
  * failure or cancel. On failure or cancel the source guest runs on with its memory intact.
  *
- * Convergence uses what the remaining pages will really cost on the wire (the measured
- * bytes per dirty page of recent pages, which delta compression makes small), not
- * pages × 4 KiB as QEMU does.
+ * Convergence uses what the stop-and-copy would really cost: each dirty page priced by its fate
+ * (zero record, delta as it encodes now, or whole; RamSender.priceRemaining), over the
+ * bandwidth the final stage will get (unthrottled, or the simulated link), plus the measured
+ * fixed costs of the pause, device state and check (downtime-estimate.ts); not pages × 4 KiB
+ * over the throttled bandwidth as QEMU does.
  *
  * Under pressure: with `auto-converge`, the guest's vCPUs are throttled step by step while it
  * dirties faster than the link drains (`auto-converge.ts`), and the throttle is lifted when the
@@ -38,6 +40,7 @@ import type { CountersDiff, CountersSnapshot } from './counters.js';
 import { migrationInfo } from './info.js';
 import { PassTelemetry } from './telemetry.js';
 import { AUTO_CONVERGE_SYNC_MS, AutoConverge } from './auto-converge.js';
+import { DowntimeEstimate, learnFixedCosts } from './downtime-estimate.js';
 import { DeltaGuard, describeAssessment } from './delta-guard.js';
 import type { DeltaAssessment } from './delta-guard.js';
 import type { PassRecord } from './telemetry.js';
@@ -156,6 +159,11 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
    * digest check and the guest's resume). The first two are what QEMU's downtime consists of.
    */
   downtimeParts: { pauseMs: number; sendMs: number; digestMs: number; confirmMs: number } | undefined;
+  /** The expected downtime when the iterate stage ended (what the switchover was decided on). */
+  expectedAtSwitchoverMs: number | undefined;
+  private estimate: DowntimeEstimate | undefined;
+  /** The stop-and-copy's pass record, emitted once the downtime is known (or the migration failed). */
+  private finalPass: PassRecord | undefined;
   private lastSyncAt = 0;
   private throttleBefore = 0;
   private workStart = { work: 0, t: 0 };
@@ -229,6 +237,12 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       const algorithm = this.parameters['digest-algorithm'];
       // loaded now: the digest is taken inside the downtime
       if (this.verifying) this.digester = await createRamDigester(algorithm);
+      this.estimate = new DowntimeEstimate({
+        ramBytes: this.guest.memory.totalBytes,
+        linkBytesPerSecond: this.parameters['link-bandwidth'],
+        check: this.verifying ? algorithm : NO_DIGEST,
+        seed: { pauseMs: SEED_PAUSE_MS, confirmMs: SEED_CONFIRM_MS, checkMsPerMiB: this.digester ? 2 * timeDigest(this.digester, this.guest.memory.blocks[0]!.bytes) : 0 },
+      });
       out.machine(this.guest.kind, this.guest.machineConfig(), this.verifying ? algorithm : NO_DIGEST);
       this.ram.setup();
       out.ramSetup(this.guest.memory);
@@ -246,6 +260,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.telemetry = new PassTelemetry(this.startTime, start);
       this.emit('pass', this.telemetry.begin(this.guest.memory.pageCount, start));
       await this.iterate(out);
+      this.expectedAtSwitchoverMs = Math.round(this.counters.expectedDowntimeMs);
       await this.complete(out, channel, reply);
     } catch (e) {
       await this.fail(e);
@@ -288,6 +303,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         // each dirty page priced by its fate (in the cache: a delta; not: whole)
         pending = ram.priceRemaining();
         this.counters.expectedDowntimeMs = this.expectedDowntime(pending);
+        this.thresholdBytes = this.estimate!.thresholdBytes(this.parameters['downtime-limit'], this.counters.bandwidthBytesPerMs);
         if (pending <= this.thresholdBytes) return;
         if (this.maxPasses > 0 && this.counters.dirtySyncCount >= this.maxPasses) return;
         if (this.stalled()) {
@@ -308,6 +324,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       out.ramEos();
       out.footer(RAM_SECTION_ID);
       await out.flush();
+      // the batch's own time, without the limiter's waits: what the unthrottled final stage gets
+      this.estimate!.noteBatch(out.bytesWritten - before, performance.now() - batchStart);
       // charged once the socket has every byte: a byte on the wire is never older than its charge
       this.limiter.account(out.bytesWritten - before);
       this.account(out);
@@ -405,6 +423,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     out.footer(RAM_SECTION_ID);
     const tSent = performance.now();
     out.deviceState(await this.guest.deviceState());
+    const deviceMs = performance.now() - tSent;
     debug('stop-and-copy: sync %d ms, pages %d ms, device state %d ms', Math.round(tSync1 - tSync0), Math.round(tSent - tSync1), Math.round(performance.now() - tSent));
     this.checkCancelled();
     // out before waiting for the digest: the destination starts hashing its RAM at the END
@@ -422,7 +441,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     await out.flush();
     this.counters.downtimeBytes += out.bytesWritten - before;
     this.account(out);
-    this.endPass('stop-and-copy', 0);
+    this.finalPass = this.endPass('stop-and-copy', 0, false);
     const sentAt = performance.now();
     await channel.end();
     if (reply) {
@@ -434,7 +453,13 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.endTime = performance.now();
     this.downtime = this.endTime - downtimeStart;
     this.downtimeParts = { pauseMs: pausedAt - downtimeStart, sendMs: sentAt - pausedAt - digestMs, digestMs, confirmMs: this.endTime - sentAt };
+    learnFixedCosts(this.verifying ? this.parameters['digest-algorithm'] : NO_DIGEST, {
+      pauseMs: pausedAt - downtimeStart + deviceMs,
+      confirmMs: 0,
+      checkMsPerMiB: (digestMs + this.downtimeParts.confirmMs) / (this.guest.memory.totalBytes / (1 << 20)),
+    });
     this.counters.expectedDowntimeMs = 0;
+    this.emitFinalPass(this.downtime);
     this.transition('completed');
     this.pausedByUs = false; // the guest now runs on the destination; the source stays paused (QEMU's postmigrate)
   }
@@ -448,6 +473,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.error = new LivemigError('MIGRATION_FAILED', `destination failed: ${this.destinationError}`, { cause: e });
     }
     this.workStop ??= { work: this.workDone(), t: this.endTime };
+    this.emitFinalPass(undefined);
     this.restoreThrottle();
     if (this.pausedByUs) {
       this.guest.resume();
@@ -457,14 +483,32 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     else if (this.status !== 'failed') this.transition('failed');
   }
 
-  private endPass(stage: PassRecord['stage'], remainingPages: number): void {
-    if (!this.telemetry) return;
+  /**
+   * Ends the current pass; its record is emitted at once, or (`emit` false: the stop-and-copy)
+   * by {@link emitFinalPass} once the downtime is known.
+   */
+  private endPass(stage: PassRecord['stage'], remainingPages: number, emit = true): PassRecord | undefined {
+    if (!this.telemetry) return undefined;
     const now = performance.now();
     const r = this.telemetry.end(snapshotCounters(this.counters, now), stage, remainingPages, this.counters.expectedDowntimeMs);
     const work = this.workDone();
     r.throttlePercent = this.guest.throttlePercent ?? 0;
     r.guestWorkRate = now > this.passWork.t ? Math.round(((work - this.passWork.work) * 1000) / (now - this.passWork.t)) : 0;
     this.passWork = { work, t: now };
+    if (emit) {
+      this.passes.push(r);
+      this.emit('pass-end', r);
+    }
+    return r;
+  }
+
+  /** The stop-and-copy's record, with the expected downtime it was decided on and the actual one. */
+  private emitFinalPass(downtimeMs: number | undefined): void {
+    const r = this.finalPass;
+    if (!r) return;
+    this.finalPass = undefined;
+    if (this.expectedAtSwitchoverMs !== undefined) r.expectedDowntimeMs = this.expectedAtSwitchoverMs;
+    if (downtimeMs !== undefined) r.downtimeMs = Math.round(downtimeMs);
     this.passes.push(r);
     this.emit('pass-end', r);
   }
@@ -527,7 +571,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     const c = this.counters;
     const w = diffCounters(this.windowMark!, snapshotCounters(c, now));
     if (w.bytes.total > 0) c.bandwidthBytesPerMs = w.bytesPerSecond / 1000;
-    this.thresholdBytes = c.bandwidthBytesPerMs * this.parameters['downtime-limit'];
+    this.thresholdBytes = this.estimate!.thresholdBytes(this.parameters['downtime-limit'], c.bandwidthBytesPerMs);
     this.window = w;
     if (this.ram && w.bytes.total > 10000) c.expectedDowntimeMs = this.expectedDowntime(this.ram.remaining * this.ram.bytesPerPendingPage);
     this.startWindow(now);
@@ -555,8 +599,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   }
 
   private expectedDowntime(pendingBytes: number): number {
-    const bw = this.counters.bandwidthBytesPerMs;
-    return bw > 0 ? Math.round(pendingBytes / bw) : 0;
+    const ms = this.estimate!.expectedMs(pendingBytes, this.counters.bandwidthBytesPerMs);
+    return Number.isFinite(ms) ? Math.round(ms) : 0;
   }
 
   /** The migration in QEMU's query-migrate shape, plus livemig's fields (see info.ts). No NaN, ever. */
@@ -589,11 +633,28 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       deltaDisabledAtPass: this.deltaDisabledAtPass,
       guestWorkRate: this.guestWorkRate(now),
       downtimeParts: this.downtimeParts,
+      expectedAtSwitchoverMs: this.expectedAtSwitchoverMs,
       ramDigest: this.ramDigest,
       destinationDigest: this.destinationDigest,
       transport: this.channel ? { description: this.channel.description, ...(this.channel.tls ? { tls: this.channel.tls } : {}) } : undefined,
     });
   }
+}
+
+/** Stopping a guest and taking its device state, before any migration has measured it. */
+const SEED_PAUSE_MS = 2;
+/** The confirmation's round trip and the destination's resume, before any migration has measured it. */
+const SEED_CONFIRM_MS = 5;
+/** Bytes of RAM timed to seed the check's cost. */
+const SEED_DIGEST_BYTES = 4 << 20;
+
+/** Milliseconds `digester` takes per MiB, timed on the start of `bytes` (up to 4 MiB). */
+function timeDigest(digester: RamDigester, bytes: Uint8Array): number {
+  const n = Math.min(bytes.length, SEED_DIGEST_BYTES);
+  if (n === 0) return 0;
+  const t = performance.now();
+  digester.digest([bytes.subarray(0, n)]);
+  return (performance.now() - t) / (n / (1 << 20));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

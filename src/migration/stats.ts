@@ -87,6 +87,8 @@ export interface LivemigStats {
   kernel: string;
   /** The switchover was forced by max-iterations / max-time (stall-policy force). */
   'forced-switchover': boolean;
+  /** Once the iterate stage ended: the expected downtime the switchover was decided on. */
+  'expected-downtime-at-switchover'?: number;
   /** The connection: both ends in words and, over TLS, the session and the verified peer. */
   transport?: { description: string; tls?: TlsInfo };
   /** With the auto-converge capability: the throttle now, the highest, and each step. */

@@ -30,7 +30,10 @@ export interface PassRecord {
   encodingRate: number;
   /** Bytes per second on the wire during this pass. */
   bandwidthBytesPerSecond: number;
+  /** The expected downtime at the pass's end; for the stop-and-copy, the one the switchover was decided on. */
   expectedDowntimeMs: number;
+  /** The stop-and-copy of a completed migration: the downtime it really took. */
+  downtimeMs?: number;
   /** Dirty pages left when the pass ended. */
   remainingPages: number;
   /** The vCPU throttle (auto-converge) in force when the pass ended, percent. */

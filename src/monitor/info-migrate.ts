@@ -76,6 +76,9 @@ export function formatInfoMigrate(info: MigrationInfo, role: 'source' | 'destina
   const l = info.livemig;
   // livemig's line: a switchover the stall policy forced did not converge, whatever its downtime
   if (l?.['forced-switchover']) lines.push('forced switchover: yes (did not converge within max-iterations / max-time)');
+  // livemig's line: what the switchover was decided on, beside what it cost
+  const expected = l?.['expected-downtime-at-switchover'];
+  if (expected !== undefined) lines.push(`expected downtime at switchover: ${expected} ms${info.downtime !== undefined ? ` (actual ${info.downtime} ms)` : ''}`);
   const tls = l?.transport?.tls;
   if (tls) lines.push(tlsLine(tls));
   const alg = l?.['digest-algorithm'] ?? 'sha256';

@@ -143,3 +143,11 @@ test('a switchover the stall policy forced says so; a converged one does not', (
   const converged = formatInfoMigrate({ ...base, livemig: { codec: 'xbzrle', 'delta-records': 0, 'delta-record-bytes': 0, 'duplicate-bytes': 0, 'unchanged-skipped': 0, 'bytes-per-dirty-page': 0, kernel: 'ts', 'forced-switchover': false } });
   assert.doesNotMatch(converged, /forced/);
 });
+
+test('after a switchover: the expected downtime it was decided on, beside the actual one', () => {
+  const livemig = { codec: 'xbzrle' as const, 'delta-records': 0, 'delta-record-bytes': 0, 'duplicate-bytes': 0, 'unchanged-skipped': 0, 'bytes-per-dirty-page': 0, kernel: 'ts', 'forced-switchover': false, 'expected-downtime-at-switchover': 212 };
+  const done = formatInfoMigrate({ status: 'completed', 'total-time': 900, 'setup-time': 1, downtime: 240, ram: { ...ram, 'dirty-pages-rate': 0 }, livemig });
+  assert.match(done, /^expected downtime at switchover: 212 ms \(actual 240 ms\)$/m);
+  const failed = formatInfoMigrate({ status: 'failed', 'total-time': 900, 'setup-time': 1, ram: { ...ram, 'dirty-pages-rate': 0 }, livemig });
+  assert.match(failed, /^expected downtime at switchover: 212 ms$/m);
+});
