@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Guest, GuestMemory, checkStride } from '../../src/guest/index.js';
 import { SourceManager } from '../../src/migration/index.js';
-import type { MigrationStatus } from '../../src/migration/index.js';
+import type { MigrationStatus, PassRecord } from '../../src/migration/index.js';
 import { loadMigrationStream } from '../../src/stream/index.js';
 import { statusReached, workAdvances } from '../helpers/wait.js';
 
@@ -147,4 +147,21 @@ test('stall policy: cancel gives up after max-iterations; force switches over af
   const { digest, carried } = await load(join(dir, 'e.mig'));
   assert.equal(digest, carried);
   await g.stop();
+});
+
+test('after a completed migration: the expected downtime it switched over on, beside the actual one, in info and in the stop-and-copy record', async () => {
+  const g = await guest('seed');
+  const src = new SourceManager(g);
+  const records: PassRecord[] = [];
+  const { migration, done } = src.migrate(`file:${join(dir, 'expected.bin')}`, { xbzrle: true });
+  migration.on('pass-end', (r) => records.push(r));
+  assert.equal(await done, 'completed');
+  const info = migration.info();
+  const expected = info.livemig?.['expected-downtime-at-switchover'];
+  assert.equal(typeof expected, 'number');
+  const last = records[records.length - 1]!;
+  assert.equal(last.stage, 'stop-and-copy');
+  assert.equal(last.downtimeMs, info.downtime);
+  assert.equal(last.expectedDowntimeMs, expected);
+  assert.ok(records.slice(0, -1).every((r) => r.stage === 'iterate' && r.downtimeMs === undefined));
 });
