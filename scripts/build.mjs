@@ -1,5 +1,6 @@
 // Build: TypeScript (src, test, bench) to dist/, then the AssemblyScript SIMD kernel to
-// dist/src/codec/simd-kernel.wasm and the in-place fill scanner to dist/src/codec/fill-scan.wasm.
+// dist/src/codec/simd-kernel.wasm, the in-place fill scanner to dist/src/codec/fill-scan.wasm and the
+// in-place page128 hasher to dist/src/codec/page-hash.wasm.
 // Fails on the first error.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
@@ -26,11 +27,15 @@ const asc = (entry, out, initialPages, ...extra) => run('npx', [
 ]);
 asc('asm/simd-kernel.ts', 'dist/src/codec/simd-kernel.wasm', 2);
 // the in-place scanner runs on guest RAM: it must not carry data that instantiation would write there
-asc('asm/fill-scan.ts', 'dist/src/codec/fill-scan.wasm', 0, '--noExportMemory');
-const scanner = new WebAssembly.Module(readFileSync('dist/src/codec/fill-scan.wasm'));
-if (WebAssembly.Module.exports(scanner).some((e) => e.kind === 'memory') || hasDataSection(readFileSync('dist/src/codec/fill-scan.wasm'))) {
-  console.error('build: dist/src/codec/fill-scan.wasm has a data segment or exports memory; it would write guest RAM');
-  process.exit(1);
+// so does the page128 hasher (page-hash.wasm)
+for (const name of ['fill-scan', 'page-hash']) {
+  const out = `dist/src/codec/${name}.wasm`;
+  asc(`asm/${name}.ts`, out, 0, '--noExportMemory');
+  const scanner = new WebAssembly.Module(readFileSync(out));
+  if (WebAssembly.Module.exports(scanner).some((e) => e.kind === 'memory') || hasDataSection(readFileSync(out))) {
+    console.error(`build: ${out} has a data segment or exports memory; it would write guest RAM`);
+    process.exit(1);
+  }
 }
 
 /** True when the module has a data section (id 11) or a data-count section (id 12). */

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { createXXHash128 } from 'hash-wasm';
+import { page128Digest } from './codec/page-hash128.js';
 
 /** Bytes per `update` call: well under the 2^31 - 1 limit, large enough to cost nothing. */
 const PIECE_BYTES = 256 * 1024 * 1024;
@@ -17,13 +18,16 @@ export function updateHash(hash: Hash, bytes: Uint8Array, pieceBytes = PIECE_BYT
 }
 
 /**
- * How source and destination prove they hold the same RAM: XXH3-128 (the default; ~4 GB/s
- * here in WebAssembly against ~1.5 GB/s for SHA-256, and the check runs inside the downtime)
- * or SHA-256. Both catch a wrong page with overwhelming probability; neither is a defence
- * against a peer that forges RAM on purpose (TLS authenticates the peer).
+ * How source and destination prove they hold the same RAM: `page128` (the default: livemig's
+ * 128-bit SIMD page hash, combined per 64-page chunk and over the chunks, see
+ * codec/page-hash128.ts; the destination hashes pages as they land, the source hashes its RAM
+ * in place on worker threads, and a mismatch is located to chunks and pages), or one hash of
+ * all RAM in order: XXH3-128 (~4 GB/s here in WebAssembly) or SHA-256 (~1.5 GB/s). All catch a
+ * wrong page with overwhelming probability; none is a defence against a peer that forges RAM
+ * on purpose (TLS authenticates the peer).
  */
-export type RamDigestAlgorithm = 'xxh3-128' | 'sha256';
-export const RAM_DIGEST_ALGORITHMS: readonly RamDigestAlgorithm[] = ['xxh3-128', 'sha256'];
+export type RamDigestAlgorithm = 'page128' | 'xxh3-128' | 'sha256';
+export const RAM_DIGEST_ALGORITHMS: readonly RamDigestAlgorithm[] = ['page128', 'xxh3-128', 'sha256'];
 
 /** Hashes a list of byte ranges (RAM blocks in order) into one hex digest, synchronously once loaded. */
 export interface RamDigester {
@@ -32,7 +36,7 @@ export interface RamDigester {
 }
 
 export function isRamDigestAlgorithm(v: unknown): v is RamDigestAlgorithm {
-  return v === 'xxh3-128' || v === 'sha256';
+  return v === 'page128' || v === 'xxh3-128' || v === 'sha256';
 }
 
 const sha256Digester: RamDigester = {
@@ -44,9 +48,10 @@ const sha256Digester: RamDigester = {
   },
 };
 
-/** Loads a digester (XXH3-128 instantiates a small WebAssembly module once per call). */
+/** Loads a digester (page128 here reads with the TypeScript reference; XXH3-128 instantiates a small WebAssembly module once per call). */
 export async function createRamDigester(algorithm: RamDigestAlgorithm): Promise<RamDigester> {
   if (algorithm === 'sha256') return sha256Digester;
+  if (algorithm === 'page128') return { algorithm, digest: page128Digest };
   const h = await createXXHash128();
   return {
     algorithm,

@@ -161,6 +161,11 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
         const usage = process.resourceUsage();
         say({ event: 'completed', maxRssBytes: usage.maxRSS * 1024, cpuUserMs: Math.round(usage.userCPUTime / 1000), cpuSystemMs: Math.round(usage.systemCPUTime / 1000), ...info });
         if (!o.json) process.stderr.write(formatIncomingInfo(info) + '\n');
+        // after-resume: the guest runs, but on RAM the check says is not the source's
+        if (incoming.verification?.result === 'mismatch') {
+          say({ event: 'verification-failed', error: incoming.error?.message ?? 'RAM verification failed' });
+          process.stderr.write(`livemig: ${incoming.error?.message ?? 'RAM verification failed'} (the guest was resumed before the check: verify after-resume)\n`);
+        }
         break;
       }
       say({ event: 'failed', error: incoming.error?.message ?? 'unknown error', ...info });
@@ -191,6 +196,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
     } else if (!quitting && status === 'completed') {
       await Promise.race(monitors.stdio ? [quit, monitors.stdio] : [quit]);
     }
+    if (incoming.verification?.result === 'mismatch') return 1;
     return status === 'completed' || (status === 'none' && !incoming.error) ? 0 : 1;
   } finally {
     unhookSignals();

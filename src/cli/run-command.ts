@@ -11,7 +11,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { checkPcFlagsUnused, startPc } from './pc-flags.js';
 import type { PcFlags } from './pc-flags.js';
 import { SerialSink, parseSerial } from './serial.js';
-import { SourceManager, warmUpEngine } from '../migration/index.js';
+import { SourceManager, describeMismatch, warmUpEngine } from '../migration/index.js';
 import { Machine, parseMonitorAddress } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
 import { quitOnSignals, startProcessMonitors } from './process-monitors.js';
@@ -82,6 +82,14 @@ export async function runCommand(o: RunOptions): Promise<number> {
       ? { report: o.report, reportOptions: { title: 'livemig run', parameters: reportParameters(o) } }
       : {}),
   });
+  // a check that failed after the destination resumed (verify after-resume): said loudly, exit 1
+  let verificationFailed = false;
+  source.onMigration((m) =>
+    m.on('verification-failed', (v) => {
+      verificationFailed = true;
+      process.stderr.write(`livemig: ${describeMismatch(v)} (the destination resumed before the check: verify after-resume)\n`);
+    }),
+  );
   const machine = new Machine({ source }, { name: o.name });
   const quit = new Promise<void>((resolve) => machine.once('quit', resolve));
   const unhookSignals = quitOnSignals(machine);
@@ -102,7 +110,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     await guest.stop();
     serial.close();
   }
-  return 0;
+  return verificationFailed ? 1 : 0;
 }
 
 /** The machine and what it runs, for the report's parameter table. */

@@ -19,6 +19,8 @@ export { Guest } from './guest.js';
 export type { GuestOptions, GuestStatus, DirtyLogKind } from './guest.js';
 export { checkStride } from './check-stride.js';
 export { RamHasher } from './ram-hasher.js';
+export { LandedPageHashes, chunkCountOf, chunkPlace, differingChunks, hashOnePage, inPlaceHashers } from './page-digests.js';
+export type { DifferingPage } from './page-digests.js';
 export type { StrideCheck } from './check-stride.js';
 export { SYNTHETIC_KIND } from './guest.js';
 export { syntheticKind, preparedSynthetic } from './synthetic-kind.js';

@@ -10,7 +10,8 @@ import { EventEmitter } from 'node:events';
 import { LivemigError } from '../errors.js';
 import { createRamDigester, isRamDigestAlgorithm } from '../hash.js';
 import type { RamDigestAlgorithm, RamDigester } from '../hash.js';
-import { RamHasher, SYNTHETIC_KIND, syntheticKind } from '../guest/index.js';
+import { rootDigest } from '../codec/page-hash128.js';
+import { LandedPageHashes, RamHasher, SYNTHETIC_KIND, differingChunks, syntheticKind } from '../guest/index.js';
 import type { GuestMemory, PreparedVm, VirtualMachine, VmKinds } from '../guest/index.js';
 import { ByteSource, LIVEMIG_MACHINE_NAME, RAM_SECTION_IDSTR, loadMigrationStream, parseMachineSection, peekMachineName } from '../stream/index.js';
 import type { MachineSection } from '../stream/index.js';
@@ -19,7 +20,10 @@ import { readChunks } from '../transport/index.js';
 import type { Channel } from '../transport/index.js';
 import { QemuIncoming } from './qemu-incoming.js';
 import type { QemuReceiveOptions } from './qemu-incoming.js';
-import { encodeReply } from './return-path.js';
+import { MAX_REPORTED_CHUNKS, encodeReply, encodeResumed } from './return-path.js';
+import type { DestinationReply, ReplyMismatch } from './return-path.js';
+import { describeMismatch } from './verification.js';
+import type { VerificationResult } from './verification.js';
 import type { MigrationInfo } from './stats.js';
 
 export type IncomingStatus = 'none' | 'active' | 'completed' | 'failed';
@@ -54,12 +58,25 @@ export interface IncomingOptions {
    * check never fails the migration.
    */
   checks?: (memory: GuestMemory, vm: VirtualMachine | undefined, machine: MachineSection) => Record<string, unknown>;
+  /**
+   * Fault injection for tests of the RAM check: called after the loader wrote a page and before
+   * it is hashed (where a loader that wrote the wrong bytes would leave them).
+   */
+  afterPageLanded?: (memory: GuestMemory, idstr: string, offset: number) => void;
   /** A QEMU stream (its machine type is not livemig's) is received as data: what to do with it (qemu-incoming.ts). */
   qemu?: QemuReceiveOptions;
 }
 
 export interface IncomingEvents {
   status: [IncomingStatus];
+  /** The guest runs (after-resume: before the RAM check's result). */
+  resumed: [];
+  /**
+   * The RAM check found pages that differ after the guest had resumed (the source's `verify
+   * after-resume`): it runs on RAM that is not the source's. (Before resume, a mismatch fails
+   * the migration instead.)
+   */
+  'verification-failed': [VerificationResult];
 }
 
 export const DEFAULT_MAX_RAM_BYTES = 4 * 1024 ** 3;
@@ -75,6 +92,18 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   machine: MachineSection | undefined;
   sourceDigest: string | undefined;
   ramDigest: string | undefined;
+  /** The RAM check's outcome (undefined with verify off, or before it ran). */
+  verification: VerificationResult | undefined;
+  /** page128: the pages that landed, hashed as they did. */
+  private landed: LandedPageHashes | undefined;
+  /** page128: the source's chunk digests. */
+  private sourceChunks: Int32Array | undefined;
+  /** The source asked for `verify after-resume`. */
+  private afterResume = false;
+  /** after-resume: the chunk table when the guest resumed (the check compares that). */
+  private resumedTable: Int32Array | undefined;
+  /** after-resume: the guest, resumed while the stream's end is still being read. */
+  private resuming: Promise<VirtualMachine> | undefined;
   /** Results of the caller's {@link IncomingOptions.checks}, once run. */
   checks: Record<string, unknown> = {};
   /** Stream bytes consumed (counted as they arrive while the migration runs). */
@@ -116,8 +145,6 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       ...(options.memory ? { memory: options.memory, memoryIsZero: options.memoryIsZero === true } : {}),
     });
     this.kinds = { [SYNTHETIC_KIND]: synthetic, ...options.machines };
-    // prepared RAM: its digest worker starts now, not while the stream's first pages arrive
-    if (options.memory && RamHasher.canHash(options.memory)) this.hasher = RamHasher.start(options.memory);
   }
 
   /** QEMU's rule: every announced block must exist here with the same size (a subset is fine). */
@@ -149,6 +176,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       if (!isRamDigestAlgorithm(m.digest)) throw new LivemigError('STREAM_INVALID', `unsupported RAM digest algorithm '${m.digest}'`);
       this.digestAlgorithm = m.digest;
     }
+    this.afterResume = this.verifying && m.verify === 'after-resume';
     this.machine = m;
   }
 
@@ -163,7 +191,9 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     const prepared = (this.prepared = await this.kinds[this.machine.kind]!.prepare(this.machine.config, blocks));
     this.memory = prepared.memory;
     const views = this.matchPrepared(prepared.memory, blocks);
-    if (this.hasher === undefined && RamHasher.canHash(prepared.memory)) this.hasher = RamHasher.start(prepared.memory);
+    if (this.verifying && this.digestAlgorithm === 'page128') this.landed = new LandedPageHashes(prepared.memory, prepared.memoryIsZero === true);
+    // a whole-RAM digest is taken on a worker once RAM is complete
+    else if (this.verifying && RamHasher.canHash(prepared.memory)) this.hasher = RamHasher.start(prepared.memory, 1);
     return views;
   }
 
@@ -190,7 +220,16 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
           this.deviceState = bytes.slice();
           if (this.options.resume !== false && this.prepared !== undefined && this.starting === undefined) {
             this.starting = { state: this.deviceState, vm: this.startPaused(this.prepared, this.deviceState) };
+            if (this.afterResume && this.landed !== undefined && this.resuming === undefined) this.resumeEarly(channel);
           }
+        },
+        onDigestChunks: (table) => {
+          if (table.length % 16 !== 0) throw new LivemigError('STREAM_INVALID', `livemig-digest-chunks of ${table.length} bytes is not whole digests`);
+          this.sourceChunks = new Int32Array(table.buffer.slice(table.byteOffset, table.byteOffset + table.length));
+        },
+        onPageLanded: (idstr, offset) => {
+          this.options.afterPageLanded?.(this.memory!, idstr, offset);
+          this.landed?.landed(idstr, offset);
         },
         onDigest: (algorithm, digest) => {
           if (!isRamDigestAlgorithm(algorithm)) throw new LivemigError('STREAM_INVALID', `unsupported RAM digest algorithm '${algorithm}'`);
@@ -203,13 +242,15 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         },
         onRecord: (kind) => {
           if (kind === 'zero' || kind === 'page' || kind === 'xbzrle' || kind === 'xbrle') this.recordCounts[kind]++;
+          // the end of a section part: hash what it wrote, while the source sends the next
+          else if (kind === 'eos') this.landed?.flush();
         },
         // RAM is final: hash it on a worker while the device sections arrive (and while the
         // source hashes its own), not after them. A RAM section after that makes the hash stale.
         onRamComplete: () => {
-          if (this.hashing !== undefined || !this.verifying) return;
+          if (this.hashing !== undefined || !this.verifying || this.landed !== undefined) return;
           const digester = this.digester!;
-          if (this.hasher === undefined) {
+          if (this.hasher === undefined || digester.algorithm === 'page128') {
             // RAM no worker can read (a PC's): hash it here and now, while the source hashes its own
             this.hashing = Promise.resolve(this.memory!.digestWith(digester));
             return;
@@ -224,11 +265,30 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       const result = await loadMigrationStream(src, target, { maxRamBytes: this.maxRamBytes }).finally(() => src.close().catch(() => undefined));
       this.bytesRead = result.bytesRead;
       if (!this.memory || !this.ramAnnounced || !this.prepared) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM');
+      if (this.resuming !== undefined) {
+        // after-resume: the guest runs already; the check runs on the table taken at its resume
+        this.guest = await this.resuming;
+        const v = this.check(this.resumedTable!);
+        this.endTime = performance.now();
+        this.setStatus('completed');
+        if (v.result === 'mismatch') {
+          this.error = new LivemigError('DIGEST_MISMATCH', describeMismatch(v));
+          this.emit('verification-failed', v);
+        }
+        await this.reply(channel, { status: 'completed', verify: 'after-resume', ...(this.ramDigest !== undefined ? { digest: this.ramDigest } : {}), ...this.mismatchReply(v) });
+        return this.status;
+      }
       if (this.verifying || this.sourceDigest !== undefined) {
         if (!this.sourceDigest) throw new LivemigError('STREAM_INVALID', 'the stream carried no RAM digest (livemig-digest section); refusing to resume an unverified guest');
-        this.ramDigest = this.hashing !== undefined && !this.hashStale ? await this.hashing : this.memory.digestWith(await createRamDigester(this.digestAlgorithm));
-        if (this.ramDigest !== this.sourceDigest) {
-          throw new LivemigError('DIGEST_MISMATCH', `RAM digest mismatch: loaded ${this.ramDigest}, source sent ${this.sourceDigest}`);
+        if (this.landed !== undefined && this.digestAlgorithm === 'page128') {
+          const v = this.check(this.landed.chunkTable());
+          if (v.result === 'mismatch') throw new MismatchError(describeMismatch(v), this.mismatchReply(v));
+        } else {
+          this.ramDigest = this.hashing !== undefined && !this.hashStale ? await this.hashing : this.memory.digestWith(await createRamDigester(this.digestAlgorithm));
+          if (this.ramDigest !== this.sourceDigest) {
+            throw new LivemigError('DIGEST_MISMATCH', `RAM digest mismatch: loaded ${this.ramDigest}, source sent ${this.sourceDigest}`);
+          }
+          this.verification = { mode: 'before-resume', algorithm: this.digestAlgorithm, result: 'matched' };
         }
       }
       let vm: VirtualMachine | undefined;
@@ -251,7 +311,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       this.error = e instanceof Error ? e : new Error(String(e));
       this.bytesRead = Math.max(this.bytesRead, this.source?.offset ?? 0); // what arrived before the failure
       this.setStatus('failed');
-      await this.reply(channel, { status: 'failed', error: this.error.message }).catch(() => undefined);
+      await this.reply(channel, { status: 'failed', error: this.error.message, ...(e instanceof MismatchError ? e.reply : {}) }).catch(() => undefined);
       // Closing a socket with unread stream bytes resets it, and a reset can discard the reply
       // before the source reads it: read and drop what is in flight until the source, told why,
       // closes (or briefly), so the source reports our reason rather than "connection reset".
@@ -284,6 +344,51 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     return this.status;
   }
 
+  /**
+   * after-resume: the chunk table as RAM is now (only the last stage's pages are left to hash),
+   * then the guest resumes at once and the source is told; the stream's end is read after.
+   */
+  private resumeEarly(channel: Channel): void {
+    this.resumedTable = this.landed!.chunkTable().slice();
+    const starting = this.starting!;
+    this.resuming = starting.vm.then(async (vm) => {
+      this.runChecks(vm);
+      vm.resume();
+      this.emit('resumed');
+      if (channel.hasReturnPath && channel.output) await channel.write(encodeResumed());
+      return vm;
+    });
+    this.resuming.catch(() => undefined); // awaited once the stream is read
+    this.starting = undefined;
+  }
+
+  /**
+   * Compares page128 chunk tables (ours against the source's); sets ramDigest and verification.
+   * @throws LivemigError STREAM_INVALID when the source's table does not fit our RAM.
+   */
+  private check(mine: Int32Array): VerificationResult {
+    const count = this.landed!.chunkCount;
+    this.ramDigest = rootDigest(mine, count);
+    const mode = this.afterResume ? 'after-resume' : 'before-resume';
+    const theirs = this.sourceChunks;
+    if (theirs !== undefined && theirs.length !== count * 4) {
+      throw new LivemigError('STREAM_INVALID', `the source's chunk digests cover ${theirs.length / 4} chunks, this RAM has ${count}`);
+    }
+    if (this.ramDigest === this.sourceDigest) return (this.verification = { mode, algorithm: 'page128', result: 'matched' });
+    const chunks = theirs === undefined ? [] : differingChunks(mine, theirs);
+    return (this.verification = { mode, algorithm: 'page128', result: 'mismatch', chunks, chunkCount: chunks.length });
+  }
+
+  /** The reply's `mismatch`: the chunks that differ, with our page hashes of the first few. */
+  private mismatchReply(v: VerificationResult): { mismatch?: ReplyMismatch } {
+    if (v.result !== 'mismatch' || v.chunks === undefined || v.chunks.length === 0) return {};
+    const chunks = v.chunks.slice(0, MAX_REPORTED_CHUNKS).map((chunk) => {
+      const h = this.landed!.pageHashesOf(chunk);
+      return { chunk, pageHashes: Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('base64') };
+    });
+    return { mismatch: { chunkCount: v.chunks.length, chunks } };
+  }
+
   /** The caller's checks; one that throws is reported as failed, never fails the migration. */
   private runChecks(vm: VirtualMachine | undefined): void {
     if (!this.options.checks) return;
@@ -308,7 +413,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     s?.vm.then((g) => g.stop(), () => undefined).catch(() => undefined);
   }
 
-  private async reply(channel: Channel, r: { status: 'completed' | 'failed'; digest?: string; error?: string }): Promise<void> {
+  private async reply(channel: Channel, r: DestinationReply): Promise<void> {
     if (!channel.hasReturnPath || !channel.output) {
       await channel.end().catch(() => undefined);
       return;
@@ -338,10 +443,27 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       ...(this.ramDigest ? { 'ram-digest': this.ramDigest } : {}),
       ...(this.sourceDigest ? { 'digest-algorithm': this.digestAlgorithm } : {}),
       ...(!this.verifying ? { verify: 'off' } : {}),
+      ...(this.verification
+        ? {
+            verification: {
+              mode: this.verification.mode,
+              algorithm: this.verification.algorithm,
+              result: this.verification.result,
+              ...(this.verification.chunks ? { 'differing-chunks': this.verification.chunks.length, chunks: this.verification.chunks.slice(0, 64) } : {}),
+            },
+          }
+        : {}),
       ...this.checks,
       ...(this.qemu ? { machine: this.qemu.machineName || 'qemu', qemu: this.qemu.info() } : {}),
     };
     return info;
+  }
+}
+
+/** A before-resume mismatch: fails the load, and its reply names the chunks (the source names the pages). */
+class MismatchError extends LivemigError {
+  constructor(message: string, readonly reply: { mismatch?: ReplyMismatch }) {
+    super('DIGEST_MISMATCH', message);
   }
 }
 

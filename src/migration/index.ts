@@ -22,3 +22,5 @@ export type { QemuReceiveOptions } from './qemu-incoming.js';
 export { StreamSender, checkStreamFile } from './stream-sender.js';
 export type { StreamSendOptions, StreamSendEvents, CheckedStream } from './stream-sender.js';
 export type { WarmUpResult } from './warm-up.js';
+export { describeMismatch, namePages, MAX_NAMED_PAGES } from './verification.js';
+export type { VerificationResult } from './verification.js';

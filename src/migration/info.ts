@@ -12,6 +12,7 @@ import type { MigrationStatus } from './state.js';
 import type { LivemigStats, MigrationInfo } from './stats.js';
 import { finite } from './stats.js';
 import type { TlsInfo } from '../transport/index.js';
+import type { VerificationResult } from './verification.js';
 
 const PAGE = 4096;
 
@@ -53,6 +54,8 @@ export interface InfoState {
   expectedAtSwitchoverMs?: number | undefined;
   ramDigest: string | undefined;
   destinationDigest: string | undefined;
+  /** The RAM check's outcome, once the destination answered. */
+  verification?: VerificationResult | undefined;
   transport: { description: string; tls?: TlsInfo } | undefined;
 }
 
@@ -119,6 +122,17 @@ export function migrationInfo(s: InfoState): MigrationInfo {
       : {}),
     ...(s.ramDigest ? { 'ram-digest': s.ramDigest, 'digest-algorithm': s.parameters['digest-algorithm'] } : {}),
     ...(s.destinationDigest ? { 'destination-digest': s.destinationDigest } : {}),
+    ...(s.verification
+      ? {
+          verification: {
+            mode: s.verification.mode,
+            algorithm: s.verification.algorithm,
+            result: s.verification.result,
+            ...(s.verification.chunkCount !== undefined ? { 'differing-chunks': s.verification.chunkCount } : {}),
+            ...(s.verification.pages ? { pages: s.verification.pages.map((p) => ({ block: p.block, offset: p.offset, page: p.page })) } : {}),
+          },
+        }
+      : {}),
     ...(s.transport ? { transport: { description: s.transport.description, ...(s.transport.tls ? { tls: { ...s.transport.tls } } : {}) } } : {}),
   };
   return info;

@@ -44,9 +44,9 @@ export class OutgoingStream {
   }
 
   /** The machine the destination must build, before any RAM. */
-  machine(kind: string, config: unknown, digest: string): void {
+  machine(kind: string, config: unknown, digest: string, afterResume = false): void {
     if (this.qemuShaped) return;
-    this.stream.machine(LivemigSectionId.Machine, encodeMachineSection({ kind, config, digest }));
+    this.stream.machine(LivemigSectionId.Machine, encodeMachineSection({ kind, config, digest, ...(afterResume ? { verify: 'after-resume' as const } : {}) }));
   }
 
   ramSetup(memory: GuestMemory): void {
@@ -72,6 +72,12 @@ export class OutgoingStream {
   deviceState(state: Uint8Array): void {
     if (this.qemuShaped) return;
     this.stream.deviceState(LivemigSectionId.Device, state);
+  }
+
+  /** page128's chunk digests (livemig streams only), before {@link digest}. */
+  digestChunks(table: Uint8Array): void {
+    if (this.qemuShaped) return;
+    this.stream.digestChunks(LivemigSectionId.DigestChunks, table);
   }
 
   digest(algorithm: string, digest: Uint8Array): void {

@@ -45,13 +45,18 @@ export interface MigrationParameters {
    */
   'machine-type': string;
   /**
-   * How the destination checks the RAM it loaded against the source's: `xxh3-128` (fast, the
-   * default) or `sha256` (livemig's extension; announced at setup, carried in livemig-digest).
+   * How the destination checks the RAM it loaded against the source's: `page128` (the
+   * default: per-page SIMD hashes combined per 64-page chunk, hashed by the destination as pages
+   * land and by the source on worker threads; a mismatch names its pages), or one hash of all
+   * RAM, `xxh3-128` or `sha256` (livemig's extension; announced at setup, carried in livemig-digest).
    */
   'digest-algorithm': RamDigestAlgorithm;
   /**
    * `before-resume` (the default): the destination resumes the guest only once its RAM digest
-   * matched the source's. `off`: no digest is taken or sent, as in QEMU (the downtime then
+   * matched the source's. `after-resume`: the destination resumes as soon as the last pages
+   * and the device state are in, and the check still runs; a mismatch is reported loudly (the
+   * migration's `verification` result, with the pages that differ) but the guest keeps running
+   * on the destination. `off`: no digest is taken or sent, as in QEMU (the downtime then
    * holds no hashing; nothing checks the RAM).
    */
   verify: VerifyMode;
@@ -83,7 +88,7 @@ export interface MigrationParameters {
 export type StallPolicy = 'force' | 'cancel';
 
 /** Whether and when the destination checks the RAM digest (parameter `verify`). */
-export type VerifyMode = 'before-resume' | 'off';
+export type VerifyMode = 'before-resume' | 'after-resume' | 'off';
 
 export interface MigrationCapabilities {
   /** Page-delta compression (QEMU's `xbzrle`; with delta-codec xbrle, XBRLE (2011)'s codec). */
@@ -110,7 +115,7 @@ export const DEFAULT_PARAMETERS: Readonly<MigrationParameters> = Object.freeze({
   'max-time': 0,
   'stall-policy': 'force' as StallPolicy,
   'machine-type': 'livemig',
-  'digest-algorithm': 'xxh3-128' as RamDigestAlgorithm,
+  'digest-algorithm': 'page128' as RamDigestAlgorithm,
   verify: 'before-resume' as VerifyMode,
   'throttle-trigger-threshold': 50,
   'cpu-throttle-initial': 20,
@@ -176,7 +181,7 @@ export function checkParameter<K extends keyof MigrationParameters>(name: K, val
       if (value !== 'xbzrle' && value !== 'xbrle') throw new InvalidArgumentError(`Parameter 'delta-codec' expects xbzrle or xbrle, got ${String(value)}`);
       return value as MigrationParameters[K];
     case 'verify':
-      if (value !== 'before-resume' && value !== 'off') throw new InvalidArgumentError(`Parameter 'verify' expects before-resume or off, got ${String(value)}`);
+      if (value !== 'before-resume' && value !== 'after-resume' && value !== 'off') throw new InvalidArgumentError(`Parameter 'verify' expects before-resume, after-resume or off, got ${String(value)}`);
       return value as MigrationParameters[K];
     case 'digest-algorithm':
       if (!isRamDigestAlgorithm(value)) throw new InvalidArgumentError(`Parameter 'digest-algorithm' expects ${RAM_DIGEST_ALGORITHMS.join(' or ')}, got ${String(value)}`);

@@ -4,6 +4,12 @@
  * fd streams have none, and the source completes when its stream is flushed).
  *
  *   {"status":"completed","digest":"<hex>"}   (the RAM digest, in the stream's digest algorithm)  or  {"status":"failed","error":"..."}
+ *
+ * With `verify after-resume` a line {"status":"resumed"} comes first, as soon as the guest runs
+ * (the downtime ends there), and the final line follows the check. When a page128 check finds
+ * chunks that differ, the final line carries `mismatch`: those chunks (at most
+ * MAX_REPORTED_CHUNKS) with the destination's page hashes of each (base64, 16 bytes a page), so
+ * that the source, whose RAM is still paused, names the pages that differ.
  */
 import type { Readable } from 'node:stream';
 import { LivemigError } from '../errors.js';
@@ -12,9 +18,28 @@ export interface DestinationReply {
   status: 'completed' | 'failed';
   digest?: string;
   error?: string;
+  /** The verify mode the destination applied (`after-resume` when it resumed first). */
+  verify?: string;
+  mismatch?: ReplyMismatch;
 }
 
+/** Chunks whose digests differed (and how many in all), with the destination's page hashes of each. */
+export interface ReplyMismatch {
+  chunkCount: number;
+  chunks: { chunk: number; pageHashes: string }[];
+}
+
+/** Chunks whose page hashes a reply carries (about 1.4 KiB of base64 each). */
+export const MAX_REPORTED_CHUNKS = 16;
+
 const MAX_REPLY_BYTES = 64 * 1024;
+
+const RESUMED_LINE = '{"status":"resumed"}\n';
+
+/** The after-resume line: the guest runs on the destination. */
+export function encodeResumed(): Uint8Array {
+  return Buffer.from(RESUMED_LINE, 'utf8');
+}
 
 export function encodeReply(reply: DestinationReply): Uint8Array {
   return Buffer.from(JSON.stringify(reply) + '\n', 'utf8');
@@ -24,7 +49,7 @@ export function encodeReply(reply: DestinationReply): Uint8Array {
  * Reads the destination's reply. Rejects when the connection ends first, the reply is
  * malformed or larger than 64 KiB, or `timeoutMs` passes.
  */
-export function readReply(input: Readable, timeoutMs: number, signal?: AbortSignal): Promise<DestinationReply> {
+export function readReply(input: Readable, timeoutMs: number, signal?: AbortSignal, onResumed?: () => void): Promise<DestinationReply> {
   return new Promise((resolve, reject) => {
     let text = '';
     const done = (err: Error | null, reply?: DestinationReply) => {
@@ -39,10 +64,17 @@ export function readReply(input: Readable, timeoutMs: number, signal?: AbortSign
     };
     const onData = (chunk: Buffer) => {
       text += chunk.toString('utf8');
-      const nl = text.indexOf('\n');
+      let nl = text.indexOf('\n');
       if (nl < 0) {
         if (text.length > MAX_REPLY_BYTES) done(new LivemigError('MIGRATION_FAILED', 'destination reply longer than 64 KiB'));
         return;
+      }
+      if (text.startsWith(RESUMED_LINE)) {
+        // after-resume: the guest runs on the destination; the check's result follows
+        text = text.slice(RESUMED_LINE.length);
+        onResumed?.();
+        nl = text.indexOf('\n');
+        if (nl < 0) return;
       }
       try {
         const v = JSON.parse(text.slice(0, nl)) as DestinationReply;

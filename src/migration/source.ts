@@ -21,7 +21,10 @@ import { LivemigError } from '../errors.js';
 import { createRamDigester } from '../hash.js';
 import type { RamDigester } from '../hash.js';
 import { selectedKernel } from '../codec/index.js';
-import { RamHasher } from '../guest/index.js';
+import { RamHasher, chunkCountOf, inPlaceHashers } from '../guest/index.js';
+import { chunkDigests, rootDigest } from '../codec/page-hash128.js';
+import { describeMismatch, namePages } from './verification.js';
+import type { VerificationResult } from './verification.js';
 import type { VirtualMachine } from '../guest/index.js';
 import { openOutgoing } from '../transport/index.js';
 import { LIVEMIG_MACHINE_NAME } from '../stream/index.js';
@@ -32,6 +35,7 @@ import type { MigrationCapabilities, MigrationParameters } from './parameters.js
 import { LinkPacer, RateLimiter } from './rate-limiter.js';
 import { RamSender } from './ram-sender.js';
 import { readReply } from './return-path.js';
+import type { DestinationReply } from './return-path.js';
 import { assertTransition, isActive } from './state.js';
 import type { MigrationStatus } from './state.js';
 import { MigrationCounters } from './stats.js';
@@ -89,6 +93,12 @@ export interface MigrationEvents {
   throttle: [number];
   /** A window of delta compression was judged (see delta-guard.ts). */
   'delta-assessment': [DeltaAssessment];
+  /**
+   * The RAM check found pages that differ after the destination had resumed (`verify
+   * after-resume`): the guest runs on the destination with RAM that is not the source's.
+   * (Under before-resume a mismatch fails the migration instead.)
+   */
+  'verification-failed': [VerificationResult];
 }
 
 export class OutgoingMigration extends EventEmitter<MigrationEvents> {
@@ -99,6 +109,12 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   error: Error | undefined;
   ramDigest: string | undefined;
   destinationDigest: string | undefined;
+  /** The RAM check's outcome, once the destination answered (undefined with verify off). */
+  verification: VerificationResult | undefined;
+  /** page128: the chunk digests of the paused RAM (4 lanes a chunk), sent before the digest. */
+  private chunkTable: Int32Array | undefined;
+  /** performance.now() when the destination said it resumed (after-resume only). */
+  private resumedAt: number | undefined;
   private readonly guest: VirtualMachine;
   /** The RAM digest's algorithm, loaded at setup (hashing here when no worker can read the RAM). */
   private digester: RamDigester | undefined;
@@ -220,7 +236,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       const channel = (this.channel = await openOutgoing(uri, { ...this.transport, signal: this.abort.signal }));
       this.checkCancelled();
       // a QEMU-shaped stream goes to QEMU (or a file), which sends no reply
-      const reply = channel.hasReturnPath && channel.input && this.parameters['machine-type'] === LIVEMIG_MACHINE_NAME ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal) : undefined;
+      const reply = channel.hasReturnPath && channel.input && this.parameters['machine-type'] === LIVEMIG_MACHINE_NAME
+        ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal, () => (this.resumedAt ??= performance.now()))
+        : undefined;
       reply?.catch(() => undefined); // observed below; a cancel must not leave it unhandled
       // A destination that rejects the stream says why on the return path while we still send:
       // stop at once and report its reason (not the reset that follows).
@@ -240,10 +258,11 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.estimate = new DowntimeEstimate({
         ramBytes: this.guest.memory.totalBytes,
         linkBytesPerSecond: this.parameters['link-bandwidth'],
-        check: this.verifying ? algorithm : NO_DIGEST,
+        // after-resume: the check is outside the downtime, which then costs what verify off does
+        check: this.checkInDowntime ? algorithm : NO_DIGEST,
         seed: { pauseMs: SEED_PAUSE_MS, confirmMs: SEED_CONFIRM_MS, checkMsPerMiB: this.digester ? 2 * timeDigest(this.digester, this.guest.memory.blocks[0]!.bytes) : 0 },
       });
-      out.machine(this.guest.kind, this.guest.machineConfig(), this.verifying ? algorithm : NO_DIGEST);
+      out.machine(this.guest.kind, this.guest.machineConfig(), this.verifying ? algorithm : NO_DIGEST, this.parameters.verify === 'after-resume');
       this.ram.setup();
       out.ramSetup(this.guest.memory);
       await out.flush();
@@ -375,7 +394,16 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
    */
   private digestFrozenRam(): Promise<string> | undefined {
     if (this.hasher === undefined) return undefined;
-    const p = this.hasher.digest(this.parameters['digest-algorithm']).catch((e: unknown) => {
+    const algorithm = this.parameters['digest-algorithm'];
+    const hasher = this.hasher;
+    const job =
+      algorithm === 'page128'
+        ? hasher.chunks().then((t) => {
+            this.chunkTable = t.slice();
+            return rootDigest(this.chunkTable, hasher.chunkCount);
+          })
+        : hasher.digest(algorithm);
+    const p = job.catch((e: unknown) => {
       debug('RAM digest worker failed (%s); hashing on the main thread', e instanceof Error ? e.message : String(e));
       return this.hashHere();
     });
@@ -384,7 +412,14 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   }
 
   private hashHere(): string {
-    return this.abort.signal.aborted ? '' : this.guest.memory.digestWith(this.digester!);
+    if (this.abort.signal.aborted) return '';
+    const memory = this.guest.memory;
+    if (this.parameters['digest-algorithm'] !== 'page128') return memory.digestWith(this.digester!);
+    // in place where the RAM is a WebAssembly.Memory, else the TypeScript reference
+    const count = chunkCountOf(memory);
+    const table = (this.chunkTable = new Int32Array(count * 4));
+    chunkDigests(memory.blocks.map((b) => b.bytes), inPlaceHashers(memory), 0, count, table);
+    return rootDigest(table, count);
   }
 
   /** Lifts auto-converge's throttle (QEMU stops it when the migration ends). */
@@ -392,7 +427,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     if (this.autoConverge && this.autoConverge.percent > 0 && this.guest.status !== 'stopped') this.guest.throttle?.(this.throttleBefore);
   }
 
-  private async complete(out: OutgoingStream, channel: Channel, reply: Promise<{ status: string; digest?: string; error?: string }> | undefined): Promise<void> {
+  private async complete(out: OutgoingStream, channel: Channel, reply: Promise<DestinationReply> | undefined): Promise<void> {
     const ram = this.ram!;
     this.transition('device');
     const downtimeStart = performance.now();
@@ -435,7 +470,10 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     }
     /** Time spent waiting for the digest once everything else was sent. */
     const digestMs = performance.now() - digestStart;
-    if (this.ramDigest !== undefined) out.digest(this.parameters['digest-algorithm'], Buffer.from(this.ramDigest, 'hex'));
+    if (this.ramDigest !== undefined) {
+      if (this.chunkTable !== undefined) out.digestChunks(new Uint8Array(this.chunkTable.buffer, this.chunkTable.byteOffset, this.chunkTable.byteLength));
+      out.digest(this.parameters['digest-algorithm'], Buffer.from(this.ramDigest, 'hex'));
+    }
     out.eof();
     out.vmdesc();
     await out.flush();
@@ -446,14 +484,40 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     await channel.end();
     if (reply) {
       const r = await withTimeout(reply, this.replyTimeoutMs);
-      if (r.status !== 'completed') throw new LivemigError('MIGRATION_FAILED', `destination failed: ${r.error ?? 'no reason given'}`);
+      const mode = this.parameters.verify === 'after-resume' ? 'after-resume' : 'before-resume';
+      const algorithm = this.parameters['digest-algorithm'];
+      // the source's RAM is still paused: the pages of the chunks that differ can be named
+      const mismatch = (): VerificationResult => ({
+        mode,
+        algorithm,
+        result: 'mismatch',
+        ...(r.mismatch ? { chunks: r.mismatch.chunks.map((c) => c.chunk), chunkCount: r.mismatch.chunkCount, pages: namePages(this.guest.memory, r.mismatch) } : {}),
+      });
+      if (r.status !== 'completed') {
+        if (r.mismatch === undefined) throw new LivemigError('MIGRATION_FAILED', `destination failed: ${r.error ?? 'no reason given'}`);
+        this.verification = mismatch();
+        throw new LivemigError('DIGEST_MISMATCH', `destination failed: ${describeMismatch(this.verification)}`);
+      }
       this.destinationDigest = r.digest;
-      if (this.verifying && r.digest !== this.ramDigest) throw new LivemigError('DIGEST_MISMATCH', `destination RAM digest ${r.digest} differs from the source's ${this.ramDigest}`);
+      if (this.verifying) {
+        if (r.digest === this.ramDigest) this.verification = { mode, algorithm, result: 'matched' };
+        else if (this.resumedAt === undefined) throw new LivemigError('DIGEST_MISMATCH', `destination RAM digest ${r.digest} differs from the source's ${this.ramDigest}`);
+        else {
+          // the guest already runs on the destination: completed, and said loudly
+          this.verification = mismatch();
+          debug('%s', describeMismatch(this.verification));
+          this.emit('verification-failed', this.verification);
+        }
+      }
     }
     this.endTime = performance.now();
-    this.downtime = this.endTime - downtimeStart;
-    this.downtimeParts = { pauseMs: pausedAt - downtimeStart, sendMs: sentAt - pausedAt - digestMs, digestMs, confirmMs: this.endTime - sentAt };
-    learnFixedCosts(this.verifying ? this.parameters['digest-algorithm'] : NO_DIGEST, {
+    // after-resume: the downtime ended when the destination resumed, not when its check did
+    this.downtime = (this.resumedAt ?? this.endTime) - downtimeStart;
+    this.downtimeParts =
+      this.resumedAt !== undefined
+        ? { pauseMs: pausedAt - downtimeStart, sendMs: this.resumedAt - pausedAt, digestMs: 0, confirmMs: 0 }
+        : { pauseMs: pausedAt - downtimeStart, sendMs: sentAt - pausedAt - digestMs, digestMs, confirmMs: this.endTime - sentAt };
+    learnFixedCosts(this.checkInDowntime ? this.parameters['digest-algorithm'] : NO_DIGEST, {
       pauseMs: pausedAt - downtimeStart + deviceMs,
       confirmMs: 0,
       checkMsPerMiB: (digestMs + this.downtimeParts.confirmMs) / (this.guest.memory.totalBytes / (1 << 20)),
@@ -515,6 +579,11 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
 
   /** Dirty pages not sent when the migration ended (cancelled or failed; 0 once completed). */
   private remainingAtEnd = 0;
+
+  /** True when the destination resumes only after the check (verify before-resume). */
+  private get checkInDowntime(): boolean {
+    return this.parameters.verify === 'before-resume';
+  }
 
   /** False with `verify off`: no digest is taken or sent. */
   private get verifying(): boolean {
@@ -636,6 +705,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       expectedAtSwitchoverMs: this.expectedAtSwitchoverMs,
       ramDigest: this.ramDigest,
       destinationDigest: this.destinationDigest,
+      verification: this.verification,
       transport: this.channel ? { description: this.channel.description, ...(this.channel.tls ? { tls: this.channel.tls } : {}) } : undefined,
     });
   }

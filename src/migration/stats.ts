@@ -84,6 +84,17 @@ export interface LivemigStats {
   /** The algorithm of `ram-digest` and `destination-digest`. */
   'digest-algorithm'?: string;
   'destination-digest'?: string;
+  /**
+   * The RAM check, once the destination answered: its mode, and `matched` or `mismatch` with
+   * the chunks (64 pages each) that differ and the pages named in them.
+   */
+  verification?: {
+    mode: string;
+    algorithm: string;
+    result: 'matched' | 'mismatch';
+    'differing-chunks'?: number;
+    pages?: { block: string; offset: number; page: number }[];
+  };
   kernel: string;
   /** The switchover was forced by max-iterations / max-time (stall-policy force). */
   'forced-switchover': boolean;

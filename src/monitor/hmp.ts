@@ -5,6 +5,7 @@
  * and QMP apply the same checks.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { describeMismatch } from '../migration/index.js';
 import { formatIncomingInfo, formatInfoMigrate } from './info-migrate.js';
 import { parseOnOff, parseSecondsToMs, parseWholeNumber, tokenize } from './hmp-args.js';
 import { CAPABILITY_NAMES, PARAMETER_NAMES, parameterType } from './machine.js';
@@ -145,7 +146,10 @@ export class Hmp {
     const { migration, done } = this.machine.migrate(rest[0]!, xbzrle ? { xbzrle } : {});
     const outcome = () => {
       const i = migration.info();
-      return i.status === 'failed' ? `Error: migration failed: ${i['error-desc'] ?? 'unknown error'}` : `Migration status: ${i.status ?? 'none'}`;
+      if (i.status === 'failed') return `Error: migration failed: ${i['error-desc'] ?? 'unknown error'}`;
+      // after-resume: completed, but the check found RAM that differs
+      const v = migration.verification;
+      return v?.result === 'mismatch' ? `Migration status: completed\nError: ${describeMismatch(v)}` : `Migration status: ${i.status ?? 'none'}`;
     };
     if (detach) {
       void done.then(() => this.print(outcome()));

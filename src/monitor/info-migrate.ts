@@ -84,7 +84,16 @@ export function formatInfoMigrate(info: MigrationInfo, role: 'source' | 'destina
   const alg = l?.['digest-algorithm'] ?? 'sha256';
   if (l?.['ram-digest']) lines.push(`ram digest (${alg}): ${l['ram-digest']}`);
   if (l?.['destination-digest']) lines.push(`destination ram digest (${alg}): ${l['destination-digest']}`);
+  if (l?.verification) lines.push(verificationLine(l.verification));
   return lines.join('\n');
+}
+
+/** "verification (page128, after-resume): matched", or FAILED with the chunks and the pages named. */
+function verificationLine(v: { mode: string; algorithm: string; result: string; 'differing-chunks'?: number; pages?: { block: string; offset: number; page: number }[] }): string {
+  const head = `verification (${v.algorithm}, ${v.mode}): `;
+  if (v.result === 'matched') return head + 'matched';
+  const pages = v.pages?.length ? `; pages: ${v.pages.map((p) => `${p.block}+0x${p.offset.toString(16)} (page ${p.page})`).join(', ')}` : '';
+  return `${head}FAILED, the RAM differs${v['differing-chunks'] !== undefined ? ` in ${v['differing-chunks']} chunk(s) of 64 pages` : ''}${pages}`;
 }
 
 /** "tls: TLSv1.3 TLS_AES_256_GCM_SHA384, peer CN=src (sha256 AB:...)": the session and the verified peer. */
@@ -101,6 +110,8 @@ export interface IncomingInfoExtra {
   'digest-algorithm'?: string;
   /** `off` when the source sent no digest (its verify parameter). */
   verify?: string;
+  /** The check's outcome: mode, algorithm, matched or mismatch (with the chunks that differ). */
+  verification?: { mode: string; algorithm: string; result: string; 'differing-chunks'?: number; chunks?: number[] };
   machine?: string;
   'stride-check'?: { ok: boolean; message: string };
   'pattern-check'?: { image: string; ok: boolean; passes: number; message: string };
@@ -122,6 +133,11 @@ export function formatIncomingInfo(info: MigrationInfo & { incoming?: Record<str
   if (x['source-digest']) lines.push(`source ram digest (${alg}): ${x['source-digest']}`);
   if (x['ram-digest']) lines.push(`ram digest (${alg}): ${x['ram-digest']}`);
   if (x.verify === 'off') lines.push('verify: off (the source sent no RAM digest; the guest resumed unchecked)');
+  if (x.verification) {
+    const v = x.verification;
+    const where = v.chunks?.length ? `; chunks of 64 pages: ${v.chunks.join(', ')}` : '';
+    lines.push(`verification (${v.algorithm}, ${v.mode}): ${v.result === 'matched' ? 'matched' : `FAILED, the RAM differs from the source's${where}`}`);
+  }
   lines.push(...formatQemuReceived((info.incoming ?? {})['qemu']));
   if (x['stride-check']) lines.push(`stride check: ${x['stride-check'].ok ? 'ok' : 'FAILED'} (${x['stride-check'].message})`);
   if (x['pattern-check']) lines.push(`${x['pattern-check'].image} pattern check: ${x['pattern-check'].ok ? 'ok' : 'FAILED'} (${x['pattern-check'].message})`);

@@ -14,6 +14,7 @@
  * is a GenericError naming it.
  */
 import { LivemigError } from '../errors.js';
+import { describeMismatch } from '../migration/index.js';
 import { Hmp } from './hmp.js';
 import type { FramedItem } from './json-framer.js';
 import { PARAMETER_NAMES, parameterType } from './machine.js';
@@ -160,6 +161,7 @@ export class QmpSession {
     const { migration, done } = this.machine.migrate(a['uri'] as string, a['xbzrle'] === true ? { xbzrle: true } : {});
     if (a['detach'] !== false) return {};
     const status = await done;
+    if (status === 'completed' && migration.verification?.result === 'mismatch') throw new QmpError('GenericError', describeMismatch(migration.verification));
     if (status === 'completed') return {};
     throw new QmpError('GenericError', status === 'failed' ? `migration failed: ${migration.error?.message ?? 'unknown error'}` : `migration ${status}`);
   }

@@ -16,7 +16,7 @@ import { createRamDigester, isRamDigestAlgorithm, updateHash } from '../hash.js'
 import { readVmdescFromFile } from './vmdesc.js';
 import { ByteSource } from './byte-source.js';
 import type { ByteInput } from './byte-source.js';
-import { LIVEMIG_DEVICE_IDSTR, LIVEMIG_DIGEST_IDSTR, LIVEMIG_MACHINE_IDSTR, RAM_SECTION_IDSTR } from './constants.js';
+import { LIVEMIG_DEVICE_IDSTR, LIVEMIG_DIGEST_CHUNKS_IDSTR, LIVEMIG_DIGEST_IDSTR, LIVEMIG_MACHINE_IDSTR, RAM_SECTION_IDSTR } from './constants.js';
 import { peekMachineName } from './header.js';
 import { blockFileName } from './idstr.js';
 import { DEFAULT_ANALYZE_MAX_RAM_BYTES, describeBytes, StreamLimitError } from './limits.js';
@@ -306,6 +306,7 @@ const OWN_HANDLING: ReadonlyMap<string, SectionHandling> = new Map([
   [LIVEMIG_MACHINE_IDSTR, 'livemig-machine'],
   [LIVEMIG_DEVICE_IDSTR, 'livemig-device'],
   [LIVEMIG_DIGEST_IDSTR, 'livemig-digest'],
+  [LIVEMIG_DIGEST_CHUNKS_IDSTR, 'livemig-digest-chunks'],
 ] as const);
 
 /**

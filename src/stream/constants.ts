@@ -75,6 +75,12 @@ export const LIVEMIG_DEVICE_IDSTR = 'livemig-device';
 export const LIVEMIG_MACHINE_IDSTR = 'livemig-machine';
 /** livemig's FULL section carrying the RAM digest: u8 len + algorithm name, u8 len + digest. */
 export const LIVEMIG_DIGEST_IDSTR = 'livemig-digest';
+/**
+ * livemig's FULL section carrying the page128 chunk digests (be32 length + 16 bytes per 64-page
+ * chunk, chunks numbered across blocks in order), sent before livemig-digest so that a
+ * destination can tell which chunks differ.
+ */
+export const LIVEMIG_DIGEST_CHUNKS_IDSTR = 'livemig-digest-chunks';
 export const LIVEMIG_SECTION_VERSION = 1;
 
 /**
@@ -86,6 +92,7 @@ export const LivemigSectionId = {
   Device: 3,
   Digest: 4,
   Machine: 5,
+  DigestChunks: 6,
 } as const;
 
 /** The machine name livemig writes in the configuration section. */

@@ -28,6 +28,7 @@ import type { ByteInput } from './byte-source.js';
 import {
   LIVEMIG_DEVICE_IDSTR,
   LIVEMIG_DIGEST_IDSTR,
+  LIVEMIG_DIGEST_CHUNKS_IDSTR,
   LIVEMIG_MACHINE_IDSTR,
   LIVEMIG_SECTION_VERSION,
   MigCommand,
@@ -42,6 +43,7 @@ import {
   DEFAULT_MAX_BUFFERED_DEVICE_BYTES,
   DEFAULT_MAX_DEVICE_STATE_BYTES,
   DEFAULT_MAX_VMDESC_BYTES,
+  MAX_RAM_BLOCKS,
   describeBytes,
   MAX_MACHINE_CONFIG_BYTES,
   StreamLimitError,
@@ -66,7 +68,7 @@ export interface SectionInfo {
 }
 
 /** How the loader dealt with a section's body. */
-export type SectionHandling = 'ram' | 'livemig-machine' | 'livemig-device' | 'livemig-digest' | 'described';
+export type SectionHandling = 'ram' | 'livemig-machine' | 'livemig-device' | 'livemig-digest' | 'livemig-digest-chunks' | 'described';
 
 /** A loaded section: its header, size (type byte through footer) and RAM records by kind. */
 export interface SectionSummary extends SectionInfo {
@@ -84,6 +86,8 @@ export interface LoadTarget extends RamLoadTarget {
   onMachine?(bytes: Uint8Array): void | Promise<void>;
   /** The guest's device state from the livemig-device section (a fresh buffer, the target's to keep). */
   onDeviceState?(bytes: Uint8Array): void;
+  /** The livemig-digest-chunks section: page128 chunk digests, 16 bytes each (a fresh buffer). */
+  onDigestChunks?(table: Uint8Array): void;
   /** The livemig-digest section: algorithm name (e.g. "sha256") and digest bytes. */
   onDigest?(algorithm: string, digest: Uint8Array): void;
   /** Each section header, before its body is read. */
@@ -174,6 +178,7 @@ const OWN_SECTIONS: ReadonlyMap<string, Exclude<SectionHandling, 'described'>> =
   [LIVEMIG_MACHINE_IDSTR, 'livemig-machine'],
   [LIVEMIG_DEVICE_IDSTR, 'livemig-device'],
   [LIVEMIG_DIGEST_IDSTR, 'livemig-digest'],
+  [LIVEMIG_DIGEST_CHUNKS_IDSTR, 'livemig-digest-chunks'],
 ]);
 
 interface Registered {
@@ -372,6 +377,9 @@ class StreamLoader {
       case 'livemig-digest':
         await this.digest(record);
         break;
+      case 'livemig-digest-chunks':
+        await this.digestChunks(record);
+        break;
       case 'described':
         await skipDescribed(src, entry.desc!, record);
         break;
@@ -454,6 +462,22 @@ class StreamLoader {
       return;
     }
     await this.target.onMachine(await src.readFresh(len, `${record} data`));
+  }
+
+  /* livemig-digest-chunks body := be32 len, len bytes (16 per chunk of 64 pages, so bounded by the RAM accepted) */
+  private async digestChunks(record: string): Promise<void> {
+    const src = this.src;
+    const at = src.offset;
+    await src.ensure(4, `${record} length`);
+    const len = src.readBe32();
+    const max = (Math.ceil(this.options.maxRamBytes / (64 * 4096)) + MAX_RAM_BLOCKS) * 16;
+    if (len > max) throw new StreamLimitError(`chunk digests of ${describeBytes(len)} are over the limit of ${describeBytes(max)} for --max-ram`, at, max);
+    if (len % 16 !== 0) throw new StreamError(`chunk digests of ${len} bytes are not whole 16-byte digests`, at, record);
+    if (this.target.onDigestChunks === undefined) {
+      await src.skip(len, `${record} data`);
+      return;
+    }
+    this.target.onDigestChunks(await src.readFresh(len, `${record} data`));
   }
 
   /* livemig-digest body := u8 len, algorithm name, u8 len, digest */

@@ -65,6 +65,11 @@ export interface RamLoadTarget {
    */
   onRecord?(kind: RecordKind, idstr: string | null, payloadBytes: number): void;
   /**
+   * Called for each page a record wrote into the target's memory (a ZERO record for a page
+   * known to hold zero writes nothing and is not reported): a destination hashes what landed.
+   */
+  onPageLanded?(idstr: string, offset: number): void;
+  /**
    * True when the memory `setupRam` returns is all zero (freshly allocated): a ZERO record
    * for a page no record has written yet then costs nothing, not even a read (the destination
    * of an idle guest would otherwise read all its RAM while the source sends it).
@@ -140,6 +145,7 @@ export class RamLoader {
           if (block.mem !== null && (fill !== 0 || mayBeWritten(block, offset))) {
             fillPage(block.mem!, offset, fill); // reads only, when the page holds the fill already
             markWritten(block, offset);
+            target.onPageLanded?.(block.idstr, offset);
           }
           counts.zero++;
           target.onRecord?.('zero', block.idstr, 1);
@@ -150,7 +156,10 @@ export class RamLoader {
           const offset = this.pageOffset(block, hi, lo - flags, at);
           if (src.available < PAGE_SIZE_BYTES) await src.ensure(PAGE_SIZE_BYTES, recordName('PAGE', block, offset) + ' data');
           const dataAt = src.takeAt(PAGE_SIZE_BYTES);
-          if (block.mem !== null) copyBytes(block.mem, offset, src.windowBytes, dataAt, PAGE_SIZE_BYTES); // RAM may be shared memory
+          if (block.mem !== null) {
+            copyBytes(block.mem, offset, src.windowBytes, dataAt, PAGE_SIZE_BYTES); // RAM may be shared memory
+            target.onPageLanded?.(block.idstr, offset);
+          }
           markWritten(block, offset);
           counts.page++;
           target.onRecord?.('page', block.idstr, PAGE_SIZE_BYTES);
@@ -166,8 +175,10 @@ export class RamLoader {
           const len = src.readBe16();
           checkDeltaHeader(encoding, len, encAt, block, offset);
           if (src.available < len) await src.ensure(len, recordName('XBZRLE', block, offset) + ' payload');
-          if (block.mem !== null) this.applyDelta(block, offset, encoding, len);
-          else src.takeAt(len);
+          if (block.mem !== null) {
+            this.applyDelta(block, offset, encoding, len);
+            target.onPageLanded?.(block.idstr, offset);
+          } else src.takeAt(len);
           if (encoding === DeltaEncoding.Xbzrle) {
             counts.xbzrle++;
             target.onRecord?.('xbzrle', block.idstr, len);

@@ -22,6 +22,7 @@ import type { ByteWriter } from './byte-writer.js';
 import {
   LIVEMIG_DEVICE_IDSTR,
   LIVEMIG_DIGEST_IDSTR,
+  LIVEMIG_DIGEST_CHUNKS_IDSTR,
   LIVEMIG_MACHINE_IDSTR,
   LIVEMIG_MACHINE_NAME,
   LIVEMIG_SECTION_VERSION,
@@ -158,6 +159,11 @@ export class MigrationStreamWriter {
     n += 4 + bytes.length;
     this.described.push(description);
     return n + this.footer(id);
+  }
+
+  /** The whole livemig-digest-chunks FULL section: header, be32 len + the chunk digests, footer. */
+  digestChunks(id: number, table: Uint8Array): number {
+    return this.lengthPrefixed(id, LIVEMIG_DIGEST_CHUNKS_IDSTR, table, livemigDeviceDescription(table.length, LIVEMIG_DIGEST_CHUNKS_IDSTR));
   }
 
   /** The whole livemig-digest FULL section: header, u8 len + algorithm, u8 len + digest, footer. */

@@ -1,6 +1,6 @@
 /**
  * `livemig analyze` on a real livemig stream (a migration to a file): the RAM checked against
- * the stream's xxh3-128 digest; the same stream with its digest altered (status 1, named);
+ * the stream's page128 digest; the same stream with its digest altered (status 1, named);
  * and truncated: what was read before the cut, in text and --json, then the error (status 1).
  */
 import { after, before, test } from 'node:test';
@@ -38,16 +38,16 @@ function analyze(args: readonly string[]): { status: number | null; stdout: stri
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, both: readFileSync(file, 'utf8') };
 }
 
-test('a livemig stream: the RAM matches its xxh3-128 digest (text and --json), status 0', () => {
+test('a livemig stream: the RAM matches its page128 digest (text and --json), status 0', () => {
   const text = analyze([stream]);
   assert.equal(text.status, 0, text.stderr);
   assert.equal(text.stderr, '');
-  assert.match(text.stdout, /^RAM digest: matches the stream's livemig-digest \(xxh3-128\)$/m);
-  assert.match(text.stdout, new RegExp(`^  livemig-digest: xxh3-128 ${digestHex}$`, 'm'));
+  assert.match(text.stdout, /^RAM digest: matches the stream's livemig-digest \(page128\)$/m);
+  assert.match(text.stdout, new RegExp(`^  livemig-digest: page128 ${digestHex}$`, 'm'));
   const json = analyze(['--json', stream]);
   assert.equal(json.status, 0, json.stderr);
   const s = JSON.parse(json.stdout) as AnalysisSummary;
-  assert.deepEqual(s.devices.digest, { algorithm: 'xxh3-128', hex: digestHex, matches: true, computed: digestHex });
+  assert.deepEqual(s.devices.digest, { algorithm: 'page128', hex: digestHex, matches: true, computed: digestHex });
   assert.equal(s.error, undefined);
 });
 
@@ -61,8 +61,8 @@ test('a digest that does not match the RAM: said in the summary, then an error n
   const r = analyze([file]);
   assert.equal(r.status, 1);
   const stored = altered.subarray(at, at + 16).toString('hex');
-  assert.match(r.stdout, new RegExp(`^RAM digest: DOES NOT MATCH the stream's livemig-digest \\(xxh3-128\\): the RAM read gives ${digestHex}$`, 'm'));
-  assert.equal(r.stderr, `livemig: the RAM read from the stream does not match its livemig-digest (xxh3-128 ${stored}, read ${digestHex})\n`);
+  assert.match(r.stdout, new RegExp(`^RAM digest: DOES NOT MATCH the stream's livemig-digest \\(page128\\): the RAM read gives ${digestHex}$`, 'm'));
+  assert.equal(r.stderr, `livemig: the RAM read from the stream does not match its livemig-digest (page128 ${stored}, read ${digestHex})\n`);
 });
 
 test('a truncated stream: what was read before the cut, then the error, status 1 (text and --json)', () => {

@@ -34,3 +34,28 @@ test('RamHasher: ready resolves once the worker waits for work, then digests ans
     await hasher.close();
   }
 });
+
+test('RamHasher: page128 chunk tables split over workers are the reference\'s, and follow the RAM', async () => {
+  const { chunkDigests } = await import('../../src/codec/page-hash128.js');
+  // a WebAssembly.Memory block (hashed in place) and a small one that is not whole 64 KiB pages
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 << 20 }, { idstr: 'rom', sizeBytes: 12 * 4096 }]);
+  assert.ok(memory.blocks[0]!.wasmMemory !== undefined);
+  for (const b of memory.blocks) for (let i = 0; i < b.sizeBytes; i += 4096) b.bytes[i + (i % 4000)] = (i >>> 12) & 0xff;
+  const hasher = RamHasher.start(memory, 3);
+  const reference = (): number[] => {
+    const t = new Int32Array(hasher.chunkCount * 4);
+    chunkDigests(memory.blocks.map((b) => b.bytes), [], 0, hasher.chunkCount, t);
+    return [...t];
+  };
+  try {
+    assert.equal(hasher.workerCount, 3);
+    assert.equal(hasher.chunkCount, 16 + 1); // 1024 pages in chunks of 64, and 12 pages
+    assert.deepEqual([...(await hasher.chunks())], reference());
+    memory.blocks[0]!.bytes[3 * 4096 + 17] ^= 0x40; // the workers read the shared RAM, not a copy
+    const second = [...(await hasher.chunks())];
+    assert.deepEqual(second, reference());
+    assert.notDeepEqual(second.slice(0, 4), [...new Int32Array(4)]);
+  } finally {
+    await hasher.close();
+  }
+});

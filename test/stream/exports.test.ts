@@ -14,6 +14,7 @@ test('stream layer: the export list is pinned', () => {
     'DELTA_HISTOGRAM_BOUNDS',
     'DeltaEncoding',
     'LIVEMIG_DEVICE_IDSTR',
+    'LIVEMIG_DIGEST_CHUNKS_IDSTR',
     'LIVEMIG_DIGEST_IDSTR',
     'LIVEMIG_MACHINE_IDSTR',
     'LIVEMIG_MACHINE_NAME',
