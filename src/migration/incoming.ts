@@ -376,6 +376,10 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     }
     if (this.ramDigest === this.sourceDigest) return (this.verification = { mode, algorithm: 'page128', result: 'matched' });
     const chunks = theirs === undefined ? [] : differingChunks(mine, theirs);
+    if (theirs !== undefined && chunks.length === 0) {
+      // every chunk matches: the digest itself is not the one of the chunks it came with
+      throw new LivemigError('DIGEST_MISMATCH', `RAM digest mismatch: the stream's digest ${this.sourceDigest} is not that of its own chunk digests (${rootDigest(theirs, count)}): damaged in transit`);
+    }
     return (this.verification = { mode, algorithm: 'page128', result: 'mismatch', chunks, chunkCount: chunks.length });
   }
 

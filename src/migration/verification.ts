@@ -57,5 +57,6 @@ export function describePages(pages: readonly DifferingPage[]): string {
 export function describeMismatch(v: VerificationResult): string {
   const chunks = v.chunks ?? [];
   const named = v.pages !== undefined && v.pages.length > 0 ? `; pages that differ: ${describePages(v.pages)}` : '';
-  return `RAM verification (${v.algorithm}, ${v.mode}) FAILED: ${v.chunkCount ?? chunks.length} chunk(s) of 64 pages differ (${chunks.slice(0, 16).join(', ')}${chunks.length > 16 ? ', ...' : ''})${named}`;
+  if (chunks.length === 0) return `RAM digest mismatch (${v.algorithm}, ${v.mode}): the RAM differs from the source's`;
+  return `RAM digest mismatch (${v.algorithm}, ${v.mode}): ${v.chunkCount ?? chunks.length} chunk(s) of 64 pages differ (${chunks.slice(0, 16).join(', ')}${chunks.length > 16 ? ', ...' : ''})${named}`;
 }

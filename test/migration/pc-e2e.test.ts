@@ -58,7 +58,7 @@ describe('an x86 PC (v86) migrated live between two processes', { ...needsBios, 
       const done = await dst.waitFor('completed');
       const incoming = done['incoming'] as Record<string, unknown>;
       assert.equal(incoming['machine'], 'pc', 'the destination built a PC');
-      assert.equal(info.get('ram digest (xxh3-128)'), incoming['ram-digest']);
+      assert.equal(info.get('ram digest (page128)'), incoming['ram-digest']);
       assert.equal(info.has('xbzrle pages'), xbzrle);
       const check = incoming['pattern-check'] as { ok: boolean; message: string; image: string };
       assert.equal(check.image, image);

@@ -167,7 +167,7 @@ export class FaultProxy {
         if (armed === 'bad-digest' && this.phase === 'stop-and-copy' && info.type === 'full' && info.idstr === 'livemig-digest') {
           // FULL header (14 + idstr) + u8 len + algorithm + u8 len: the first byte of the digest
           // (the section comes in one chunk, so its length byte is at hand; else the default's)
-          const alen = original(info.offset + 14 + info.idstr.length) ?? 'xxh3-128'.length;
+          const alen = original(info.offset + 14 + info.idstr.length) ?? 'page128'.length;
           const at = info.offset + 14 + info.idstr.length + 1 + alen + 1;
           patches.set(at, 0xff);
           armed = undefined;

@@ -133,7 +133,7 @@ async function runCell(fault: FaultName, phase: Phase): Promise<void> {
     const info = parseInfo(await src.ask('info migrate'));
     const done = await dst2.waitFor('completed');
     const incoming = done['incoming'] as Record<string, unknown>;
-    assert.equal(incoming['ram-digest'], info.get('ram digest (xxh3-128)'), 'digests equal');
+    assert.equal(incoming['ram-digest'], info.get('ram digest (page128)'), 'digests equal');
     const ran = await dst2.waitFor('ran');
     if (workload === 'stride') {
       assert.equal((incoming['stride-check'] as { ok: boolean }).ok, true, JSON.stringify(incoming['stride-check']));

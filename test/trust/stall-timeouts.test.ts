@@ -55,7 +55,7 @@ describe('stall timeouts end to end', { timeout: 90_000 }, () => {
     const uri = String((await dst.waitFor('listening'))['uri']);
     assert.deepEqual(await src.ask(`migrate ${uri}`), ['Migration status: completed']);
     const done = await dst.waitFor('completed');
-    const digest = parseInfo(await src.ask('info migrate')).get('ram digest (xxh3-128)');
+    const digest = parseInfo(await src.ask('info migrate')).get('ram digest (page128)');
     assert.match(digest ?? '', /^[0-9a-f]{32}$/);
     assert.equal((done['incoming'] as Record<string, unknown>)['ram-digest'], digest);
     src.send('quit');
