@@ -1,5 +1,7 @@
 /**
- * The public codec functions. They check their arguments, then run the selected kernel.
+ * The public codec functions. They check their arguments, then run the selected kernel, on its
+ * path for plain Uint8Arrays where it has one (the SIMD kernel copies pages into its memory
+ * without first asking whether they already are there, a view look-up per call).
  *
  * XBZRLE (QEMU's format) and XBRLE (2011's) both return the bytes written to `out`,
  * 0 when the page is unchanged (nothing to send) and -1 when the encoding does not fit in
@@ -27,16 +29,15 @@ function checkPair(fn: string, old: Uint8Array, cur: Uint8Array): void {
  */
 export function xbzrleEncode(old: Uint8Array, cur: Uint8Array, out: Uint8Array): number {
   checkPair('xbzrleEncode', old, cur);
-  return selectedKernel().xbzrleEncode(old, cur, out);
+  const k = selectedKernel();
+  return k.xbzrleEncodePlain !== undefined ? k.xbzrleEncodePlain(old, cur, out) : k.xbzrleEncode(old, cur, out);
 }
 
 /**
  * Applies an XBZRLE delta to `page` in place.
  * @throws DeltaError naming the payload offset; `page` is then unchanged.
  */
-export function xbzrleDecode(delta: Uint8Array, page: Uint8Array): void {
-  decodeXbzrle(delta, page);
-}
+export const xbzrleDecode: (delta: Uint8Array, page: Uint8Array) => void = decodeXbzrle;
 
 /**
  * Encodes old XOR cur as XBRLE (2011)'s (count, byte) run-length pairs over the whole page;
@@ -45,7 +46,8 @@ export function xbzrleDecode(delta: Uint8Array, page: Uint8Array): void {
  */
 export function xbrleEncode(old: Uint8Array, cur: Uint8Array, out: Uint8Array): number {
   checkPair('xbrleEncode', old, cur);
-  return selectedKernel().xbrleEncode(old, cur, out);
+  const k = selectedKernel();
+  return k.xbrleEncodePlain !== undefined ? k.xbrleEncodePlain(old, cur, out) : k.xbrleEncode(old, cur, out);
 }
 
 /**
