@@ -11,7 +11,7 @@
  * per second) during pre-copy against its speed alone, measured just before in the same run.
  *
  *   npm run build && node dist/bench/pc.bench.js [--ram 128M] [--cache 64M] [--runs 3] [--linux DIR]
- *     [--guest stride|linux] [--xbzrle on|off]
+ *     [--guest stride|linux] [--xbzrle on|off] [--guest-share 0.75]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,6 +35,8 @@ const CACHE = parseSize(arg('--cache') ?? '64M', '--cache');
 const LINUX_DIR = arg('--linux') ?? process.env['LIVEMIG_LINUX_GUEST_DIR'] ?? join(process.env['HOME'] ?? '/root', '.cache/livemig/linux-guest');
 /** How long the guest's speed alone is measured before each migration. */
 const ALONE_MS = 1000;
+/** `--guest-share X`: the PC's share of the thread beside the engine (PcMachineOptions.guestShare). */
+const GUEST_SHARE = arg('--guest-share') === undefined ? undefined : Number(arg('--guest-share'));
 /** `--xbzrle on|off`: only that mode (default both). */
 const XBZRLE_MODES = arg('--xbzrle') === 'on' ? [true] : arg('--xbzrle') === 'off' ? [false] : [true, false];
 
@@ -82,7 +84,7 @@ async function startGuest(guest: string): Promise<PcMachine> {
     options = { ramBytes: RAM, kernel: join(LINUX_DIR, 'bzImage'), initrd: join(LINUX_DIR, 'initrd.img'), append: m.cmdline ?? m.append ?? 'console=ttyS0' };
   }
   const { config, media } = resolvePcOptions(options);
-  const pc = await PcMachine.create(config, media, { serial: onByte });
+  const pc = await PcMachine.create(config, media, { serial: onByte, ...(GUEST_SHARE !== undefined ? { guestShare: GUEST_SHARE } : {}) });
   await booted;
   return pc;
 }

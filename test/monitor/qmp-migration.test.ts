@@ -5,13 +5,13 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from './qmp-client.js';
 import type { Json } from './qmp-client.js';
 import { killAll, livemig } from './procs.js';
-import { DEFAULT_BIOS_PATH } from '../../src/guest/index.js';
+import { DEFAULT_BIOS_PATH, PASS_MARKER, countMarkers } from '../../src/guest/index.js';
 import { requirement } from '../helpers/requirements.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'livemig-qmpmig-'));
@@ -126,9 +126,17 @@ test('a PC (v86) driven over QMP: query-status, stop and cont with their events,
   const dst = livemig(['incoming', 'tcp:127.0.0.1:0', '--json', '--monitor', 'none', '--qmp', `unix:${dstSock}`]);
   const uri = (JSON.parse(await dst.waitLine(/"event":"listening"/)) as { uri: string }).uri;
   const d = await QmpClient.ready({ path: dstSock });
-  const src = livemig(['run', '--machine', 'pc', '--boot-sector', 'stride', '--ram', '32M', '--monitor', 'none', '--qmp', 'tcp:127.0.0.1:0']);
+  const serial = join(dir, 'pc-src-serial.txt');
+  const src = livemig(['run', '--machine', 'pc', '--boot-sector', 'stride', '--ram', '16M', '--monitor', 'none', '--qmp', 'tcp:127.0.0.1:0', '--serial', `file:${serial}`]);
   const s = await QmpClient.ready(await src.listening('QMP'));
   clients.push(d, s);
+  // The stride pattern exists once the boot sector has zeroed its region (its first pass
+  // marker): before, SeaBIOS's tables lie at the top of RAM, inside the region the guest
+  // claims, and a migration that fast would carry them where the check expects the pattern.
+  for (const deadline = Date.now() + 60_000; !(existsSync(serial) && countMarkers(readFileSync(serial), PASS_MARKER) > 0); ) {
+    if (Date.now() > deadline) throw new Error('the stride guest wrote no pass marker in 60 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
   assert.deepEqual(await s.ok('query-status'), { status: 'running', running: true, singlestep: false });
   await s.ok('stop');
   await s.waitFor((m) => m['event'] === 'STOP', 10_000);
