@@ -98,7 +98,6 @@ function summarySection(runs: readonly ReportRun[], series: readonly RunSeries[]
   const sum = (r: ReportRun, f: (p: ReportRun['passes'][number]) => number) => r.passes.reduce((a, p) => a + f(p), 0);
   const rows: Row[] = [
     ['status', (r) => `${r.info.status ?? '-'}${r.info.livemig?.['forced-switchover'] ? ' (switchover forced at the time limit)' : ''}${r.info['error-desc'] ? `: ${r.info['error-desc']}` : ''}`],
-    ['what it used', (r) => describeSettings(r)],
     ['delta compression', (r) => (r.info.livemig?.codec && r.info.livemig.codec !== 'none' ? r.info.livemig.codec.toUpperCase() : 'off')],
     ['bandwidth', (r) => bandwidthText(r)],
     ['page cache', (r) => (r.parameters?.['xbzrle-cache-size'] !== undefined && r.info.livemig?.codec !== 'none' ? `${formatBytes(r.parameters['xbzrle-cache-size'])}${r.parameters['cache-ways'] !== undefined ? `, ${r.parameters['cache-ways']}-way` : ''}` : '-')],
@@ -118,6 +117,8 @@ function summarySection(runs: readonly ReportRun[], series: readonly RunSeries[]
     ['overflows', (r) => (xb(r) ? formatCount(xb(r)!.overflow) : '-')],
     ['average throughput', (r) => { const t = (r.info['total-time'] ?? 0) - (r.info['setup-time'] ?? 0); return ram(r) && t > 0 ? formatRate((ram(r)!.transferred * 1000) / t) : '-'; }],
   ];
+  // what each used, from its data, unless every label already says it (livemig run's do)
+  if (runs.some((r) => !r.label.endsWith(describeSettings(r)))) rows.splice(1, 0, ['what it used', (r) => describeSettings(r)]);
   // rows only some migrations have: auto-converge, auto-xbzrle, the guest's work rate
   if (runs.some((r) => r.info.livemig?.['auto-converge'])) rows.push(['auto-converge: highest vCPU throttle', (r) => { const a = r.info.livemig?.['auto-converge']; return a ? `${a['max-cpu-throttle-reached']} % (${a.steps.length} steps)` : '-'; }]);
   if (runs.some((r) => r.info.livemig?.['delta-assessment'])) rows.push(['delta compression on the wire', (r) => { const a = r.info.livemig?.['delta-assessment']; return a ? `${a.verdict} (gain ${trim(a.gain)}, judged at pass ${a.pass})` : '-'; }]);
