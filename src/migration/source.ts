@@ -260,7 +260,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         linkBytesPerSecond: this.parameters['link-bandwidth'],
         // after-resume: the check is outside the downtime, which then costs what verify off does
         check: this.checkInDowntime ? algorithm : NO_DIGEST,
-        seed: { pauseMs: SEED_PAUSE_MS, confirmMs: SEED_CONFIRM_MS, checkMsPerMiB: this.digester ? 2 * timeDigest(this.digester, this.guest.memory.blocks[0]!.bytes) : 0 },
+        // the source hashes on workers while the last pages go out: the wait is mostly the destination's check
+        seed: { pauseMs: SEED_PAUSE_MS, confirmMs: SEED_CONFIRM_MS, checkMsPerMiB: this.digester ? timeDigest(this.digester, this.guest.memory.blocks[0]!.bytes) : 0 },
       });
       out.machine(this.guest.kind, this.guest.machineConfig(), this.verifying ? algorithm : NO_DIGEST, this.parameters.verify === 'after-resume');
       this.ram.setup();
@@ -323,6 +324,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         pending = ram.priceRemaining();
         this.counters.expectedDowntimeMs = this.expectedDowntime(pending);
         this.thresholdBytes = this.estimate!.thresholdBytes(this.parameters['downtime-limit'], this.counters.bandwidthBytesPerMs);
+        debug('pass %d: %d dirty pages priced %d bytes, final stage %d bytes/ms, fixed costs %d ms: expected downtime %d ms', this.counters.dirtySyncCount, ram.remaining, Math.round(pending), Math.round(this.estimate!.finalBandwidth(this.counters.bandwidthBytesPerMs)), Math.round(this.estimate!.fixedMs), this.counters.expectedDowntimeMs);
         if (pending <= this.thresholdBytes) return;
         if (this.maxPasses > 0 && this.counters.dirtySyncCount >= this.maxPasses) return;
         if (this.stalled()) {
@@ -718,10 +720,14 @@ const SEED_CONFIRM_MS = 5;
 /** Bytes of RAM timed to seed the check's cost. */
 const SEED_DIGEST_BYTES = 4 << 20;
 
-/** Milliseconds `digester` takes per MiB, timed on the start of `bytes` (up to 4 MiB). */
+/**
+ * Milliseconds `digester` takes per MiB, timed on the start of `bytes` (up to 4 MiB) after a
+ * first call on 64 KiB (a WebAssembly hash's first call compiles it).
+ */
 function timeDigest(digester: RamDigester, bytes: Uint8Array): number {
   const n = Math.min(bytes.length, SEED_DIGEST_BYTES);
   if (n === 0) return 0;
+  digester.digest([bytes.subarray(0, Math.min(n, 1 << 16))]);
   const t = performance.now();
   digester.digest([bytes.subarray(0, n)]);
   return (performance.now() - t) / (n / (1 << 20));
