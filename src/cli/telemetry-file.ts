@@ -9,6 +9,9 @@
  *    "cacheHits":0,"cacheMisses":1765,"overflows":0,"encodingRate":0,
  *    "bandwidthBytesPerSecond":4068295,"expectedDowntimeMs":130,"remainingPages":128,"cacheMissRate":1}
  *
+ * The stop-and-copy's line comes once the downtime is known: its `expectedDowntimeMs` is the
+ * expected downtime the switchover was decided on, and `downtimeMs` the downtime it took.
+ *
  * Lines are written synchronously as each pass ends, so a crash loses nothing already
  * written. Numbers are always finite (NaN or Infinity would become null in JSON; they are
  * written as 0). A write error never reaches the migration: it is kept and thrown by
