@@ -6,6 +6,12 @@
  * 256 KiB. (Fresh large allocations are mmap'd and fault in page by page: on a VM that costs
  * more than the copy itself.) A sink that keeps its chunks never calls `release`.
  *
+ * A chunk may start up to 7 bytes into its buffer: before a large copy into a chunk that holds
+ * only a few bytes, those bytes move so that the copy's destination and source share their
+ * address modulo 8. Page data follows 5 to 15 bytes of framing (section header, record
+ * header), and a page copied out of shared memory at a different alignment costs two copies
+ * (see copyBytes); whole-page records (8 + 4096 bytes) then keep that alignment page after page.
+ *
  * The first sink failure is sticky (QEMU's qemu_file_set_error): later writes are no-ops and
  * `flush()`/`drain()` reject with it.
  */
@@ -29,11 +35,21 @@ const MIN_CHUNK_BYTES = 64;
 /** Released chunks kept for reuse; more in flight than this is only possible with a sink that buffers. */
 const POOL_CHUNKS = 8;
 const TWO_POW_32 = 0x1_0000_0000;
+/** Spare bytes at a buffer's start, so that a chunk can begin at any alignment. */
+const ALIGN_SLACK = 8;
+/** Copies at least this long may realign a chunk... */
+const REALIGN_MIN_COPY = 1024;
+/** ...that holds at most this many bytes (moved within the buffer). */
+const REALIGN_MAX_HELD = 64;
 
 export class ByteWriter {
   private readonly chunkBytes: number;
   private chunk: Uint8Array | null = null;
   private view: DataView | null = null;
+  /** Where the current chunk begins in its buffer (0..ALIGN_SLACK), and where it must end. */
+  private start = 0;
+  private limit = 0;
+  /** Next byte's index in the chunk's buffer. */
   private pos = 0;
   private written = 0;
   private failure: { error: unknown } | null = null;
@@ -126,7 +142,8 @@ export class ByteWriter {
     const end = at + n;
     while (from < end) {
       this.room(1);
-      const k = Math.min(end - from, this.chunkBytes - this.pos);
+      if (end - from >= REALIGN_MIN_COPY && this.pos - this.start <= REALIGN_MAX_HELD) this.realign(src.byteOffset + from);
+      const k = Math.min(end - from, this.limit - this.pos);
       copyBytes(this.chunk!, this.pos, src, from, k); // guest RAM is shared memory: see copyBytes
       this.pos += k;
       from += k;
@@ -139,7 +156,7 @@ export class ByteWriter {
    * @throws the sink's first error (sticky).
    */
   async flush(): Promise<void> {
-    if (!this.failure && this.chunk !== null && this.pos > 0) this.handOver();
+    if (!this.failure && this.chunk !== null && this.pos > this.start) this.handOver();
     await this.drain(0);
   }
 
@@ -155,14 +172,30 @@ export class ByteWriter {
 
   /** Makes room for `n` (at most 8) contiguous bytes, handing over the current chunk if needed. */
   private room(n: number): void {
-    if (this.chunk !== null && this.pos + n > this.chunkBytes) this.handOver();
+    if (this.chunk !== null && this.pos + n > this.limit) this.handOver();
     if (this.chunk === null) {
       const reused = this.free.pop();
       if (reused === undefined) this.allocated++;
-      this.chunk = reused === undefined ? new Uint8Array(this.chunkBytes) : new Uint8Array(reused);
+      this.chunk = reused === undefined ? new Uint8Array(this.chunkBytes + ALIGN_SLACK) : new Uint8Array(reused);
       this.view = new DataView(this.chunk.buffer);
-      this.pos = 0;
+      this.start = this.pos = 0;
+      this.limit = this.chunkBytes;
     }
+  }
+
+  /**
+   * Moves the current chunk's few bytes so that the next byte's address and `srcAddr` are
+   * equal modulo 8, the chunk still beginning within its buffer's slack and keeping its size.
+   */
+  private realign(srcAddr: number): void {
+    let shift = (srcAddr - this.pos) & 7; // chunk buffers start at byteOffset 0
+    if (shift === 0) return;
+    if (this.start + shift > ALIGN_SLACK) shift -= 8;
+    const chunk = this.chunk!;
+    if (this.pos > this.start) chunk.copyWithin(this.start + shift, this.start, this.pos);
+    this.start += shift;
+    this.pos += shift;
+    this.limit += shift;
   }
 
   /** A release for `chunk`: returns its buffer to the pool once (a second call is ignored). */
@@ -172,15 +205,15 @@ export class ByteWriter {
       if (released) return;
       released = true;
       const buffer = chunk.buffer as ArrayBuffer;
-      if (buffer.byteLength === this.chunkBytes && this.free.length < POOL_CHUNKS && this.failure === null) this.free.push(buffer);
+      if (buffer.byteLength === this.chunkBytes + ALIGN_SLACK && this.free.length < POOL_CHUNKS && this.failure === null) this.free.push(buffer);
     };
   }
 
   private handOver(): void {
-    const chunk = this.pos === this.chunkBytes ? this.chunk! : this.chunk!.subarray(0, this.pos);
+    const chunk = this.chunk!.subarray(this.start, this.pos);
     this.chunk = null;
     this.view = null;
-    this.pos = 0;
+    this.start = this.pos = this.limit = 0;
     this.queue.push(chunk);
     this.queuedBytes += chunk.length;
     if (this.pumping === null) this.pumping = this.pump();
@@ -199,7 +232,7 @@ export class ByteWriter {
           this.queuedBytes = 0;
           this.chunk = null;
           this.view = null;
-          this.pos = 0;
+          this.start = this.pos = this.limit = 0;
           return;
         }
         this.queue.shift();

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { ByteWriter } from '../../src/stream/index.js';
 import { concat, toHex } from './helpers.js';
@@ -132,4 +133,79 @@ test('byte writer: flush with nothing written does not call the sink', async () 
   });
   await w.flush();
   assert.equal(calls, 0);
+});
+
+test('byte writer: copies from shared memory land at its alignment, and the bytes and chunk sizes stay those written (property)', async () => {
+  const ram = new Uint8Array(new SharedArrayBuffer(64 * 1024));
+  for (let i = 0; i < ram.length; i++) ram[i] = (i * 31 + 7) & 255;
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('u8' as const), v: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({ kind: fc.constant('be32' as const), v: fc.integer({ min: 0, max: 0xffffffff }) }),
+    fc.record({ kind: fc.constant('be64' as const), v: fc.integer({ min: 0, max: 2 ** 40 }) }),
+    fc.record({ kind: fc.constant('bytes' as const), at: fc.integer({ min: 0, max: 60 * 1024 }), n: fc.integer({ min: 0, max: 4096 }) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 64, max: 9000 }), fc.array(op, { maxLength: 60 }), fc.boolean(), async (chunkBytes, ops, release) => {
+      const chunks: Uint8Array[] = [];
+      const copies: Uint8Array[] = [];
+      const w = new ByteWriter(async (c, rel) => {
+        chunks.push(c);
+        copies.push(c.slice());
+        if (release) rel();
+      }, { chunkBytes });
+      const expected: number[] = [];
+      /** For each large copy that began in a chunk holding at most 64 bytes: its stream offset and source address. */
+      const aligned: { streamAt: number; srcAddr: number }[] = [];
+      // bytes in the chunk being filled, as the writer fills chunks: an integer never straddles two
+      let held = 0;
+      const fixed = (n: number): void => {
+        if (held + n > chunkBytes) held = 0;
+        held += n;
+      };
+      for (const o of ops) {
+        if (o.kind === 'u8') {
+          fixed(1);
+          w.writeU8(o.v);
+          expected.push(o.v);
+        } else if (o.kind === 'be32') {
+          fixed(4);
+          w.writeBe32(o.v);
+          expected.push(o.v >>> 24, (o.v >>> 16) & 255, (o.v >>> 8) & 255, o.v & 255);
+        } else if (o.kind === 'be64') {
+          fixed(8);
+          w.writeBe64(o.v);
+          const hi = Math.floor(o.v / 2 ** 32);
+          const lo = o.v % 2 ** 32;
+          expected.push(hi >>> 24, (hi >>> 16) & 255, (hi >>> 8) & 255, hi & 255, lo >>> 24, (lo >>> 16) & 255, (lo >>> 8) & 255, lo & 255);
+        } else {
+          if (o.n > 0 && held === chunkBytes) held = 0;
+          if (o.n >= 1024 && held <= 64) aligned.push({ streamAt: expected.length, srcAddr: o.at });
+          w.writeBytesAt(ram, o.at, o.n);
+          for (let i = 0; i < o.n; i++) expected.push(ram[o.at + i]!);
+          for (let n = o.n; n > 0; ) {
+            if (held === chunkBytes) held = 0;
+            const k = Math.min(n, chunkBytes - held);
+            held += k;
+            n -= k;
+          }
+        }
+        if (o.kind === 'u8' && o.v % 17 === 0) {
+          await w.flush();
+          held = 0;
+        }
+      }
+      await w.flush();
+      assert.deepEqual(Array.from(concat(copies)), expected);
+      // every chunk is full but those a flush handed over
+      assert.ok(chunks.every((c) => c.length <= chunkBytes));
+      // a large copy's first byte sits at its source's address modulo 8
+      for (const a of aligned) {
+        let at = a.streamAt;
+        const c = chunks.findIndex((ch) => (at < ch.length ? true : ((at -= ch.length), false)));
+        if (c < 0) continue;
+        assert.equal((chunks[c]!.byteOffset + at) & 7, a.srcAddr & 7, `copy at stream offset ${a.streamAt} from ${a.srcAddr}`);
+      }
+    }),
+    { numRuns: 200 },
+  );
 });
