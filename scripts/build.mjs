@@ -1,5 +1,5 @@
 // Build: TypeScript (src, test, bench) to dist/, then the AssemblyScript SIMD kernel to
-// dist/src/codec/simd-kernel.wasm, the in-place fill scanner to dist/src/codec/fill-scan.wasm and the
+// dist/src/codec/simd-kernel.wasm (and, on a private memory, simd-kernel-private.wasm), the in-place fill scanner to dist/src/codec/fill-scan.wasm and the
 // in-place page128 hasher to dist/src/codec/page-hash.wasm.
 // Fails on the first error.
 import { spawnSync } from 'node:child_process';

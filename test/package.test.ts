@@ -63,7 +63,7 @@ describe('the packed package, installed into an empty directory', { timeout: 300
     assert.deepEqual(other, [], 'asm/, scripts/, bench/, test/ and the rest stay in the checkout');
     assert.deepEqual(files.filter((f) => f.endsWith('.map')), []);
     assert.deepEqual(files.filter((f) => f.startsWith('dist/src/cli/') && f.endsWith('.d.ts')), []);
-    for (const needed of ['dist/src/cli/main.js', 'dist/src/cli/bench/bench.js', 'dist/src/cli/bench/source-child.js', 'dist/src/cli/bench/destination-child.js', 'dist/src/codec/simd-kernel.wasm', 'dist/src/codec/fill-scan.wasm', 'dist/src/guest/pc/boot/stride.img', 'dist/src/guest/pc/boot/load2011.img', 'dist/src/index.d.ts']) {
+    for (const needed of ['dist/src/cli/main.js', 'dist/src/cli/bench/bench.js', 'dist/src/cli/bench/source-child.js', 'dist/src/cli/bench/destination-child.js', 'dist/src/codec/simd-kernel.wasm', 'dist/src/codec/simd-kernel-private.wasm', 'dist/src/codec/fill-scan.wasm', 'dist/src/guest/pc/boot/stride.img', 'dist/src/guest/pc/boot/load2011.img', 'dist/src/index.d.ts']) {
       assert.ok(files.includes(needed), `${needed} is shipped`);
     }
     // a file in dist/src whose source is gone (a stale build) would ship too
