@@ -12,25 +12,9 @@
 import { DeltaError, InvalidArgumentError } from '../errors.js';
 
 export function xbzrleDecode(delta: Uint8Array, page: Uint8Array): void {
-  // xbzrleDecodeAt's fast path without its range checks (whole views need none)
-  const slen = delta.length;
-  const dlen = page.length;
-  if (slen >= 3) {
-    let i = 1;
-    let z = delta[0]!;
-    if (z >= 0x80) {
-      const b1 = delta[i++]!;
-      if (b1 >= 0x80) return decodeChecked(delta, 0, slen, page, 0, dlen);
-      z = (z & 0x7f) | (b1 << 7);
-    }
-    const n = delta[i++]!;
-    if (((n - 1) >>> 0) < 0x7f && i + n === slen && z + n <= dlen) {
-      page[z] = delta[i]!;
-      for (let k = 1; k < n; k++) page[z + k] = delta[i + k]!;
-      return;
-    }
-  }
-  decodeChecked(delta, 0, slen, page, 0, dlen);
+  // xbzrleDecodeAt's fast path serves whole views too: a copy of it without the range checks
+  // measured slower in the codec bench
+  xbzrleDecodeAt(delta, 0, delta.length, page, 0, page.length);
 }
 
 /**
