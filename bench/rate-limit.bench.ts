@@ -116,6 +116,9 @@ async function runLimit(limitMiB: number, seconds: number, workload: WorkloadNam
   const src = new SourceManager(guest);
   await src.ready();
   src.setParameter('max-bandwidth', limit);
+  // the stop-and-copy is not rate-limited (QEMU's rule), and loopback would send hundreds of MiB
+  // within the default 300 ms: a 1 ms limit keeps the migration in the iterate stage measured here
+  src.setParameter('downtime-limit', 1);
   const { migration, done } = src.migrate(`tcp:127.0.0.1:${port}`);
   let maxShown = 0;
   migration.on('progress', (info) => {

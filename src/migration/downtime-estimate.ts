@@ -74,8 +74,18 @@ export class DowntimeEstimate {
   private windowMs = 0;
   readonly fixed: FixedCosts;
 
+  /** True when the fixed costs come from completed migrations, not from the seed. */
+  readonly learned: boolean;
+
   constructor(private readonly options: DowntimeEstimateOptions) {
-    this.fixed = learnedFixedCosts(options.check) ?? { ...options.seed };
+    const l = learnedFixedCosts(options.check);
+    this.learned = l !== undefined;
+    this.fixed = l ?? { ...options.seed };
+  }
+
+  /** A better seed for the check's cost, measured during this migration (ignored once learned). */
+  calibrateCheck(msPerMiB: number): void {
+    if (!this.learned) this.fixed.checkMsPerMiB = msPerMiB;
   }
 
   /** A batch of the iterate stage: `bytes` written in `ms` of its own work (no rate-limit wait). */

@@ -178,6 +178,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   /** The expected downtime when the iterate stage ended (what the switchover was decided on). */
   expectedAtSwitchoverMs: number | undefined;
   private estimate: DowntimeEstimate | undefined;
+  /** The check's calibration run on the digest workers, while it runs (see calibrateCheck). */
+  private calibrating: Promise<void> | undefined;
   /** The stop-and-copy's pass record, emitted once the downtime is known (or the migration failed). */
   private finalPass: PassRecord | undefined;
   private lastSyncAt = 0;
@@ -260,9 +262,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         linkBytesPerSecond: this.parameters['link-bandwidth'],
         // after-resume: the check is outside the downtime, which then costs what verify off does
         check: this.checkInDowntime ? algorithm : NO_DIGEST,
-        // the source hashes on workers while the last pages go out: the wait is mostly the destination's check
-        seed: { pauseMs: SEED_PAUSE_MS, confirmMs: SEED_CONFIRM_MS, checkMsPerMiB: this.digester ? timeDigest(this.digester, this.guest.memory.blocks[0]!.bytes) : 0 },
+        seed: { pauseMs: SEED_PAUSE_MS, confirmMs: SEED_CONFIRM_MS, checkMsPerMiB: this.checkInDowntime && this.digester ? timeDigest(this.digester, this.guest.memory.blocks[0]!.bytes) : 0 },
       });
+      this.calibrateCheck(algorithm);
       out.machine(this.guest.kind, this.guest.machineConfig(), this.verifying ? algorithm : NO_DIGEST, this.parameters.verify === 'after-resume');
       this.ram.setup();
       out.ramSetup(this.guest.memory);
@@ -424,6 +426,22 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     return rootDigest(table, count);
   }
 
+  /**
+   * With page128 on the digest workers and nothing learned yet for it in this process, the
+   * check's seed is one real run of the workers over the running guest's RAM (its values are
+   * thrown away), off this thread: the main-thread timing of the seed says little of them.
+   */
+  private calibrateCheck(algorithm: string): void {
+    const hasher = this.hasher;
+    const estimate = this.estimate!;
+    if (!this.checkInDowntime || algorithm !== 'page128' || hasher === undefined || estimate.learned) return;
+    const t = performance.now();
+    this.calibrating = hasher.chunks().then(
+      () => estimate.calibrateCheck((performance.now() - t) / (this.guest.memory.totalBytes / (1 << 20))),
+      () => undefined, // the switchover's own run reports a failing worker
+    );
+  }
+
   /** Lifts auto-converge's throttle (QEMU stops it when the migration ends). */
   private restoreThrottle(): void {
     if (this.autoConverge && this.autoConverge.percent > 0 && this.guest.status !== 'stopped') this.guest.throttle?.(this.throttleBefore);
@@ -440,6 +458,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.guestLastStepWallMs = this.guest.lastStepWallMs?.() ?? 0;
     this.restoreThrottle();
     this.checkCancelled();
+    // the workers hash one table at a time: a calibration still running ends first
+    await this.calibrating;
     // RAM is frozen from here: its digest is computed on a worker while the last pages go out
     const digesting = this.verifying ? this.digestFrozenRam() : undefined;
     // the pages dirtied since the sync that ended iterating join that pass: it becomes the
