@@ -35,6 +35,8 @@ const CACHE = parseSize(arg('--cache') ?? '64M', '--cache');
 const LINUX_DIR = arg('--linux') ?? process.env['LIVEMIG_LINUX_GUEST_DIR'] ?? join(process.env['HOME'] ?? '/root', '.cache/livemig/linux-guest');
 /** How long the guest's speed alone is measured before each migration. */
 const ALONE_MS = 1000;
+/** Pre-copy longer than this is forced to switch over (said in the row). */
+const MAX_TIME_MS = 30_000;
 /** `--guest-share X`: the PC's share of the thread beside the engine (PcMachineOptions.guestShare). */
 const GUEST_SHARE = arg('--guest-share') === undefined ? undefined : Number(arg('--guest-share'));
 /** `--xbzrle on|off`: only that mode (default both). */
@@ -51,6 +53,7 @@ interface Row {
   deltaBytesPerPage: number | null;
   speedAlone: number;
   speedDuring: number;
+  forced: boolean;
 }
 
 function destination(): Promise<{ uri: string; done: Promise<Record<string, unknown>> }> {
@@ -104,6 +107,8 @@ async function once(guest: string, xbzrle: boolean): Promise<Row> {
   source.capabilities.xbzrle = xbzrle;
   source.setParameter('max-bandwidth', 0);
   source.setParameter('xbzrle-cache-size', CACHE);
+  // a guard: a guest whose estimate never fits the downtime limit would iterate for ever
+  source.setParameter('max-time', MAX_TIME_MS);
   const { migration, done } = source.migrate(dst.uri);
   const status = await done;
   const result = await dst.done;
@@ -124,6 +129,7 @@ async function once(guest: string, xbzrle: boolean): Promise<Row> {
     deltaBytesPerPage: lm['delta-records'] ? lm['delta-record-bytes']! / lm['delta-records'] : null,
     speedAlone,
     speedDuring: lm['guest-work-rate'] ?? 0,
+    forced: migration.forced,
   };
 }
 
@@ -140,7 +146,7 @@ for (const guest of guests) {
     for (const xbzrle of XBZRLE_MODES) {
       const row = await once(guest, xbzrle);
       rows.push(row);
-      console.log(`${guest} ${xbzrle ? 'xbzrle' : 'none  '} total ${row.totalMs} ms, downtime ${row.downtimeMs} ms (net ${Math.round(row.netDowntimeMs)}; ${Object.entries(row.parts).map(([k, v]) => `${k} ${v}`).join(', ')}), wire ${(row.wireBytes / 1048576).toFixed(1)} MiB${row.deltaBytesPerPage !== null ? `, ${row.deltaBytesPerPage.toFixed(1)} B per delta page` : ''}, guest speed ${(row.speedDuring / 1e6).toFixed(1)} / ${(row.speedAlone / 1e6).toFixed(1)} M instr/s alone (${((100 * row.speedDuring) / row.speedAlone).toFixed(0)} %)`);
+      console.log(`${guest} ${xbzrle ? 'xbzrle' : 'none  '} total ${row.totalMs} ms, downtime ${row.downtimeMs} ms (net ${Math.round(row.netDowntimeMs)}; ${Object.entries(row.parts).map(([k, v]) => `${k} ${v}`).join(', ')}), wire ${(row.wireBytes / 1048576).toFixed(1)} MiB${row.deltaBytesPerPage !== null ? `, ${row.deltaBytesPerPage.toFixed(1)} B per delta page` : ''}, guest speed ${(row.speedDuring / 1e6).toFixed(1)} / ${(row.speedAlone / 1e6).toFixed(1)} M instr/s alone (${((100 * row.speedDuring) / row.speedAlone).toFixed(0)} %)${row.forced ? `, FORCED after ${MAX_TIME_MS} ms` : ''}`);
     }
   }
 }

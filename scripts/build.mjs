@@ -37,14 +37,25 @@ run('npx', [
   '-o', 'dist/src/codec/simd-kernel-private.wasm',
 ]);
 // the in-place scanner runs on guest RAM: it must not carry data that instantiation would write there
-// so does the page128 hasher (page-hash.wasm)
+// so does the page128 hasher (page-hash.wasm); each also on an unshared memory of any size
+// (*-unshared.wasm: a PC's RAM lies inside v86's own WebAssembly.Memory)
 for (const name of ['fill-scan', 'page-hash']) {
   const out = `dist/src/codec/${name}.wasm`;
   asc(`asm/${name}.ts`, out, 0, '--noExportMemory');
-  const scanner = new WebAssembly.Module(readFileSync(out));
-  if (WebAssembly.Module.exports(scanner).some((e) => e.kind === 'memory') || hasDataSection(readFileSync(out))) {
-    console.error(`build: ${out} has a data segment or exports memory; it would write guest RAM`);
-    process.exit(1);
+  const unshared = `dist/src/codec/${name}-unshared.wasm`;
+  run('npx', [
+    '--no-install', 'asc', `asm/${name}.ts`, '--noExportMemory',
+    '-O3', '--noAssert', '--runtime', 'stub',
+    '--importMemory', '--initialMemory', '0',
+    '--enable', 'simd,bulk-memory',
+    '-o', unshared,
+  ]);
+  for (const file of [out, unshared]) {
+    const scanner = new WebAssembly.Module(readFileSync(file));
+    if (WebAssembly.Module.exports(scanner).some((e) => e.kind === 'memory') || hasDataSection(readFileSync(file))) {
+      console.error(`build: ${file} has a data segment or exports memory; it would write guest RAM`);
+      process.exit(1);
+    }
   }
 }
 

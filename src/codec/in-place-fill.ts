@@ -14,8 +14,9 @@ import { selectedKernel } from './kernel.js';
 /** 1 when the `len` bytes at `offset` of the memory all equal `byte`, else 0 (`len` a multiple of 64). */
 export type InPlaceFillTest = (offset: number, len: number, byte: number) => number;
 
-const scannerUrl = new URL('./fill-scan.wasm', import.meta.url);
-let module: WebAssembly.Module | null | undefined;
+/** The scanner for shared memories, and the same for unshared ones (such as v86's). */
+const scannerUrls = { shared: new URL('./fill-scan.wasm', import.meta.url), unshared: new URL('./fill-scan-unshared.wasm', import.meta.url) };
+const modules: { shared?: WebAssembly.Module | null; unshared?: WebAssembly.Module | null } = {};
 
 /**
  * A fill test on `memory`, or undefined where the SIMD kernel is not the selected kernel (or the
@@ -24,14 +25,16 @@ let module: WebAssembly.Module | null | undefined;
 export function inPlaceFillTest(memory: WebAssembly.Memory): InPlaceFillTest | undefined {
   if (!(memory instanceof WebAssembly.Memory)) throw new InvalidArgumentError('inPlaceFillTest: expected a WebAssembly.Memory');
   if (selectedKernel().name !== 'wasm-simd') return undefined;
-  if (module === undefined) {
+  const kind = memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'unshared';
+  if (modules[kind] === undefined) {
     try {
-      module = new WebAssembly.Module(readFileSync(scannerUrl));
+      modules[kind] = new WebAssembly.Module(readFileSync(scannerUrls[kind]));
     } catch {
-      module = null;
+      modules[kind] = null;
     }
   }
-  if (module === null) return undefined;
+  const module = modules[kind];
+  if (module === null || module === undefined) return undefined;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   return (instance.exports as { isFilled: InPlaceFillTest }).isFilled;
 }

@@ -108,25 +108,28 @@ interface Exports {
   h3: { value: unknown };
 }
 
-const moduleUrl = new URL('./page-hash.wasm', import.meta.url);
-let module: WebAssembly.Module | null | undefined;
+/** The hasher for shared memories, and the same for unshared ones (such as v86's). */
+const moduleUrls = { shared: new URL('./page-hash.wasm', import.meta.url), unshared: new URL('./page-hash-unshared.wasm', import.meta.url) };
+const modules: { shared?: WebAssembly.Module | null; unshared?: WebAssembly.Module | null } = {};
 
 /**
- * The SIMD page128 hasher on `memory` (a shared WebAssembly.Memory, such as a RamBlock's
- * `wasmMemory`), or undefined where the SIMD kernel is not the selected kernel or the module
+ * The SIMD page128 hasher on `memory` (a WebAssembly.Memory, shared or not, such as a RamBlock's
+ * `wasmMemory`; offsets are the memory's), or undefined where the SIMD kernel is not the selected kernel or the module
  * cannot load here (callers then use {@link pageHash128}). It only reads the memory.
  */
 export function inPlacePageHasher(memory: WebAssembly.Memory): InPlacePageHasher | undefined {
   if (!(memory instanceof WebAssembly.Memory)) throw new InvalidArgumentError('inPlacePageHasher: expected a WebAssembly.Memory');
   if (selectedKernel().name !== 'wasm-simd') return undefined;
-  if (module === undefined) {
+  const kind = memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'unshared';
+  if (modules[kind] === undefined) {
     try {
-      module = new WebAssembly.Module(readFileSync(moduleUrl));
+      modules[kind] = new WebAssembly.Module(readFileSync(moduleUrls[kind]));
     } catch {
-      module = null;
+      modules[kind] = null;
     }
   }
-  if (module === null) return undefined;
+  const module = modules[kind];
+  if (module === null || module === undefined) return undefined;
   let x: Exports;
   try {
     x = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports;

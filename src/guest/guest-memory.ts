@@ -11,7 +11,7 @@ class AttachedViews {
   constructor(readonly views: readonly BlockView[]) {}
 }
 
-/** A block's bytes, and the WebAssembly.Memory they live in when allocated as one. */
+/** A block's bytes, and the WebAssembly.Memory they live in (at `bytes.byteOffset`), if any. */
 interface BlockView {
   idstr: string;
   bytes: Uint8Array;
@@ -97,13 +97,18 @@ export class GuestMemory {
    * log. Non-shared memory cannot run workloads (`Guest.start` refuses it). If the underlying
    * buffer may be replaced (a non-shared `WebAssembly.Memory` that grows detaches its old
    * buffer), give `refresh`, which makes the view again: `RamBlock.bytes` then calls it when
-   * its view was detached.
-   * @throws InvalidArgumentError as the constructor does, or for a view not 8-byte aligned.
+   * its view was detached. Give `wasmMemory` when the bytes lie in that `WebAssembly.Memory`:
+   * pages are then tested for zero and hashed where they lie, with SIMD.
+   * @throws InvalidArgumentError as the constructor does, or for a view not 8-byte aligned, or a
+   *   `wasmMemory` whose buffer is not the one `bytes` views.
    */
-  static wrap(blocks: readonly { idstr: string; bytes: Uint8Array; refresh?: () => Uint8Array }[]): GuestMemory {
+  static wrap(blocks: readonly { idstr: string; bytes: Uint8Array; wasmMemory?: WebAssembly.Memory; refresh?: () => Uint8Array }[]): GuestMemory {
     if (!Array.isArray(blocks)) throw new InvalidArgumentError('wrap expects an array of { idstr, bytes }');
     blocks.forEach((b, i) => {
       if (!(b.bytes instanceof Uint8Array)) throw new InvalidArgumentError(`RAM block ${i}: bytes is not a Uint8Array`);
+      if (b.wasmMemory !== undefined && (!(b.wasmMemory instanceof WebAssembly.Memory) || b.wasmMemory.buffer !== b.bytes.buffer)) {
+        throw new InvalidArgumentError(`RAM block ${i}: bytes does not view wasmMemory's buffer`);
+      }
     });
     return new GuestMemory(new AttachedViews(blocks) as unknown as RamBlockSpec[]);
   }

@@ -36,8 +36,9 @@ export class RamBlock {
     /** Global page index of the block's first page. */
     readonly firstPage: number,
     /**
-     * The `WebAssembly.Memory` whose buffer `bytes` views, when GuestMemory allocated the block
-     * as one (the source then tests pages for zero in place, with the SIMD fill scanner).
+     * The `WebAssembly.Memory` whose buffer `bytes` views (at `bytes.byteOffset`), when
+     * GuestMemory allocated the block as one or its owner says so (a PC's RAM inside v86's
+     * memory): pages are then tested for zero and hashed in place, with SIMD.
      */
     readonly wasmMemory?: WebAssembly.Memory,
     /**

@@ -36,6 +36,30 @@ test('page128: the SIMD hasher gives the TypeScript reference\'s page and chunk 
   );
 });
 
+test('page128: on an unshared memory (as v86\'s), a block at an offset hashes as the reference does, in place', { skip: selectedKernel().name !== 'wasm-simd' ? 'the SIMD kernel is not selected here' : false }, () => {
+  fc.assert(
+    fc.property(pages, fc.integer({ min: 0, max: 7 }), (bytes, k) => {
+      const mem = new WebAssembly.Memory({ initial: 1 }); // unshared, no maximum
+      const base = k * 4096;
+      new Uint8Array(mem.buffer).set(bytes, base);
+      const block = new Uint8Array(mem.buffer, base, PAGES * 4096);
+      const h = inPlacePageHasher(mem)!;
+      assert.ok(h !== undefined, 'the unshared hasher loads');
+      const count = 1;
+      const got = new Int32Array(count * 4);
+      chunkDigests([block], [h], 0, count, got);
+      assert.equal(rootDigest(got, count), page128Digest([bytes]));
+      mem.grow(1); // the old buffer is detached; the Memory, and the hasher on it, go on
+      new Uint8Array(mem.buffer)[base] ^= 1;
+      chunkDigests([new Uint8Array(mem.buffer, base, PAGES * 4096)], [h], 0, count, got);
+      const changed = bytes.slice();
+      changed[0] ^= 1;
+      assert.equal(rootDigest(got, count), page128Digest([changed]));
+    }),
+    { numRuns: 20 },
+  );
+});
+
 test('page128: a change confined to one 32-bit word always changes the page hash', () => {
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 4096, maxLength: 4096 }), fc.integer({ min: 0, max: 1023 }), fc.integer({ min: 1, max: 0xffffffff }), (bytes, word, flip) => {

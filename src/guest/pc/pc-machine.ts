@@ -113,7 +113,8 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
     // over it, is then detached; the RAM stays at the same offset
     const offset = ram.byteOffset;
     const size = ram.length;
-    this.memory = GuestMemory.wrap([{ idstr: PC_RAM_IDSTR, bytes: ram, refresh: () => new Uint8Array(cpu.wasm_memory.buffer, offset, size) }]);
+    // the Memory object outlives its buffers: in-place SIMD (fill test, page hash) stays valid
+    this.memory = GuestMemory.wrap([{ idstr: PC_RAM_IDSTR, bytes: ram, wasmMemory: cpu.wasm_memory, refresh: () => new Uint8Array(cpu.wasm_memory.buffer, offset, size) }]);
     this.dirtyLog = new ScanningDirtyLog(this.memory, { method: 'compare' });
   }
 
