@@ -167,7 +167,7 @@ function table(results: RunResult[]): string {
     ['total time', (r) => `${r.info['total-time'] ?? 0} ms`],
     ['downtime', (r) => `${r.info.downtime ?? '-'} ms`],
     ['bytes on the wire', (r) => `${Math.floor((r.info.ram?.transferred ?? 0) / 1024)} kbytes`],
-    ['iterations (passes)', (r) => String(r.info.ram?.['dirty-sync-count'] ?? 0)],
+    ['passes', (r) => String(r.info.livemig?.pass ?? 0)],
     ['pages sent whole', (r) => String(r.info.ram?.normal ?? 0)],
     ['delta pages sent', (r) => String(r.info.livemig?.['delta-records'] ?? 0)],
     ['cache misses', (r) => String(r.info['xbzrle-cache']?.['cache-miss'] ?? '-')],

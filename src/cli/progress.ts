@@ -84,7 +84,8 @@ export function progressState(info: MigrationInfo, passPages: number, forced = f
   const ram = info.ram;
   return {
     status: info.status ?? 'none',
-    pass: ram?.['dirty-sync-count'] ?? 0,
+    // passes 1, 2, 3, ...; dirty-sync-count is one ahead once the guest is stopped
+    pass: info.livemig?.pass ?? ram?.['dirty-sync-count'] ?? 0,
     passPages,
     remainingPages: Math.round((ram?.remaining ?? 0) / 4096),
     transferredBytes: ram?.transferred ?? 0,

@@ -3,7 +3,7 @@
  * of a migration is its stop-and-copy stage). A line is a PassRecord, plus `run` when the
  * file holds several migrations (the demo's) and `cacheMissRate` (misses per lookup):
  *
- *   {"run":"XBZRLE","pass":2,"stage":"iterate","startMs":2103,"endMs":4013,
+ *   {"run":"XBZRLE","pass":2,"dirtySyncCount":2,"stage":"iterate","startMs":2103,"endMs":4013,
  *    "pages":{"zero":27,"normal":1893,"delta":0,"unchanged":0},
  *    "bytes":{"zero":243,"normal":7753728,"delta":0,"total":7769223},"dirtyPages":1920,
  *    "cacheHits":0,"cacheMisses":1765,"overflows":0,"encodingRate":0,

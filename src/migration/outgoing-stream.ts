@@ -34,6 +34,11 @@ export class OutgoingStream {
     return this.bytes.bytesWritten;
   }
 
+  /** True once the transport failed: later writes are dropped (the failure is sticky). */
+  get failed(): boolean {
+    return this.bytes.failed;
+  }
+
   /** Bytes written but not yet accepted by the transport. */
   get buffered(): number {
     return this.bytes.pendingBytes;

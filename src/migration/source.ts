@@ -85,6 +85,7 @@ export interface OutgoingMigrationOptions {
 
 export interface MigrationEvents {
   status: [MigrationStatus];
+  /** A pass starts: its number, 1, 2, 3, ... (the stop-and-copy continues the last one). */
   pass: [number];
   /** One record per finished pass (the last one is stop-and-copy). */
   'pass-end': [PassRecord];
@@ -127,6 +128,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   /** The caller's digest worker (never closed here), if any. */
   private readonly sharedHasher: RamHasher | undefined;
   private channel: Channel | undefined;
+  /** The stream, once open: a failure still counts what was written to it (see fail). */
+  private out: OutgoingStream | undefined;
   private startTime = 0;
   private endTime = 0;
   private setupTime = 0;
@@ -252,7 +255,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         }
       }, () => undefined);
       const link = this.parameters['link-bandwidth'] > 0 ? new LinkPacer(this.parameters['link-bandwidth']) : undefined;
-      const out = new OutgoingStream(link ? async (chunk, release) => { await link.wait(chunk.length); await channel.write(chunk, release); } : (chunk, release) => channel.write(chunk, release), this.parameters['machine-type']);
+      const out = (this.out = new OutgoingStream(link ? async (chunk, release) => { await link.wait(chunk.length); await channel.write(chunk, release); } : (chunk, release) => channel.write(chunk, release), this.parameters['machine-type']));
       out.header();
       const algorithm = this.parameters['digest-algorithm'];
       // loaded now: the digest is taken inside the downtime
@@ -303,7 +306,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     let batchStart = 0;
     // one closure for every batch: a new one each call deoptimized sendPages ("wrong call target")
     const sliceMs = this.sliceMs;
-    const stop = (): boolean => out.buffered >= FLUSH_BYTES || performance.now() - batchStart > sliceMs || this.abort.signal.aborted;
+    // a stream that failed takes no more records: no page is counted that went nowhere
+    const stop = (): boolean => out.buffered >= FLUSH_BYTES || performance.now() - batchStart > sliceMs || this.abort.signal.aborted || out.failed;
     // a machine on this thread's event loop may ask for a longer turn than flush()'s between batches
     const loop = this.guest.eventLoop;
     const guestTurn = loop?.turn ? () => loop.turn!() : undefined;
@@ -469,7 +473,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     const tSync1 = performance.now();
     out.sectionEnd(RAM_SECTION_ID);
     const before = out.bytesWritten;
-    const stop = (): boolean => out.buffered >= FLUSH_BYTES || this.abort.signal.aborted;
+    const stop = (): boolean => out.buffered >= FLUSH_BYTES || this.abort.signal.aborted || out.failed;
     while (ram.remaining > 0) {
       this.checkCancelled();
       ram.sendPages(out.ram, stop, true);
@@ -553,6 +557,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private async fail(e: unknown): Promise<void> {
     this.endTime = performance.now();
     this.channel?.destroy();
+    // the last batch's records are counted (normal, duplicate, xbzrle) whether or not its flush
+    // went through: `transferred` counts every byte written to the stream, as QEMU's does
+    if (this.out) this.account(this.out);
     const cancelled = this.status === 'cancelling';
     this.error = e instanceof Error ? e : new Error(String(e));
     if (this.destinationError !== undefined && !cancelled && !(e instanceof LivemigError && e.message.startsWith('destination failed: '))) {

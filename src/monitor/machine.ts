@@ -289,7 +289,8 @@ export class Machine extends EventEmitter<MachineEvents> {
       }
       this.emitEvent('MIGRATION', { status });
     });
-    m.on('pass', (pass) => this.emitEvent('MIGRATION_PASS', { pass }));
+    // QEMU's MIGRATION_PASS carries the dirty-sync-count, not livemig's pass number
+    m.on('pass', () => this.emitEvent('MIGRATION_PASS', { pass: m.counters.dirtySyncCount }));
   }
 
   /** Sends STOP or RESUME when the guest's running state changed since last seen. */

@@ -83,6 +83,11 @@ export class ByteWriter {
     return this.allocated;
   }
 
+  /** True once the sink failed (writes are no-ops from then on). */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
   /** The sticky sink failure, if one happened. */
   get error(): unknown {
     return this.failure?.error;

@@ -219,7 +219,7 @@ function toResult(spec: RunSpec, r: Record<string, unknown>, d: Record<string, u
     netDowntimeMs: Math.round(num(parts?.['pause-ms']) + num(parts?.['send-ms'])),
     downtimeParts: { pauseMs: num(parts?.['pause-ms']), sendMs: num(parts?.['send-ms']), digestMs: num(parts?.['digest-ms']), confirmMs: num(parts?.['confirm-ms']) },
     setupMs: num(info['setup-time']),
-    passes: num(info.ram?.['dirty-sync-count']),
+    passes: num(info.livemig?.pass ?? info.ram?.['dirty-sync-count']),
     bytes: {
       total: num(info.ram?.transferred),
       zero: sum((p) => p.bytes.zero),

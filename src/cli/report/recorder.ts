@@ -12,7 +12,7 @@ export interface ProgressSample {
   transferredBytes: number;
   /** Dirty RAM still to send (query-migrate `ram.remaining`). */
   remainingBytes: number;
-  /** The pass running (dirty-sync-count). */
+  /** The pass running (1, 2, 3, ...; not QEMU's dirty-sync-count, which counts syncs). */
   pass: number;
   status: MigrationStatus;
 }
@@ -90,7 +90,7 @@ export class RunRecorder {
       tMs: i['total-time'] ?? 0,
       transferredBytes: i.ram.transferred,
       remainingBytes: i.ram.remaining,
-      pass: i.ram['dirty-sync-count'],
+      pass: i.livemig?.pass ?? i.ram['dirty-sync-count'],
       status: i.status,
     };
     const last = this.samples[this.samples.length - 1];
