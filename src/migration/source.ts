@@ -350,6 +350,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       ram.sendPages(out.ram, stop, false, allowance);
       out.ramEos();
       out.footer(RAM_SECTION_ID);
+      // counted as written to the stream, before the flush: the counters agree while it waits
+      this.account(out);
       await out.flush();
       // the batch's own time, without the limiter's waits: what the unthrottled final stage gets
       this.estimate!.noteBatch(out.bytesWritten - before, performance.now() - batchStart);
@@ -477,6 +479,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     while (ram.remaining > 0) {
       this.checkCancelled();
       ram.sendPages(out.ram, stop, true);
+      this.account(out);
       await out.flush();
       this.account(out);
     }
