@@ -6,6 +6,7 @@ import { CMD_PAUSE, CMD_RUN, CMD_STOP, ControlBlock } from './control-block.js';
 import type { WorkerInit } from './control-block.js';
 import { decodeDeviceState, encodeDeviceState } from './device-state.js';
 import type { DirtyLog } from './dirty-log.js';
+import type { ParkedVcpus } from './parked-vcpus.js';
 import { ExplicitDirtyLog } from './explicit-dirty-log.js';
 import { GuestMemory } from './guest-memory.js';
 import { PRNG_STATE_WORDS, prngSeed } from './prng.js';
@@ -148,16 +149,18 @@ export class Guest extends EventEmitter<{ status: [VmStatus] }> implements Virtu
    * @throws InvalidArgumentError for a malformed device state or RAM laid out unlike the source's.
    * @throws LivemigError `GUEST_STATE` if a worker fails to start.
    */
-  static async resumeFrom(memory: GuestMemory, deviceState: Uint8Array, options: { dirtyLog?: DirtyLogKind; paused?: boolean } = {}): Promise<Guest> {
+  static async resumeFrom(memory: GuestMemory, deviceState: Uint8Array, options: { dirtyLog?: DirtyLogKind; paused?: boolean; parked?: ParkedVcpus } = {}): Promise<Guest> {
     checkMemory(memory);
     const s = decodeDeviceState(memory, deviceState);
     const config: Config = { workload: s.workload, vcpus: s.vcpus, seed: s.seed, region: s.region, options: s.options ?? resolveWorkloadOptions(s.workload, {}, s.region.pageCount, s.vcpus) };
-    const guest = await Guest.launch(memory, config, s.vcpu, checkLogKind(options.dirtyLog), options.paused === true);
+    // threads started ahead (a destination parks them while RAM arrives) run the first vCPUs
+    if (options.parked) await options.parked.ready;
+    const guest = await Guest.launch(memory, config, s.vcpu, checkLogKind(options.dirtyLog), options.paused === true, options.parked);
     guest.sourceLastStepWallMs = s.lastStepWallMs ?? 0;
     return guest;
   }
 
-  private static async launch(memory: GuestMemory, config: Config, positions: VcpuPosition[], kind: DirtyLogKind, paused = false): Promise<Guest> {
+  private static async launch(memory: GuestMemory, config: Config, positions: VcpuPosition[], kind: DirtyLogKind, paused = false, parked?: ParkedVcpus): Promise<Guest> {
     const log = kind === 'explicit' ? new ExplicitDirtyLog(memory) : new ScanningDirtyLog(memory);
     const control = ControlBlock.create(config.vcpus);
     const guest = new Guest(memory, log, control, config);
@@ -182,9 +185,11 @@ export class Guest extends EventEmitter<{ status: [VmStatus] }> implements Virtu
         plan: { workload: config.workload, region: config.region, vcpus: config.vcpus, vcpu: v, options: config.options },
         start,
       };
-      const worker = new Worker(url, { workerData: init, name: `livemig vCPU ${v}` });
+      const waiting = parked?.take();
+      const worker = waiting ?? new Worker(url, { workerData: init, name: `livemig vCPU ${v}` });
       guest.workers.push(worker);
       ready.push(guest.watch(worker, v));
+      waiting?.postMessage(init);
     }
     try {
       await Promise.all(ready);

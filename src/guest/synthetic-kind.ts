@@ -6,6 +6,7 @@
 import { Guest } from './guest.js';
 import type { DirtyLogKind } from './guest.js';
 import { GuestMemory } from './guest-memory.js';
+import { ParkedVcpus } from './parked-vcpus.js';
 import type { PreparedVm, VirtualMachine, VmKind } from './vm.js';
 
 export interface SyntheticKindOptions {
@@ -17,6 +18,8 @@ export interface SyntheticKindOptions {
    */
   memory?: GuestMemory;
   memoryIsZero?: boolean;
+  /** Park the first vCPU thread while RAM arrives (default true; off for a destination that will not resume). */
+  parkVcpus?: boolean;
 }
 
 /** A {@link VmKind} for the synthetic guest. */
@@ -28,20 +31,33 @@ export function syntheticKind(options: SyntheticKindOptions = {}): VmKind {
         // a second migration into the same RAM (after a failed one) finds the first one's pages
         const zero = options.memoryIsZero === true && !used;
         used = true;
-        return Promise.resolve(preparedSynthetic(options.memory, zero, options.dirtyLog));
+        return Promise.resolve(preparedSynthetic(options.memory, zero, options.dirtyLog, options.parkVcpus));
       }
       const memory = new GuestMemory(blocks.map((b) => ({ idstr: b.idstr, sizeBytes: b.lengthBytes })));
-      return Promise.resolve(preparedSynthetic(memory, true, options.dirtyLog));
+      return Promise.resolve(preparedSynthetic(memory, true, options.dirtyLog, options.parkVcpus));
     },
   };
 }
 
-/** The synthetic guest's PreparedVm over RAM that exists already. */
-export function preparedSynthetic(memory: GuestMemory, memoryIsZero: boolean, dirtyLog?: DirtyLogKind): PreparedVm {
+/** vCPU threads parked while RAM arrives (the machine's vCPU count comes with its device state; more start then). */
+const PARKED_VCPUS = 1;
+
+/**
+ * The synthetic guest's PreparedVm over RAM that exists already. Its first vCPU thread starts
+ * now, parked, so that the switchover does not wait for a thread to start.
+ */
+export function preparedSynthetic(memory: GuestMemory, memoryIsZero: boolean, dirtyLog?: DirtyLogKind, park = true): PreparedVm {
+  const parked = ParkedVcpus.start(park ? PARKED_VCPUS : 0);
   return {
     memory,
     memoryIsZero,
-    start: (deviceState, { paused }): Promise<VirtualMachine> => Guest.resumeFrom(memory, deviceState, { paused, ...(dirtyLog ? { dirtyLog } : {}) }),
-    discard: () => Promise.resolve(),
+    start: async (deviceState, { paused }): Promise<VirtualMachine> => {
+      try {
+        return await Guest.resumeFrom(memory, deviceState, { paused, parked, ...(dirtyLog ? { dirtyLog } : {}) });
+      } finally {
+        void parked.close(); // the ones not used
+      }
+    },
+    discard: () => parked.close(),
   };
 }

@@ -17,6 +17,7 @@ import { CMD_PAUSE, CMD_STOP, ControlBlock } from './control-block.js';
 import type { WorkerInit } from './control-block.js';
 import { GuestMemory } from './guest-memory.js';
 import { VcpuWorkload } from './vcpu-workload.js';
+import { PARKED } from './parked-vcpus.js';
 
 /** Pages between control checks: a pause waits at most this many page writes (microseconds). */
 const BATCH_PAGES = 64;
@@ -100,4 +101,8 @@ function run(init: WorkerInit): void {
   }
 }
 
-run(workerData as WorkerInit);
+// a parked vCPU (parked-vcpus.ts): loaded now, its workload comes in the first message
+if (workerData === PARKED) {
+  parentPort!.once('message', (init: WorkerInit) => run(init));
+  parentPort!.postMessage({ parked: true });
+} else run(workerData as WorkerInit);

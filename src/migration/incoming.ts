@@ -143,6 +143,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     const synthetic = syntheticKind({
       ...(options.dirtyLog ? { dirtyLog: options.dirtyLog } : {}),
       ...(options.memory ? { memory: options.memory, memoryIsZero: options.memoryIsZero === true } : {}),
+      parkVcpus: options.resume !== false,
     });
     this.kinds = { [SYNTHETIC_KIND]: synthetic, ...options.machines };
   }
