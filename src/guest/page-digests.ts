@@ -85,6 +85,8 @@ export class LandedPageHashes {
   private readonly stalePage: Int32Array;
   private staleCount = 0;
   private readonly chunkStale: Uint8Array;
+  private readonly staleChunks: Int32Array;
+  private staleChunkCount = 0;
   private readonly chunkFirstPage: Int32Array;
   private readonly chunkPages: Int32Array;
   private readonly byName = new Map<string, { index: number; firstPage: number; firstChunk: number }>();
@@ -102,6 +104,7 @@ export class LandedPageHashes {
     this.staleBlock = new Int32Array(pages);
     this.stalePage = new Int32Array(pages);
     this.chunkStale = new Uint8Array(this.chunkCount);
+    this.staleChunks = new Int32Array(this.chunkCount);
     this.chunkFirstPage = new Int32Array(this.chunkCount);
     this.chunkPages = new Int32Array(this.chunkCount);
     this.hashers = inPlaceHashers(memory);
@@ -136,15 +139,43 @@ export class LandedPageHashes {
     }
   }
 
-  /** A record wrote the page at byte `offset` of block `idstr` (cheap: the hash comes at {@link flush}). */
-  landed(idstr: string, offset: number): void {
+  /**
+   * A record wrote the page at byte `offset` of block `idstr`: data (`fill` -1; hashed at
+   * {@link flush}) or every byte `fill` (a ZERO record: its hash is known without reading).
+   */
+  landed(idstr: string, offset: number, fill = -1): void {
     if (idstr !== this.lastName || this.last === undefined) {
       this.last = this.byName.get(idstr);
       this.lastName = idstr;
       if (this.last === undefined) return;
     }
     const b = this.last;
-    this.mark(b.index, b.firstPage, b.firstChunk, offset >>> 12);
+    const page = offset >>> 12;
+    if (fill < 0) {
+      this.mark(b.index, b.firstPage, b.firstChunk, page);
+      return;
+    }
+    // a data landing of this page still pending in this window is rehashed from RAM anyway
+    this.pageHashes.set(this.fillHash(fill), (b.firstPage + page) * 4);
+    this.markChunk(b.firstChunk + Math.floor(page / CHUNK_PAGES));
+  }
+
+  private readonly fillHashes = new Map<number, Int32Array>();
+  /** The hash of a page whose every byte is `fill`. */
+  private fillHash(fill: number): Int32Array {
+    let h = this.fillHashes.get(fill);
+    if (h === undefined) {
+      h = new Int32Array(4);
+      pageHash128(new Int32Array(new Uint8Array(4096).fill(fill).buffer), 0, h, 0);
+      this.fillHashes.set(fill, h);
+    }
+    return h;
+  }
+
+  private markChunk(c: number): void {
+    if (this.chunkStale[c] === 1) return;
+    this.chunkStale[c] = 1;
+    this.staleChunks[this.staleChunkCount++] = c;
   }
 
   private mark(block: number, firstPage: number, firstChunk: number, page: number): void {
@@ -153,7 +184,7 @@ export class LandedPageHashes {
     this.stale[g] = 1;
     this.staleBlock[this.staleCount] = block;
     this.stalePage[this.staleCount++] = page;
-    this.chunkStale[firstChunk + Math.floor(page / CHUNK_PAGES)] = 1;
+    this.markChunk(firstChunk + Math.floor(page / CHUNK_PAGES));
   }
 
   /** Pages landed and not hashed yet. */
@@ -161,7 +192,10 @@ export class LandedPageHashes {
     return this.staleCount;
   }
 
-  /** Hashes the pages that landed since the last flush. */
+  /**
+   * Hashes the pages that landed since the last flush, and the chunk digests they changed
+   * (called at the end of each RAM section part, so the last one leaves little to do).
+   */
   flush(): void {
     const blocks = this.memory.blocks;
     for (let i = 0; i < this.staleCount; i++) {
@@ -172,16 +206,17 @@ export class LandedPageHashes {
       this.stale[g] = 0;
     }
     this.staleCount = 0;
+    for (let i = 0; i < this.staleChunkCount; i++) {
+      const c = this.staleChunks[i]!;
+      combine128(this.pageHashes, this.chunkFirstPage[c]!, this.chunkPages[c]!, this.chunks, c * 4);
+      this.chunkStale[c] = 0;
+    }
+    this.staleChunkCount = 0;
   }
 
   /** The chunk table of the RAM as it is now (flushes first); a view, valid until the next call. */
   chunkTable(): Int32Array {
     this.flush();
-    for (let c = 0; c < this.chunkCount; c++) {
-      if (this.chunkStale[c] === 0) continue;
-      combine128(this.pageHashes, this.chunkFirstPage[c]!, this.chunkPages[c]!, this.chunks, c * 4);
-      this.chunkStale[c] = 0;
-    }
     return this.chunks;
   }
 

@@ -62,7 +62,7 @@ export interface IncomingOptions {
    * Fault injection for tests of the RAM check: called after the loader wrote a page and before
    * it is hashed (where a loader that wrote the wrong bytes would leave them).
    */
-  afterPageLanded?: (memory: GuestMemory, idstr: string, offset: number) => void;
+  afterPageLanded?: (memory: GuestMemory, idstr: string, offset: number, fill: number) => void;
   /** A QEMU stream (its machine type is not livemig's) is received as data: what to do with it (qemu-incoming.ts). */
   qemu?: QemuReceiveOptions;
 }
@@ -228,9 +228,9 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
           if (table.length % 16 !== 0) throw new LivemigError('STREAM_INVALID', `livemig-digest-chunks of ${table.length} bytes is not whole digests`);
           this.sourceChunks = new Int32Array(table.buffer.slice(table.byteOffset, table.byteOffset + table.length));
         },
-        onPageLanded: (idstr, offset) => {
-          this.options.afterPageLanded?.(this.memory!, idstr, offset);
-          this.landed?.landed(idstr, offset);
+        onPageLanded: (idstr, offset, fill) => {
+          this.options.afterPageLanded?.(this.memory!, idstr, offset, fill);
+          this.landed?.landed(idstr, offset, fill);
         },
         onDigest: (algorithm, digest) => {
           if (!isRamDigestAlgorithm(algorithm)) throw new LivemigError('STREAM_INVALID', `unsupported RAM digest algorithm '${algorithm}'`);

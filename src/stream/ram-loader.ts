@@ -67,8 +67,9 @@ export interface RamLoadTarget {
   /**
    * Called for each page a record wrote into the target's memory (a ZERO record for a page
    * known to hold zero writes nothing and is not reported): a destination hashes what landed.
+   * `fill` is the byte a ZERO record filled the page with, -1 for a page of data.
    */
-  onPageLanded?(idstr: string, offset: number): void;
+  onPageLanded?(idstr: string, offset: number, fill: number): void;
   /**
    * True when the memory `setupRam` returns is all zero (freshly allocated): a ZERO record
    * for a page no record has written yet then costs nothing, not even a read (the destination
@@ -145,7 +146,7 @@ export class RamLoader {
           if (block.mem !== null && (fill !== 0 || mayBeWritten(block, offset))) {
             fillPage(block.mem!, offset, fill); // reads only, when the page holds the fill already
             markWritten(block, offset);
-            target.onPageLanded?.(block.idstr, offset);
+            target.onPageLanded?.(block.idstr, offset, fill);
           }
           counts.zero++;
           target.onRecord?.('zero', block.idstr, 1);
@@ -158,7 +159,7 @@ export class RamLoader {
           const dataAt = src.takeAt(PAGE_SIZE_BYTES);
           if (block.mem !== null) {
             copyBytes(block.mem, offset, src.windowBytes, dataAt, PAGE_SIZE_BYTES); // RAM may be shared memory
-            target.onPageLanded?.(block.idstr, offset);
+            target.onPageLanded?.(block.idstr, offset, -1);
           }
           markWritten(block, offset);
           counts.page++;
@@ -177,7 +178,7 @@ export class RamLoader {
           if (src.available < len) await src.ensure(len, recordName('XBZRLE', block, offset) + ' payload');
           if (block.mem !== null) {
             this.applyDelta(block, offset, encoding, len);
-            target.onPageLanded?.(block.idstr, offset);
+            target.onPageLanded?.(block.idstr, offset, -1);
           } else src.takeAt(len);
           if (encoding === DeltaEncoding.Xbzrle) {
             counts.xbzrle++;

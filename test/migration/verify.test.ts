@@ -5,6 +5,7 @@
  * runs on; under after-resume the guest resumes, the migration completes, and both sides say
  * loudly that the check failed, the source naming that page. Both fail if the check is broken.
  */
+import { randomFillSync } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Guest, GuestMemory } from '../../src/guest/index.js';
@@ -16,6 +17,8 @@ const BAD_PAGE = 37;
 
 async function migrate(verify: 'before-resume' | 'after-resume', corrupt: boolean) {
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 << 20 }]);
+  // RAM in use (no zero page): a ZERO record's page is hashed from its fill byte, not read back
+  randomFillSync(memory.blocks[0]!.bytes);
   const guest = await Guest.start({ memory, workload: 'seed' });
   const listener = await listenIncoming('tcp:127.0.0.1:0');
   const incoming = new IncomingMigration({
