@@ -116,6 +116,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private chunkTable: Int32Array | undefined;
   /** performance.now() when the destination said it resumed (after-resume only). */
   private resumedAt: number | undefined;
+  private onResumed: () => void = () => undefined;
+  /** Resolves when the destination says it resumed the guest (after-resume). */
+  private readonly resumed = new Promise<void>((resolve) => (this.onResumed = resolve));
   private readonly guest: VirtualMachine;
   /** The RAM digest's algorithm, loaded at setup (hashing here when no worker can read the RAM). */
   private digester: RamDigester | undefined;
@@ -242,7 +245,10 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.checkCancelled();
       // a QEMU-shaped stream goes to QEMU (or a file), which sends no reply
       const reply = channel.hasReturnPath && channel.input && this.parameters['machine-type'] === LIVEMIG_MACHINE_NAME
-        ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal, () => (this.resumedAt ??= performance.now()))
+        ? readReply(channel.input, 24 * 3600 * 1000, this.abort.signal, () => {
+            this.resumedAt ??= performance.now();
+            this.onResumed();
+          })
         : undefined;
       reply?.catch(() => undefined); // observed below; a cancel must not leave it unhandled
       // A destination that rejects the stream says why on the return path while we still send:
@@ -466,8 +472,12 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.checkCancelled();
     // the workers hash one table at a time: a calibration still running ends first
     await this.calibrating;
-    // RAM is frozen from here: its digest is computed on a worker while the last pages go out
-    const digesting = this.verifying ? this.digestFrozenRam() : undefined;
+    // RAM is frozen from here (and stays so: after a switchover the source remains paused). Its
+    // digest is computed on workers while the last pages go out; with after-resume, once the
+    // destination runs the guest, so that the hashing threads do not compete with the
+    // destination's last steps where both share a machine.
+    const deferHash = this.parameters.verify === 'after-resume' && reply !== undefined;
+    let digesting = this.verifying && !deferHash ? this.digestFrozenRam() : undefined;
     // the pages dirtied since the sync that ended iterating join that pass: it becomes the
     // stop-and-copy pass (QEMU counts this last sync too)
     const tSync0 = performance.now();
@@ -493,6 +503,11 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     // out before waiting for the digest: the destination starts hashing its RAM at the END
     await out.flush();
     const digestStart = performance.now();
+    if (this.verifying && deferHash) {
+      await Promise.race([this.resumed, reply!.then(() => undefined, () => undefined)]);
+      this.checkCancelled();
+      digesting = this.digestFrozenRam();
+    }
     if (this.verifying) {
       this.ramDigest = digesting === undefined ? this.hashHere() : await digesting;
       this.checkCancelled();
