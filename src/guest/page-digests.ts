@@ -133,9 +133,22 @@ export class LandedPageHashes {
         this.chunks.set(d, c * 4);
       }
     } else {
-      memory.blocks.forEach((b, index) => {
-        for (let p = 0; p < b.pageCount; p++) this.mark(index, b.firstPage, this.byName.get(b.idstr)!.firstChunk, p);
-      });
+      // RAM that held something before: a page is hashed once it lands (every page does in a
+      // source's first pass); one that never landed is read at the end (chunkTable)
+      this.unseen = new Uint8Array(pages).fill(1);
+      this.unseenCount = pages;
+    }
+  }
+
+  /** Pages of RAM that was not zero at the start that no record has written yet (null: RAM started zero). */
+  private readonly unseen: Uint8Array | null = null;
+  private unseenCount = 0;
+
+  private seen(g: number): void {
+    const u = this.unseen;
+    if (u !== null && u[g] === 1) {
+      u[g] = 0;
+      this.unseenCount--;
     }
   }
 
@@ -151,6 +164,7 @@ export class LandedPageHashes {
     }
     const b = this.last;
     const page = offset >>> 12;
+    this.seen(b.firstPage + page);
     if (fill < 0) {
       this.mark(b.index, b.firstPage, b.firstChunk, page);
       return;
@@ -216,6 +230,16 @@ export class LandedPageHashes {
 
   /** The chunk table of the RAM as it is now (flushes first); a view, valid until the next call. */
   chunkTable(): Int32Array {
+    if (this.unseenCount > 0) {
+      this.memory.blocks.forEach((b, index) => {
+        const firstChunk = this.byName.get(b.idstr)!.firstChunk;
+        for (let p = 0; p < b.pageCount; p++) {
+          if (this.unseen![b.firstPage + p] === 0) continue;
+          this.seen(b.firstPage + p);
+          this.mark(index, b.firstPage, firstChunk, p);
+        }
+      });
+    }
     this.flush();
     return this.chunks;
   }
