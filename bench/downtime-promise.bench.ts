@@ -89,7 +89,9 @@ async function run(): Promise<Outcome> {
     say('info migrate');
     say('info status'); // answered after the whole info migrate block: its end
     while (!/Migration status: [^]*\nVM status: /.test(out.slice(mark))) await new Promise((r) => setTimeout(r, 20));
-    const f = fields(out.slice(mark));
+    // the block itself, not a completion notice printed before it
+    const block = out.slice(mark).slice(out.slice(mark).lastIndexOf('Migration status: '));
+    const f = fields(block);
     const status = f.get('Migration status')!.split(' ')[0]!;
     if (status === 'completed' || status === 'failed' || status === 'cancelled') {
       if (process.argv.includes('--verbose')) console.log(out.slice(mark));
