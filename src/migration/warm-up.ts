@@ -61,10 +61,11 @@ function ramPart(w: MigrationStreamWriter, sender: RamSender): void {
 
 /**
  * Counters whose fields V8 already stores as doubles. A migration's counters take fractions
- * (rates, `mbps`) and pass the small-integer range (2^30 bytes); the first such store changes
- * the field's representation, which deprecates the counters' map and throws away the code
- * compiled for it, mid-pass (the page loop's compile was aborted in the first migration). The
- * warm-up makes that change here, once: later counters are built with double fields.
+ * (estimates: the bandwidth, the bytes per dirty page) and pass the small-integer range (2^30
+ * bytes); the first such store changes the field's representation, which deprecates the
+ * counters' map and throws away the code compiled for it, mid-pass (the page loop's compile
+ * was aborted in the first migration). The warm-up makes that change here, once: later
+ * counters are built with double fields.
  */
 function generalizedCounters(): MigrationCounters {
   const c = new MigrationCounters();
