@@ -8,7 +8,9 @@
  * the RAM of one Node process copied into another's over loopback tcp with no protocol
  * (`ram-copy-baseline.ts`: the data movement alone, the ceiling for the random case), a plain
  * loopback tcp copy of as many bytes as the stream carried, and a memcpy of the RAM.
- * Also the peak resident memory of both processes (each case runs in a process of its own).
+ * Also the peak resident memory of both processes (each case runs in a process of its own), and
+ * the main-thread CPU each side spent per GiB of the first pass, beside the bare copy's sender and
+ * receiver: on a loaded machine, where wall time depends on what else runs, the work itself.
  *
  * The source warms its engine first, as `livemig run` does at start-up (`--cold`: it does not;
  * the destination, `livemig incoming`, always does before it listens), and waits for its RAM
@@ -25,6 +27,7 @@ import { Guest, GuestMemory } from '../src/guest/index.js';
 import { SourceManager, warmUpEngine } from '../src/migration/index.js';
 import { parseSize } from '../src/monitor/index.js';
 import { ramCopyBaseline } from './ram-copy-baseline.js';
+import { mainThreadCpuMs, threadCpuMs } from './thread-cpu.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const argRam = process.argv.indexOf('--ram');
@@ -33,7 +36,7 @@ const RAM = argRam > 0 ? parseSize(process.argv[argRam + 1]!, '--ram') : 1024 **
 const COLD = process.argv.includes('--cold');
 
 /** The destination prepares its RAM before the stream arrives (`--ram`, as QEMU's -m). */
-async function destination(): Promise<{ uri: string; done: Promise<Record<string, unknown>> }> {
+async function destination(): Promise<{ uri: string; pid: number; done: Promise<Record<string, unknown>> }> {
   const p = spawn(process.execPath, [...process.execArgv, CLI, 'incoming', 'tcp:127.0.0.1:0', '--json', '--exit', '--monitor', 'none', '--ram', String(RAM)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const rl = createInterface({ input: p.stdout });
   let onListen!: (u: string) => void;
@@ -53,7 +56,7 @@ async function destination(): Promise<{ uri: string; done: Promise<Record<string
   });
   // a destination that dies (say, it cannot load its modules) must fail the case, not hang it
   p.once('close', (code, signal) => onExit(new Error(`the destination (livemig incoming) exited (${code ?? signal}) before it reported its result`)));
-  return { uri: await listening, done };
+  return { uri: await listening, pid: p.pid!, done };
 }
 
 async function migrateCase(label: string, fill: (m: GuestMemory) => void) {
@@ -71,6 +74,17 @@ async function migrateCase(label: string, fill: (m: GuestMemory) => void) {
   src.setParameter('max-bandwidth', 0);
   const faults0 = process.resourceUsage().minorPageFault;
   const { migration, done } = src.migrate(dst.uri);
+  // main-thread CPU of either side over the first pass (from 'active': setup is not RAM moved)
+  let cpu0: [number | undefined, number | undefined] = [undefined, undefined];
+  let pass1Cpu: [number | undefined, number | undefined] = [undefined, undefined];
+  const cpuNow = (): [number | undefined, number | undefined] => [threadCpuMs(), mainThreadCpuMs(dst.pid)];
+  migration.on('status', (s) => {
+    if (s === 'active') cpu0 = cpuNow();
+  });
+  migration.once('pass-end', () => {
+    const c = cpuNow();
+    pass1Cpu = [c[0] !== undefined && cpu0[0] !== undefined ? c[0] - cpu0[0] : undefined, c[1] !== undefined && cpu0[1] !== undefined ? c[1] - cpu0[1] : undefined];
+  });
   const status = await done;
   const sourceFaults = process.resourceUsage().minorPageFault - faults0;
   const end = await dst.done;
@@ -80,6 +94,7 @@ async function migrateCase(label: string, fill: (m: GuestMemory) => void) {
   const seconds = (pass1.endMs - pass1.startMs) / 1000;
   // the first pass ends once what is left fits the downtime limit: count the RAM it did handle
   const pass1Pages = pass1.pages.zero + pass1.pages.normal + pass1.pages.delta + pass1.pages.unchanged;
+  const perGiB = (ms: number | undefined): number | null => (ms === undefined ? null : ms / ((pass1Pages * 4096) / 2 ** 30));
   return {
     label,
     status,
@@ -87,6 +102,8 @@ async function migrateCase(label: string, fill: (m: GuestMemory) => void) {
     pass1Seconds: seconds,
     ramGBps: (pass1Pages * 4096) / seconds / 1e9,
     pass1Share: (pass1Pages * 4096) / RAM,
+    sourceCpuMsPerGiB: perGiB(pass1Cpu[0]),
+    destinationCpuMsPerGiB: perGiB(pass1Cpu[1]),
     streamBytes: info.ram!.transferred,
     totalMs: info['total-time']!,
     downtimeMs: info.downtime ?? -1,
@@ -217,12 +234,13 @@ const tcpPooled = await tcpPooledBaseline(random.streamBytes);
 const copy = memcpyBaseline(Math.min(RAM, 1 << 30));
 const touch = firstTouchBaseline(Math.min(RAM, 256 << 20));
 console.log(`# livemig migration pipeline, ${mib(RAM)} guest, loopback tcp, no rate limit, source engine ${COLD ? "cold (--cold)" : "warmed at start-up"} (node ${process.version})`);
-console.log('| case | RAM moved in pass 1 (GB/s) | ÷ RAM→RAM tcp copy | ÷ plain tcp copy | ÷ tcp copy into a reused buffer | ÷ memcpy | total | downtime | peak RSS source | peak RSS destination | digests |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+const ms = (v: number | null | undefined): string => (v === null || v === undefined ? '?' : `${Math.round(v)}`);
+console.log('| case | RAM moved in pass 1 (GB/s) | ÷ RAM→RAM tcp copy | ÷ plain tcp copy | ÷ tcp copy into a reused buffer | ÷ memcpy | main-thread CPU per GiB, source / destination (ms) | total | downtime | peak RSS source | peak RSS destination | digests |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of [zero, random]) {
   if (r.status !== 'completed') console.log(`| ${r.label} | migration ${r.status}: ${r.error ?? 'no reason given'} |`);
-  else console.log(`| ${r.label} | ${gb(r.ramGBps)} | ${gb(r.ramGBps / ramCopy)}× | ${gb(r.ramGBps / tcp)}× | ${gb(r.ramGBps / tcpPooled)}× | ${gb(r.ramGBps / copy)}× | ${r.totalMs} ms | ${r.downtimeMs} ms | ${mib(r.sourceMaxRss)} | ${mib(r.destinationMaxRss)} | ${r.digestsMatch ? 'equal' : 'DIFFER'} |`);
+  else console.log(`| ${r.label} | ${gb(r.ramGBps)} | ${gb(r.ramGBps / ramCopy.gbps)}× | ${gb(r.ramGBps / tcp)}× | ${gb(r.ramGBps / tcpPooled)}× | ${gb(r.ramGBps / copy)}× | ${ms(r.sourceCpuMsPerGiB)} / ${ms(r.destinationCpuMsPerGiB)} | ${r.totalMs} ms | ${r.downtimeMs} ms | ${mib(r.sourceMaxRss)} | ${mib(r.destinationMaxRss)} | ${r.digestsMatch ? 'equal' : 'DIFFER'} |`);
 }
 console.log(`pass 1 handled ${zero.pass1Share === 1 ? 'all' : `${Math.round(zero.pass1Share * 100)} %`} of RAM (zero case) and ${random.pass1Share === 1 ? 'all' : `${Math.round(random.pass1Share * 100)} %`} (random case); the rest went in the next passes; the source took ${zero.sourceFaults} and ${random.sourceFaults} page faults while migrating`);
-console.log(`baselines in this run: RAM to RAM between two Node processes over loopback tcp ${gb(ramCopy)} GB/s (bench/ram-copy-baseline.ts: the data movement alone), plain tcp loopback ${gb(tcp)} GB/s ('data' events), into a reused 1 MiB buffer ${gb(tcpPooled)} GB/s, memcpy ${gb(copy)} GB/s, first touch of fresh memory ${gb(touch)} GB/s`);
+console.log(`baselines in this run: RAM to RAM between two Node processes over loopback tcp ${gb(ramCopy.gbps)} GB/s, main-thread CPU per GiB: sender ${ms(ramCopy.senderCpuMsPerGiB)} ms, receiver ${ms(ramCopy.receiverCpuMsPerGiB)} ms (bench/ram-copy-baseline.ts: the data movement alone), plain tcp loopback ${gb(tcp)} GB/s ('data' events), into a reused 1 MiB buffer ${gb(tcpPooled)} GB/s, memcpy ${gb(copy)} GB/s, first touch of fresh memory ${gb(touch)} GB/s`);
 console.log('(the source RAM is resident, as a running guest\'s is; the destination prepares its RAM before the stream arrives, as QEMU\'s -m)');
