@@ -11,6 +11,11 @@ export const RAM_SECTION_ID = LivemigSectionId.Ram;
 
 export class OutgoingStream {
   private readonly bytes: ByteWriter;
+  /**
+   * When the last {@link flush} had handed everything over, before its turn of the event loop
+   * (where a machine on this thread runs: not the stream's time).
+   */
+  flushedAt = 0;
   private readonly stream: MigrationStreamWriter;
   readonly ram: RamRecordWriter;
 
@@ -107,6 +112,7 @@ export class OutgoingStream {
    */
   async flush(): Promise<void> {
     await this.bytes.flush();
+    this.flushedAt = performance.now();
     await nextTurn();
   }
 }

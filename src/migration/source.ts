@@ -359,8 +359,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       // counted as written to the stream, before the flush: the counters agree while it waits
       this.account(out);
       await out.flush();
-      // the batch's own time, without the limiter's waits: what the unthrottled final stage gets
-      this.estimate!.noteBatch(out.bytesWritten - before, performance.now() - batchStart);
+      // the batch's own time, without the limiter's waits or the turn flush() gave the event loop
+      // (where a machine on this thread ran; paused, it takes none in the final stage)
+      this.estimate!.noteBatch(out.bytesWritten - before, out.flushedAt - batchStart);
       // charged once the socket has every byte: a byte on the wire is never older than its charge
       this.limiter.account(out.bytesWritten - before);
       this.account(out);
