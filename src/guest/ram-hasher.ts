@@ -140,12 +140,13 @@ export class RamHasher {
   /**
    * page128's chunk table (4 lanes per chunk) of the RAM as it is while hashing, each worker
    * hashing a share of the chunks: pause the guest first. The table is reused by the next call.
+   * `count` hashes only the first `count` chunks (the rest of the table is left as it was).
    * @throws LivemigError GUEST_STATE if a worker failed, or a digest is already running.
    */
-  async chunks(): Promise<Int32Array> {
+  async chunks(count = this.chunkCount): Promise<Int32Array> {
     if (this.closed) throw new LivemigError('GUEST_STATE', 'RAM digest worker is closed');
     const n = this.workers.length;
-    const total = this.chunkCount;
+    const total = Math.max(0, Math.min(count, this.chunkCount));
     await Promise.all(this.workers.map((w, i) => w.run({ from: Math.floor((total * i) / n), to: Math.floor((total * (i + 1)) / n) })));
     return this.table;
   }

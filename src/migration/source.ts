@@ -20,9 +20,9 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import { LivemigError } from '../errors.js';
 import { createRamDigester } from '../hash.js';
 import type { RamDigester } from '../hash.js';
-import { selectedKernel } from '../codec/index.js';
+import { PAGE_SIZE_BYTES, selectedKernel } from '../codec/index.js';
 import { RamHasher, chunkCountOf, inPlaceHashers } from '../guest/index.js';
-import { chunkDigests, rootDigest } from '../codec/page-hash128.js';
+import { CHUNK_PAGES, chunkDigests, rootDigest } from '../codec/page-hash128.js';
 import { describeMismatch, namePages } from './verification.js';
 import type { VerificationResult } from './verification.js';
 import type { VirtualMachine } from '../guest/index.js';
@@ -441,16 +441,20 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
 
   /**
    * With page128 on the digest workers and nothing learned yet for it in this process, the
-   * check's seed is one real run of the workers over the running guest's RAM (its values are
-   * thrown away), off this thread: the main-thread timing of the seed says little of them.
+   * check's seed is a real run of the workers over a sample of the running guest's RAM (its
+   * values are thrown away), off this thread: the main-thread timing says little of them.
    */
   private calibrateCheck(algorithm: string): void {
     const hasher = this.hasher;
     const estimate = this.estimate!;
     if (!this.checkInDowntime || algorithm !== 'page128' || hasher === undefined || estimate.learned) return;
+    // a sample, not all of RAM: the workers share the cores with the first pass
+    const chunkBytes = CHUNK_PAGES * PAGE_SIZE_BYTES;
+    const sample = Math.min(hasher.chunkCount, Math.ceil(CALIBRATION_BYTES / chunkBytes));
+    const sampleMiB = Math.min(sample * chunkBytes, this.guest.memory.totalBytes) / (1 << 20);
     const t = performance.now();
-    this.calibrating = hasher.chunks().then(
-      () => estimate.calibrateCheck((performance.now() - t) / (this.guest.memory.totalBytes / (1 << 20))),
+    this.calibrating = hasher.chunks(sample).then(
+      () => estimate.calibrateCheck((performance.now() - t) / sampleMiB),
       () => undefined, // the switchover's own run reports a failing worker
     );
   }
@@ -763,6 +767,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
 const SEED_PAUSE_MS = 2;
 /** The confirmation's round trip and the destination's resume, before any migration has measured it. */
 const SEED_CONFIRM_MS = 5;
+/** Bytes of RAM the digest workers hash at setup to seed the check's cost. */
+const CALIBRATION_BYTES = 32 << 20;
 /** Bytes of RAM timed to seed the check's cost. */
 const SEED_DIGEST_BYTES = 4 << 20;
 

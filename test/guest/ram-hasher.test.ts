@@ -55,6 +55,15 @@ test('RamHasher: page128 chunk tables split over workers are the reference\'s, a
     const second = [...(await hasher.chunks())];
     assert.deepEqual(second, reference());
     assert.notDeepEqual(second.slice(0, 4), [...new Int32Array(4)]);
+    // the first 5 chunks only (a sample): the rest of the table keeps what the last run left
+    memory.blocks[0]!.bytes[2 * 4096 + 9] ^= 0x10; // chunk 0
+    memory.blocks[0]!.bytes[900 * 4096 + 9] ^= 0x10; // chunk 14
+    const sampled = [...(await hasher.chunks(5))];
+    const now = reference();
+    assert.deepEqual(sampled.slice(0, 5 * 4), now.slice(0, 5 * 4));
+    assert.notDeepEqual(sampled.slice(0, 4), second.slice(0, 4));
+    assert.deepEqual(sampled.slice(5 * 4), second.slice(5 * 4));
+    assert.notDeepEqual(sampled.slice(14 * 4, 15 * 4), now.slice(14 * 4, 15 * 4));
   } finally {
     await hasher.close();
   }
