@@ -2,7 +2,8 @@
  * Codec benchmark: GB/s of page scanned (pages × 4096 bytes / seconds, decimal GB) for
  * XBZRLE encode on unchanged, sparse (1 byte a page), 16-scattered-byte and dense (every
  * other byte: overflow) pages, the zero-page test, and decode of the sparse deltas; for the
- * public functions a library user calls (`livemig/codec`, on plain Uint8Arrays), the
+ * public functions a library user calls (`livemig/codec`, on plain Uint8Arrays and on page
+ * buffers from allocCodecBuffer, which they read in place), the
  * WebAssembly SIMD kernel (pages in its arena, read in place), the same kernel given plain
  * Uint8Arrays (copied into its private memory, or compared by memcmp first while most pages
  * are unchanged), the TypeScript kernel, and a plain C
@@ -23,7 +24,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { getKernel, isZeroPage, loadWasmKernel, selectedKernel, xbzrleDecode, xbzrleDecodeAt, xbzrleEncode, type DeltaKernel } from '../src/codec/index.js';
+import { allocCodecBuffer, freeCodecBuffer, isCodecBuffer, getKernel, isZeroPage, loadWasmKernel, selectedKernel, xbzrleDecode, xbzrleDecodeAt, xbzrleEncode, type DeltaKernel } from '../src/codec/index.js';
 import { CReference, type CCheck, type CSession } from './c-reference.js';
 import { PAGE_BYTES, PATTERNS, fillOld, hashWords, makeCur, type Pattern } from './patterns.js';
 
@@ -42,7 +43,7 @@ interface Timing {
 
 type CaseName = Pattern | 'zero' | 'decode-sparse';
 /** `ceiling`: C comparing the same unchanged pages with 16-byte vectors (what memory allows). */
-type RowName = 'public' | 'wasm' | 'wasmAt' | 'wasmCopyIn' | 'ts' | 'c' | 'ceiling';
+type RowName = 'public' | 'publicK' | 'wasm' | 'wasmAt' | 'wasmCopyIn' | 'ts' | 'c' | 'ceiling';
 
 /**
  * Entry points a kernel may offer that address pages by their offset in the kernel's memory
@@ -57,6 +58,7 @@ interface OffsetKernel {
 
 const COLUMNS: { row: RowName; title: string; ratio: string }[] = [
   { row: 'public', title: 'public API, plain arrays GB/s', ratio: 'public/C' },
+  { row: 'publicK', title: 'public API, kernel buffers GB/s', ratio: 'public kernel/C' },
   { row: 'wasm', title: 'wasm-simd GB/s', ratio: 'wasm/C' },
   { row: 'wasmAt', title: 'wasm-simd (offsets) GB/s', ratio: 'offsets/C' },
   { row: 'wasmCopyIn', title: 'wasm-simd (plain arrays) GB/s', ratio: 'plain/C' },
@@ -66,6 +68,8 @@ type SetResult = {
   pages: number;
   workingSetBytes: number;
   arenaInPlace: boolean;
+  /** allocCodecBuffer returned kernel memory (false under the TS kernel: plain arrays). */
+  kernelBuffers: boolean;
   crossCheck: string;
   cases: Record<CaseName, Partial<Record<RowName, Timing>>>;
 };
@@ -230,6 +234,12 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
   const arenaOut = wasm?.allocBuffer(PAGE_BYTES);
   const arenaInPlace = arenaOld?.buffer instanceof SharedArrayBuffer && arenaCur?.buffer instanceof SharedArrayBuffer;
   const plainOut = new Uint8Array(PAGE_BYTES);
+  // what a library user gets from allocCodecBuffer (livemig/codec), given to the public functions
+  const kOld = allocCodecBuffer(bytes);
+  const kCur = allocCodecBuffer(bytes);
+  const kWork = allocCodecBuffer(bytes);
+  const kOut = allocCodecBuffer(PAGE_BYTES);
+  const kernelBuffers = isCodecBuffer(kOld);
   // the offset entry points, when the wasm kernel has them
   const ok = wasm as (DeltaKernel & OffsetKernel) | undefined;
   const at =
@@ -241,6 +251,10 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
   const oldP = pageViews(plainOld, pages);
   const curP = pageViews(plainCur, pages);
   const workP = pageViews(work, pages);
+  kOld.set(plainOld);
+  const oldK = pageViews(kOld, pages);
+  const curK = pageViews(kCur, pages);
+  const workK = pageViews(kWork, pages);
   const oldA = arenaOld && pageViews(arenaOld, pages);
   const curA = arenaCur && pageViews(arenaCur, pages);
 
@@ -253,11 +267,13 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
     for (const pattern of PATTERNS) {
       makeCur(pattern, plainOld, plainCur, pages);
       arenaCur?.set(plainCur);
+      kCur.set(plainCur);
 
       // the same bytes on both sides, the same encodings from every path
       const paths: { name: string; encode: (i: number) => number; out: Uint8Array }[] = [
         { name: 'ts', encode: (i) => ts.xbzrleEncode(oldP[i]!, curP[i]!, plainOut), out: plainOut },
         { name: 'public API', encode: (i) => xbzrleEncode(oldP[i]!, curP[i]!, plainOut), out: plainOut },
+        { name: 'public API (kernel buffers)', encode: (i) => xbzrleEncode(oldK[i]!, curK[i]!, kOut), out: kOut },
       ];
       if (wasm) {
         paths.push({ name: 'wasm-simd (in place)', encode: (i) => wasm.xbzrleEncode(oldA![i]!, curA![i]!, arenaOut!), out: arenaOut! });
@@ -285,7 +301,11 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
       }
 
       const pub = loop<EncodeLoop>(['k', 'olds', 'curs', 'out'], encodeBody, `${pages} ${pattern} public`);
-      const rows: Row[] = [{ row: 'public', pass: () => pub(PUBLIC_API, oldP, curP, plainOut) }];
+      const pubK = loop<EncodeLoop>(['k', 'olds', 'curs', 'out'], encodeBody, `${pages} ${pattern} public kernel buffers`);
+      const rows: Row[] = [
+        { row: 'public', pass: () => pub(PUBLIC_API, oldP, curP, plainOut) },
+        { row: 'publicK', pass: () => pubK(PUBLIC_API, oldK, curK, kOut) },
+      ];
       if (wasm) {
         const inPlace = loop<EncodeLoop>(['k', 'olds', 'curs', 'out'], encodeBody, `${pages} ${pattern} wasm in place`);
         rows.push({ row: 'wasm', pass: () => inPlace(wasm, oldA!, curA!, arenaOut!) });
@@ -320,6 +340,10 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
         const dec = loop<DecodeLoop>(['dec', 'deltas', 'pages'], decodeBody, `${pages} decode`);
         dec(xbzrleDecode, deltas, workP);
         if (!work.every((b, i) => b === plainCur[i])) throw new Error('decode of the sparse deltas did not give the new pages');
+        const decK = loop<DecodeLoop>(['dec', 'deltas', 'pages'], decodeBody, `${pages} decode kernel buffers`);
+        kWork.set(plainOld);
+        decK(xbzrleDecode, deltas, workK);
+        if (!kWork.every((b, i) => b === plainCur[i])) throw new Error('decode into kernel buffers did not give the new pages');
         // the destination's path: offsets into its receive buffer and into guest RAM, no views
         const decAt = loop<DecodeAtLoop>(['dec', 'packed', 'starts', 'lens', 'mem', 'pages'], decodeAtBody, `${pages} decode offsets`);
         work.set(plainOld);
@@ -329,6 +353,7 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
           'decode-sparse',
           [
             { row: 'public', pass: () => dec(xbzrleDecode, deltas, workP) },
+            { row: 'publicK', pass: () => decK(xbzrleDecode, deltas, workK) },
             { row: 'wasmAt', pass: () => decAt(xbzrleDecodeAt, packed, starts, lens, work, pages) },
           ],
           pages,
@@ -341,9 +366,11 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
     // zero-page test on all-zero pages
     plainCur.fill(0);
     arenaCur?.fill(0);
+    kCur.fill(0);
     const zeroRows: Row[] = [];
     const zeroPaths: [RowName, Pick<DeltaKernel, 'isZeroPage'> | undefined, Uint8Array[] | undefined][] = [
       ['public', PUBLIC_API, curP],
+      ['publicK', PUBLIC_API, curK],
       ['wasm', wasm, curA],
       ['wasmCopyIn', wasm, curP],
       ['ts', ts, curP],
@@ -365,6 +392,7 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
     session?.close();
   }
 
+  [kOld, kCur, kWork, kOut].forEach(freeCodecBuffer);
   if (wasm) {
     wasm.freeBuffer(arenaOld!);
     wasm.freeBuffer(arenaCur!);
@@ -376,7 +404,7 @@ function runSet(pages: number, wasm: DeltaKernel | undefined, ts: DeltaKernel, c
       `${PATTERNS.join(', ')} (${comparedBytes} delta bytes compared, same -1/0 results); page hashes equal; ` +
       `zero test agrees; matched`
     : `cross-check: no C reference; ${pathNames.replace(/^ts, /, '')} == ts kernel on all ${pages} pages of ${PATTERNS.join(', ')}: matched`;
-  return { pages, workingSetBytes: 2 * bytes, arenaInPlace, crossCheck: crossCheckLine, cases };
+  return { pages, workingSetBytes: 2 * bytes, arenaInPlace, kernelBuffers, crossCheck: crossCheckLine, cases };
 }
 
 // ---- report ----
@@ -399,7 +427,7 @@ function table(r: SetResult, hasC: boolean): string {
     const row = r.cases[name];
     // decode is TypeScript whichever kernel is selected: one measurement, shown for both kernels
     const cell = (c: RowName): Timing | undefined =>
-      name === 'decode-sparse' ? (c === 'wasm' || c === 'ts' || c === 'public' ? row.public : c === 'wasmAt' ? row.wasmAt : undefined) : row[c];
+      name === 'decode-sparse' ? (c === 'wasm' || c === 'ts' || c === 'public' ? row.public : c === 'wasmAt' || c === 'publicK' ? row[c] : undefined) : row[c];
     const cells = [label, ...cols.map((c) => fmt(cell(c.row)?.gbps) + (name === 'zero' && c.row === 'wasmCopyIn' && cell(c.row) ? ' ‡' : ''))];
     if (hasC) cells.push(fmt(row.c?.gbps), ...cols.map((c) => ratio(cell(c.row), row.c)));
     lines.push(`| ${cells.join(' | ')} |`);
@@ -448,17 +476,22 @@ function targets(r: SetResult): { text: string; met?: boolean }[] {
   vsC('decode-sparse', 'wasmAt', 1.0, 'decode, sparse, at offsets (xbzrleDecodeAt, the destination\'s path)');
   // What a library user calls: judged on the cache-resident set, where the codec is what is timed.
   const cached = r.workingSetBytes <= PUBLIC_TARGET_MAX_SET;
-  const pub = (name: CaseName, what: string): void => {
-    const a = c[name].public;
+  const pub = (name: CaseName, what: string, row: 'public' | 'publicK' = 'public'): void => {
+    const a = c[name][row];
     const b = c[name].c;
     if (!a || !b) return;
     const x = a.gbps / b.gbps;
-    if (cached) out.push({ text: `public API on plain Uint8Array, ${what}: ${x.toFixed(2)}× C (target ≥ 1×)`, met: x >= 1 });
-    else out.push({ text: `public API on plain Uint8Array, ${what}: ${x.toFixed(2)}× C (no target: a set in DRAM)` });
+    const on = row === 'public' ? 'on plain Uint8Array' : 'on kernel buffers (allocCodecBuffer)';
+    if (cached) out.push({ text: `public API ${on}, ${what}: ${x.toFixed(2)}× C (target ≥ 1×)`, met: x >= 1 });
+    else out.push({ text: `public API ${on}, ${what}: ${x.toFixed(2)}× C (no target: a set in DRAM)` });
   };
   pub('unchanged', 'encode, unchanged');
   pub('sparse', 'encode, sparse');
   pub('decode-sparse', 'decode (xbzrleDecode), sparse');
+  pub('unchanged', 'encode, unchanged', 'publicK');
+  pub('sparse', 'encode, sparse', 'publicK');
+  pub('scatter16', 'encode, 16 scattered bytes', 'publicK');
+  pub('decode-sparse', 'decode (xbzrleDecode), sparse', 'publicK');
   vsC('unchanged', 'wasm', undefined, 'wasm-simd encode through views (xbzrleEncode), unchanged');
   vsC('sparse', 'wasm', undefined, 'wasm-simd encode through views (xbzrleEncode), sparse');
   const d = c.dense.wasm;
@@ -497,7 +530,7 @@ function main(): void {
   console.log(`machine: ${m['cpu']} (${m['logicalCpus']} logical CPUs), ${m['platform']}; node ${m['node']} (V8 ${m['v8']}); cc: ${m['cc']}`);
   console.log(`command: node dist/bench/codec.bench.js ${process.argv.slice(2).join(' ')}`.trimEnd());
   console.log(`method: median of ${o.reps} repetitions of ~${o.repMs} ms after ${o.warmupMs} ms warm-up; GB/s = pages × 4096 B / s (decimal)`);
-  console.log(`public API (xbzrleEncode, xbzrleDecode, isZeroPage from livemig/codec, on plain Uint8Arrays): the ${selectedKernel().name} kernel`);
+  console.log(`public API (xbzrleEncode, xbzrleDecode, isZeroPage from livemig/codec, on plain Uint8Arrays and on buffers from allocCodecBuffer): the ${selectedKernel().name} kernel`);
   if (!wasm) console.log(`wasm-simd kernel unavailable: ${loadWasmKernel().reason ?? 'unknown reason'}; its columns are empty`);
   if (!cref) console.log('C reference: no compiler, ratios omitted');
 
@@ -509,6 +542,7 @@ function main(): void {
       const mib = r.workingSetBytes / 2 ** 20;
       const size = mib >= 1 ? `${mib / 2} MiB old + ${mib / 2} MiB new` : `${mib * 512} KiB old + ${mib * 512} KiB new`;
       console.log(`\n## ${pages} page pairs (${size}${cref ? ', the same set for C and JS' : ''})\n`);
+      if (!r.kernelBuffers) console.log('note: allocCodecBuffer returned plain arrays (no SIMD kernel); the "kernel buffers" column copies like the plain one');
       if (wasm && !r.arenaInPlace) console.log('note: allocBuffer did not return arena memory; the "in place" column copies too');
       console.log(table(r, cref !== undefined));
       console.log('\n' + r.crossCheck);

@@ -13,6 +13,8 @@ export class CodecArena {
   readonly memory: WebAssembly.Memory;
   /** Every SharedArrayBuffer the memory has exposed; views of any of them are arena views. */
   private readonly buffers = new Set<ArrayBufferLike>();
+  /** The newest buffer (most views are of it): one compare before the Set look-up. */
+  latest: ArrayBufferLike;
   private readonly free: Range[] = [];
   private readonly used = new Map<number, number>();
   /** Bytes at and above this offset were never handed out, so they are still zero. */
@@ -21,13 +23,19 @@ export class CodecArena {
   /** `reservedBytes` at the bottom are left to the kernel module itself. */
   constructor(readonly reservedBytes = WASM_PAGE, maximumPages = 65536) {
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: maximumPages, shared: true });
-    this.buffers.add(this.memory.buffer);
+    this.latest = this.memory.buffer;
+    this.buffers.add(this.latest);
     this.free.push({ start: reservedBytes, size: this.memory.buffer.byteLength - reservedBytes });
     this.fresh = reservedBytes;
   }
 
   contains(view: Uint8Array): boolean {
     return this.buffers.has(view.buffer);
+  }
+
+  /** True when `b` is one of the memory's buffers; plain ArrayBuffers fail on the first compare. */
+  holds(b: ArrayBufferLike): boolean {
+    return b === this.latest || (b instanceof SharedArrayBuffer && this.buffers.has(b));
   }
 
   /** Bytes currently handed out. */
@@ -92,7 +100,8 @@ export class CodecArena {
     } catch {
       return false;
     }
-    this.buffers.add(this.memory.buffer);
+    this.latest = this.memory.buffer;
+    this.buffers.add(this.latest);
     const added = pages * WASM_PAGE;
     if (tailFree > 0) last!.size += added;
     else this.free.push({ start: oldBytes, size: added });

@@ -8,3 +8,4 @@ export type { InPlaceFillTest } from './in-place-fill.js';
 export { PAGE_SIZE_BYTES, XBRLE_BUDGET_BYTES, MAX_DELTA_PAGE_BYTES } from './page.js';
 export { getKernel, selectedKernel, loadWasmKernel } from './kernel.js';
 export type { DeltaKernel, KernelName } from './kernel.js';
+export { allocCodecBuffer, allocCodecPage, freeCodecBuffer, isCodecBuffer } from './codec-buffers.js';
