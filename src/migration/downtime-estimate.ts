@@ -6,6 +6,8 @@
  *    bytes per ms of a batch's own time (encode, write, flush), not per ms of the clock, which
  *    includes the rate limiter's waits; with `link-bandwidth`, the simulated link paces the
  *    final stage too, and the rate is at most the link's.
+ *  - the final sync of the dirty log: the last sync's own work in this migration (a scanning
+ *    log compares every page, tens of ms for a PC's RAM; an explicit log is a bitmap merge).
  *  - fixed costs: stopping the vCPUs, the device state, the RAM digest and the destination's
  *    confirmation. Measured at the end of each completed migration and kept as a running
  *    estimate for the next ones in this process; the first one uses a seed (a digest of a few
@@ -72,6 +74,8 @@ export class DowntimeEstimate {
   private rate = 0;
   private windowBytes = 0;
   private windowMs = 0;
+  /** The work of the last dirty-log sync, in ms: the final stage syncs once more. */
+  private syncMs = 0;
   readonly fixed: FixedCosts;
 
   /** True when the fixed costs come from completed migrations, not from the seed. */
@@ -86,6 +90,11 @@ export class DowntimeEstimate {
   /** A better seed for the check's cost, measured during this migration (ignored once learned). */
   calibrateCheck(msPerMiB: number): void {
     if (!this.learned) this.fixed.checkMsPerMiB = msPerMiB;
+  }
+
+  /** A sync of the dirty log took `ms` of its own work (slices' turns of the guest excluded). */
+  noteSync(ms: number): void {
+    this.syncMs = ms;
   }
 
   /** A batch of the iterate stage: `bytes` written in `ms` of its own work (no rate-limit wait). */
@@ -111,10 +120,10 @@ export class DowntimeEstimate {
     return bw;
   }
 
-  /** The fixed part of the downtime, in ms. */
+  /** The part of the downtime that does not depend on the dirty pages (the final sync's included), in ms. */
   get fixedMs(): number {
     const f = this.fixed;
-    return f.pauseMs + f.confirmMs + (f.checkMsPerMiB * this.options.ramBytes) / (1 << 20);
+    return this.syncMs + f.pauseMs + f.confirmMs + (f.checkMsPerMiB * this.options.ramBytes) / (1 << 20);
   }
 
   /** The expected downtime of a final stage that sends `pendingBytes`. */

@@ -117,9 +117,15 @@ export class RamSender {
     this.sync();
   }
 
+  /** Milliseconds of the last sync's own work (a sliced sync's turns between slices excluded). */
+  lastSyncWorkMs = 0;
+
   /** Merges the guest's dirty log into the bitmap: a new pass. Returns pages newly dirty. */
   sync(): number {
-    return this.synced(this.dirtyLog.sync(this.bitmap));
+    const t = performance.now();
+    const added = this.dirtyLog.sync(this.bitmap);
+    this.lastSyncWorkMs = performance.now() - t;
+    return this.synced(added);
   }
 
   /**
@@ -130,11 +136,15 @@ export class RamSender {
     const log = this.dirtyLog;
     if (log.syncRange === undefined) return this.sync();
     let added = 0;
+    let work = 0;
     const n = this.memory.pageCount;
     for (let first = 0; first < n; first += slicePages) {
+      const t = performance.now();
       added += log.syncRange(this.bitmap, first, Math.min(n, first + slicePages));
+      work += performance.now() - t;
       if (first + slicePages < n) await between();
     }
+    this.lastSyncWorkMs = work;
     return this.synced(added);
   }
 

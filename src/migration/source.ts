@@ -327,6 +327,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         this.endPass('iterate', leftover);
         // a guest on this thread runs between the slices of a long scan
         const added = this.guest.eventLoop ? await ram.syncSliced(SCAN_SLICE_PAGES, guestTurn ?? nextTurn) : ram.sync();
+        this.estimate!.noteSync(ram.lastSyncWorkMs);
         const synced = snapshotCounters(this.counters, performance.now());
         const pass = this.telemetry!.begin(added, synced);
         ram.settleCost();

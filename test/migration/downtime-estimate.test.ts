@@ -34,6 +34,13 @@ test('expected downtime: the bytes over the final bandwidth plus the fixed costs
   // the RAM budget: the limit less the fixed costs, never under a quarter of the limit
   assert.equal(e.thresholdBytes(300, 1000), (300 - 39) * 1000);
   assert.equal(e.thresholdBytes(40, 1000), 10 * 1000);
+  // the final stage syncs the dirty log once more: the last sync's work is paid in the downtime
+  e.noteSync(25);
+  assert.equal(e.fixedMs, 25 + 39);
+  assert.equal(e.expectedMs(100_000, 1000), 164);
+  assert.equal(e.thresholdBytes(300, 1000), (300 - 64) * 1000);
+  e.noteSync(1);
+  assert.equal(e.expectedMs(0, 1000), 40, 'the last sync counts, not the largest');
 });
 
 test('fixed costs are learned per check from completed migrations and used by the next ones', () => {
