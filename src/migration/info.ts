@@ -66,7 +66,9 @@ export function migrationInfo(s: InfoState): MigrationInfo {
   const completed = s.status === 'completed';
   const ended = completed || s.status === 'failed' || s.status === 'cancelled';
   const info: MigrationInfo = { status: s.status };
-  info['total-time'] = Math.round((ended ? s.endTime : s.now) - s.startTime);
+  // the end is stamped a moment before the status says so (its last pass is reported between):
+  // the clock stops there, so that total-time never goes back
+  info['total-time'] = Math.round((ended || s.endTime > 0 ? s.endTime : s.now) - s.startTime);
   info['setup-time'] = Math.round(s.setupTime);
   if (completed) info.downtime = Math.round(s.downtime);
   else if (!ended) info['expected-downtime'] = Math.round(s.expectedDowntimeMs);

@@ -140,6 +140,8 @@ test('info(): before any window or period the rates are 0; none is a status with
 test('info(): completed shows the downtime and the whole migration\'s throughput; cancelled keeps what was left and no clock runs', () => {
   const done = migrationInfo(state({ status: 'completed', now: 99_999, endTime: 14_004.4, downtime: 42.4, remainingPages: 7 }));
   assert.equal(done['total-time'], 4004);
+  // between the end's stamp and the status change (the last pass is reported there), the clock has stopped
+  assert.equal(migrationInfo(state({ status: 'device', now: 14_010, endTime: 14_004.4 }))['total-time'], 4004);
   assert.equal(done.downtime, 42);
   assert.equal(done['expected-downtime'], undefined);
   assert.equal(done.ram?.remaining, 0);
