@@ -70,7 +70,7 @@ program
 
 program
   .command('demo')
-  .description('migrate a guest running the seed\'s write-hot workload between two processes, with XBZRLE and without, and compare')
+  .description('migrate a guest that rewrites one byte of every page between two processes, with XBZRLE and without, and compare')
   .addOption(new Option('--machine <kind>', 'synthetic (worker threads running --workload) or pc (an x86 PC emulated by v86 booting livemig\'s stride boot-sector guest; needs Debian\'s seabios)').default('synthetic').argParser(choiceOption('--machine', ['synthetic', 'pc'] as const)))
   .addOption(new Option('--ram <size>', 'guest RAM').default(32 * 1024 * 1024, '32M').argParser(sizeOption('--ram')))
   .addOption(new Option('--workload <name>', 'what the guest does').choices(WORKLOAD_NAMES).default('seed'))

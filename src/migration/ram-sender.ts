@@ -1,6 +1,6 @@
 /**
  * The source's RAM engine: the migration bitmap, the walk over dirty pages, and the choice
- * of encoding for each page (design.md 2, qemu-reference 3.6):
+ * of encoding for each page (QEMU's ram_save_target_page order):
  *   1. a page whose bytes are all equal goes as a ZERO record with its fill byte;
  *   2. with delta compression on and past the first full pass, a cached page goes as an
  *      XBZRLE (or XBRLE) delta, nothing when unchanged, whole on overflow;
@@ -58,7 +58,7 @@ function mayBeFilled(mem: Uint8Array, at: number): boolean {
 }
 
 export const ENCODING_XBZRLE = 1;
-/** livemig's extension: the seed's XBRLE travels in an XBZRLE-flagged record with encoding byte 2. */
+/** livemig's extension: XBRLE (the 2011 patch's codec) travels in an XBZRLE-flagged record with encoding byte 2. */
 export const ENCODING_XBRLE = 2;
 
 export class RamSender {

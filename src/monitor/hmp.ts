@@ -20,7 +20,7 @@ const HELP: readonly (readonly [string, string])[] = [
   ['migrate_set_cachesize size', 'set the delta-compression cache size (MiB without a suffix; b/k/m/g/t suffixes)'],
   ['migrate_set_speed rate', 'set the bandwidth limit in bytes/s (MiB/s without a suffix; b/k/m/g/t suffixes; 0 = unlimited)'],
   ['migrate_set_downtime seconds', 'set the downtime limit in seconds (e.g. 0.3, or 300ms)'],
-  ['migrate_set_capability name on|off', `set a capability: ${CAPABILITY_NAMES.join(', ')} (xbrle: the seed's codec)`],
+  ['migrate_set_capability name on|off', `set a capability: ${CAPABILITY_NAMES.join(', ')} (xbrle: the 2011 XBRLE codec)`],
   ['migrate_set_parameter name value', 'set a parameter (see info migrate_parameters); max-bandwidth and link-bandwidth in MiB/s without a suffix, downtime-limit, max-time, read-timeout and write-timeout in ms (timeouts: 0 = none), cpu-throttle-* in percent'],
   ['info migrate', 'show the migration status and statistics'],
   ['info migrate_capabilities', 'show the migration capabilities'],

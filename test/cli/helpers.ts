@@ -1,6 +1,6 @@
 /**
  * Shared by the cli tests: a real small migration run in-process (a 4 MiB guest running the
- * seed's write-hot workload, migrated to a file through a simulated link so it takes a few
+ * write-hot seed workload, migrated to a file through a simulated link so it takes a few
  * passes), and synthetic report runs whose every number is known.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

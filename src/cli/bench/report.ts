@@ -44,7 +44,7 @@ export interface BenchOutput {
 const MiB = 1024 * 1024;
 
 const EXPLAIN =
-  'A workload\'s [N %] is the share of RAM it writes. Times in ms; "downtime" is livemig\'s, from pausing the guest to the destination\'s confirmation; "net downtime" is the part of it that QEMU\'s and the seed\'s downtime consist of (stopping the vCPUs and sending what was left), without what only livemig does inside it (a sha256 of the RAM on both sides, resuming the guest\'s threads before confirming); "guest downtime" is from the guest\'s last write on the source to its first on the destination. Work rates are the guest\'s page writes per second. "whole" counts page bytes of pages sent whole.';
+  'A workload\'s [N %] is the share of RAM it writes. Times in ms; "downtime" is livemig\'s, from pausing the guest to the destination\'s confirmation; "net downtime" is the part of it that QEMU\'s downtime consists of (stopping the vCPUs and sending what was left), without what only livemig does inside it (the check of all RAM with verify before-resume, the destination\'s resume before it confirms); "guest downtime" is from the guest\'s last write on the source to its first on the destination. Work rates are the guest\'s page writes per second. "whole" counts page bytes of pages sent whole.';
 
 function explainRepeat(repeat: number): string {
   return repeat > 1

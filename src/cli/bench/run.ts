@@ -37,7 +37,7 @@ export interface RunResult {
   /** Starting the vCPU threads on the destination (measured there before the migration): part of the downtime. */
   resumeMs: number;
   /**
-   * The part of the downtime QEMU's and the seed's consists of: stopping the vCPUs and sending
+   * The part of the downtime QEMU's consists of: stopping the vCPUs and sending
    * what was left (livemig's `downtime-parts` pause + send), without what only livemig pays
    * inside it: the RAM digest on both sides and resuming the guest's threads before confirming.
    */
