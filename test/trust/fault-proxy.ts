@@ -13,7 +13,8 @@
  * of a page changed where the workload never writes it again, or, at stop-and-copy, a byte of
  * the RAM digest itself: the stream stays well formed and only the digest check can see it),
  * and `hold` (forwarding stops at the trigger, and `onFire` runs: kill the destination, cancel
- * the source; when one side closes, the other is closed).
+ * the source; the connection stays held, even once the source has sent all and waits for the
+ * reply, until one side closes or the test drops it with dropConnections()).
  *
  * Bytes are forwarded only once the parser has consumed them, so a fault placed at or after
  * the parser's position never lands in bytes already sent.
@@ -90,8 +91,13 @@ export class FaultProxy {
     return new FaultProxy(server, (server.address() as { port: number }).port, target, phase, fault, onFire);
   }
 
-  async close(): Promise<void> {
+  /** Drops every connection: the destination sees its stream end where the proxy held it. */
+  dropConnections(): void {
     for (const s of this.sockets) s.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.dropConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
@@ -230,10 +236,10 @@ export class FaultProxy {
     });
     src.on('end', () => {
       feed.end();
-      if (this.fault === 'hold') {
-        closeBoth(); // the source gave up (cancelled) while we held the stream
-        return;
-      }
+      // held: the source may have written all of its stream and now waits for the reply, as a
+      // source behind a stalled network does; the connection stays until the test drops it
+      // (once the source says it gave up) or the destination dies
+      if (this.fault === 'hold') return;
       setImmediate(() => {
         pump();
         if (forwarded === received) dst.end();
