@@ -135,6 +135,8 @@ test('a PC (v86) driven over QMP: query-status, stop and cont with their events,
   // claims, and a migration that fast would carry them where the check expects the pattern.
   for (const deadline = Date.now() + 60_000; !(existsSync(serial) && countMarkers(readFileSync(serial), PASS_MARKER) > 0); ) {
     if (Date.now() > deadline) throw new Error('the stride guest wrote no pass marker in 60 s');
+    // a poll of a state, not a wait for time: the marker is written by another process into a
+    // file, which gives no event this process could await
     await new Promise((r) => setTimeout(r, 20));
   }
   assert.deepEqual(await s.ok('query-status'), { status: 'running', running: true, singlestep: false });
