@@ -44,6 +44,7 @@ import type { CountersDiff, CountersSnapshot } from './counters.js';
 import { migrationInfo } from './info.js';
 import { PassTelemetry } from './telemetry.js';
 import { AUTO_CONVERGE_SYNC_MS, AutoConverge } from './auto-converge.js';
+import { predictedNextBytes, Settling } from './settle.js';
 import { DowntimeEstimate, learnFixedCosts } from './downtime-estimate.js';
 import { DeltaGuard, describeAssessment } from './delta-guard.js';
 import type { DeltaAssessment } from './delta-guard.js';
@@ -189,6 +190,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   /** The stop-and-copy's pass record, emitted once the downtime is known (or the migration failed). */
   private finalPass: PassRecord | undefined;
   private lastSyncAt = 0;
+  /** Deferred switchovers while one more pass pays (settle.ts). */
+  private readonly settling = new Settling();
   private throttleBefore = 0;
   private workStart = { work: 0, t: 0 };
   private workStop: { work: number; t: number } | undefined;
@@ -322,8 +325,10 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       // a window ends only where the limiter is owed nothing (see updateWindow)
       if (this.limiter.allowance() > 0) this.updateWindow(false);
       let pending = ram.remaining * ram.bytesPerPendingPage;
-      if (pending < this.thresholdBytes || ram.remaining === 0 || this.syncDue()) {
+      // a deferred switchover waits for its pass to end (see settle.ts)
+      if ((pending < this.thresholdBytes && !this.settling.active) || ram.remaining === 0 || this.syncDue()) {
         const leftover = ram.remaining;
+        const sinceSync = performance.now() - this.lastSyncAt;
         this.endPass('iterate', leftover);
         // a guest on this thread runs between the slices of a long scan
         const added = this.guest.eventLoop ? await ram.syncSliced(SCAN_SLICE_PAGES, guestTurn ?? nextTurn) : ram.sync();
@@ -338,8 +343,22 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         this.counters.expectedDowntimeMs = this.expectedDowntime(pending);
         this.thresholdBytes = this.estimate!.thresholdBytes(this.parameters['downtime-limit'], this.counters.bandwidthBytesPerMs);
         debug('pass %d: %d dirty pages priced %d bytes, final stage %d bytes/ms, fixed costs %d ms: expected downtime %d ms', this.counters.dirtySyncCount, ram.remaining, Math.round(pending), Math.round(this.estimate!.finalBandwidth(this.counters.bandwidthBytesPerMs)), Math.round(this.estimate!.fixedMs), this.counters.expectedDowntimeMs);
-        if (pending <= this.thresholdBytes) return;
+        if (pending <= this.thresholdBytes) {
+          const settle = {
+            pendingBytes: pending,
+            dirtiedPages: added,
+            intervalMs: sinceSync,
+            bytesPerDirtyPage: ram.bytesPerPendingPage,
+            iterateBytesPerMs: this.counters.bandwidthBytesPerMs,
+            finalBytesPerMs: this.estimate!.finalBandwidth(this.counters.bandwidthBytesPerMs),
+            passOverheadMs: ram.lastSyncWorkMs,
+          };
+          if (!this.settling.defer(settle)) return;
+          debug('pass %d fits the limit; another pass first, expected to leave %d bytes', this.counters.dirtySyncCount, Math.round(predictedNextBytes(settle)));
+        } else this.settling.reset();
         if (this.maxPasses > 0 && this.counters.dirtySyncCount >= this.maxPasses) return;
+        // a deferral fits the limit already: out of time, it switches over without being forced
+        if (this.settling.active && this.stalled()) return;
         if (this.stalled()) {
           if (this.parameters['stall-policy'] === 'cancel') throw new LivemigError('MIGRATION_FAILED', `did not converge within ${this.stallLimitText()}; stall-policy cancel`);
           this.forced = true;

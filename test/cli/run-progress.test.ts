@@ -127,7 +127,10 @@ describe('livemig run on a terminal', { ...requires.script(), timeout: 120_000 }
     assert.doesNotMatch(t.out.text, BAR);
 
     await t.ask('migrate_set_speed 1m');
-    await t.ask('migrate_set_parameter max-time 1000'); // a stride guest does not converge at 1 MiB/s: switch over after 1 s
+    // against a 1 ms limit a stride guest never converges (its 4 MiB would fit a 300 ms one at
+    // the unthrottled final stage's rate, at once): a forced switchover after 1 s, a bar before
+    await t.ask('migrate_set_parameter downtime-limit 1');
+    await t.ask('migrate_set_parameter max-time 1000');
     const from = t.out.text.length;
     assert.match(await t.ask('migrate "exec:cat > /dev/null"'), /Migration status: completed\r?\n\(livemig\) $/);
     const lines = screenLines(t.out.text.slice(from));
@@ -146,6 +149,7 @@ describe('livemig run on a terminal', { ...requires.script(), timeout: 120_000 }
     const t = onTerminal(['--ram', '4M', '--workload', 'stride', '--progress', 'off']);
     await t.out.until(/\(livemig\) $/);
     await t.ask('migrate_set_speed 1m');
+    await t.ask('migrate_set_parameter downtime-limit 1'); // no convergence: 500 ms in which a bar would draw
     await t.ask('migrate_set_parameter max-time 500');
     assert.match(await t.ask('migrate "exec:cat > /dev/null"'), /Migration status: completed\r?\n\(livemig\) $/);
     assert.doesNotMatch(t.out.text, BAR);

@@ -2,7 +2,9 @@
  * Convergence against random guest behaviours, in simulated time: the real RAM engine
  * (RamSender: its cache, codec and pricing) and the real downtime estimate, driven the way the
  * source drives them (sync when what is left looks small, price, switch over when it fits),
- * over a simulated link, with a guest whose writes follow the simulated clock. fast-check picks
+ * over a simulated link, with a guest whose writes follow the simulated clock (a round of writes
+ * before each sync). Where what is dirty fits, the source's settling rule (settle.ts) may ask
+ * for one more pass first, as it does in source.ts. fast-check picks
  * the guest's phases (sparse writes, dense ones, zero pages, over working sets far larger than
  * the cache), the link, the rate limit, the cache and the downtime limit. A migration that says
  * it converged must not pause the guest past 1.5 × the limit plus a fixed allowance.
@@ -13,6 +15,7 @@ import fc from 'fast-check';
 import { ExplicitDirtyLog, GuestMemory } from '../../src/guest/index.js';
 import { DowntimeEstimate } from '../../src/migration/downtime-estimate.js';
 import { RamSender } from '../../src/migration/ram-sender.js';
+import { Settling } from '../../src/migration/settle.js';
 import type { RamRecordSink } from '../../src/migration/ram-sender.js';
 import { MigrationCounters } from '../../src/migration/stats.js';
 
@@ -110,8 +113,8 @@ interface Outcome {
   passes: number;
 }
 
-/** One migration in simulated time, decided as source.ts decides. */
-function simulate(s: Scenario): Outcome {
+/** One migration in simulated time, decided as source.ts decides (`settle` false: QEMU's rule, switch at the first fit). */
+function simulate(s: Scenario, settle = true): Outcome {
   const guest = new ModelGuest(s.rounds);
   const counters = new MigrationCounters();
   const ram = new RamSender(guest.memory, guest.log, { delta: 'xbzrle', cacheSizeBytes: s.cachePages * PAGE, cacheWays: 4 }, counters);
@@ -122,15 +125,22 @@ function simulate(s: Scenario): Outcome {
   try {
     ram.setup();
     let threshold = 0;
+    const settling = new Settling();
+    let clock = 0;
+    let lastSync = 0;
     for (;;) {
-      if (ram.remaining * ram.bytesPerPendingPage < threshold || ram.remaining === 0) {
+      if ((ram.remaining * ram.bytesPerPendingPage < threshold && !settling.active) || ram.remaining === 0) {
         guest.round();
-        ram.sync();
+        const added = ram.sync();
         ram.settleCost();
         const pending = ram.priceRemaining();
         const expectedMs = estimate.expectedMs(pending, counters.bandwidthBytesPerMs);
         threshold = estimate.thresholdBytes(s.limitMs, counters.bandwidthBytesPerMs);
-        if (pending <= threshold) return { converged: true, expectedMs, actualMs: finalStage(ram, link) + s.fixedMs, passes: counters.dirtySyncCount };
+        const intervalMs = clock - lastSync;
+        lastSync = clock;
+        const input = { pendingBytes: pending, dirtiedPages: added, intervalMs, bytesPerDirtyPage: ram.bytesPerPendingPage, iterateBytesPerMs: limited, finalBytesPerMs: estimate.finalBandwidth(limited), passOverheadMs: 0 };
+        if (pending <= threshold && !(settle && settling.defer(input))) return { converged: true, expectedMs, actualMs: finalStage(ram, link) + s.fixedMs, passes: counters.dirtySyncCount };
+        if (pending > threshold) settling.reset();
         if (counters.dirtySyncCount >= MAX_PASSES) return { converged: false, expectedMs, actualMs: finalStage(ram, link) + s.fixedMs, passes: counters.dirtySyncCount };
       }
       // a batch of 10 ms at the rate limit: it takes bytes / link of its own time (the limiter
@@ -138,6 +148,9 @@ function simulate(s: Scenario): Outcome {
       const out = new CountingSink();
       ram.sendPages(out, () => false, false, limited * 10);
       estimate.noteBatch(out.bytes, out.bytes / link);
+      clock += out.bytes / limited;
+      // the source holds what is left against the threshold from its first bandwidth window on
+      if (threshold === 0) threshold = estimate.thresholdBytes(s.limitMs, counters.bandwidthBytesPerMs);
     }
   } finally {
     ram.dispose();
@@ -183,4 +196,24 @@ test('zero pages are priced as their record: a burst of them converges at once',
   assert.ok(o.converged, `not converged after ${o.passes} passes (expected ${o.expectedMs.toFixed(1)} ms)`);
   // 256 zero records of 9 bytes on a link of a page per ms: under a millisecond
   assert.ok(o.expectedMs < 1 && o.actualMs < 1, `expected ${o.expectedMs} ms, paused ${o.actualMs} ms`);
+});
+
+test('settling: a guest that dirties little is paused for its last few pages, not for the rest of its first pass', () => {
+  // 4 pages a sync against a 400 ms limit on a link of a page per ms: the first sync (early in
+  // pass 1, most of RAM unsent) fits already; QEMU's rule switches over there
+  const s: Scenario = { rounds: [{ kind: 'sparse', first: 0, count: 4 }], linkPagesPerMs: 1, throttle: 1, cachePages: 64, limitMs: 400, fixedMs: 0 };
+  const first = simulate(s, false);
+  const settled = simulate(s, true);
+  assert.ok(first.converged && settled.converged, `converged: first fit ${first.converged}, settled ${settled.converged}`);
+  assert.ok(first.actualMs > 100, `the first fit paused ${first.actualMs.toFixed(1)} ms: the scenario no longer tests settling`);
+  assert.ok(settled.actualMs < first.actualMs / 10, `settled paused ${settled.actualMs.toFixed(1)} ms after ${settled.passes} passes, the first fit ${first.actualMs.toFixed(1)} ms after ${first.passes}`);
+});
+
+test('settling: a guest that rewrites its working set as fast as it is sent switches over at the first fit', () => {
+  // every page dense each sync: another pass never halves what is dirty
+  const s: Scenario = { rounds: [{ kind: 'dense', first: 0, count: PAGES / 2 }], linkPagesPerMs: 1, throttle: 1, cachePages: 16, limitMs: 400, fixedMs: 0 };
+  const first = simulate(s, false);
+  const settled = simulate(s, true);
+  assert.ok(first.converged && settled.converged);
+  assert.ok(settled.passes <= first.passes + 1, `settled after ${settled.passes} passes, the first fit after ${first.passes}`);
 });

@@ -4,16 +4,18 @@
  *
  *   node destination-child.js <listen URI> <RAM bytes> <warm-up ms> <measure ms>
  *
- * Prepares the guest's RAM first, as a QEMU destination started with `-m` has it, and touches
- * every page (first touches cost ~14 µs a page on some virtual machines, which would be
- * counted as migration time otherwise). Prints `{ "event": "listening", "uri" }`, receives one
+ * Prepares the guest's RAM first, as `livemig incoming --ram` (and a QEMU destination started
+ * with `-m`) has it: zero, every page touched (first touches cost ~14 µs a page on some virtual
+ * machines, which would be counted as migration time otherwise), and known to be zero, so that
+ * a ZERO record for a page nothing wrote costs nothing. The loader's hot paths are compiled
+ * before the stream arrives, as the command does. Prints `{ "event": "listening", "uri" }`, receives one
  * migration, waits for the resumed guest's first write, lets it run `warm-up ms` (its worker's
  * code is compiled afresh, as on the source before its measurement) and measures its work rate for `measure ms`,
  * and prints `{ "event": "done", ... }`: status, the receiver's CPU time, the guest's first
  * write time and the downtime it saw, its work rate, the RAM digest.
  */
 import { Guest, GuestMemory } from '../../guest/index.js';
-import { IncomingMigration } from '../../migration/index.js';
+import { IncomingMigration, warmUpEngine } from '../../migration/index.js';
 import { listenIncoming } from '../../transport/index.js';
 
 const FIRST_STEP_TIMEOUT_MS = 3000;
@@ -25,11 +27,12 @@ async function main(): Promise<void> {
   const warmupMs = Number(warmupText);
   const afterMs = Number(measureText);
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: ramBytes }]);
-  for (const b of memory.blocks) b.bytes.fill(1);
+  for (const b of memory.blocks) b.bytes.fill(0);
+  await warmUpEngine();
   const resumeMs = await vcpuStartMs(vcpus);
   const listener = await listenIncoming(listen!);
   say({ event: 'listening', uri: listener.address });
-  const incoming = new IncomingMigration({ memory, maxRamBytes: ramBytes });
+  const incoming = new IncomingMigration({ memory, memoryIsZero: true, maxRamBytes: ramBytes });
   let status: string;
   let cpuMs: number;
   try {

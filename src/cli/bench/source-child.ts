@@ -11,7 +11,7 @@
  * takes (livemig verifies RAM on both sides during the downtime).
  */
 import { Guest, GuestMemory } from '../../guest/index.js';
-import { SourceManager } from '../../migration/index.js';
+import { SourceManager, warmUpEngine } from '../../migration/index.js';
 import type { RunSpec } from './matrix.js';
 import { cacheBytesFor } from './matrix.js';
 
@@ -32,6 +32,8 @@ function prefill(memory: GuestMemory, seed: number): void {
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]!) as RunSpec;
   const uri = process.argv[3]!;
+  // the engine's hot paths compiled before the guest starts, as `livemig run` does
+  await warmUpEngine();
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: spec.ramBytes }]);
   if (spec.prefill) prefill(memory, spec.seed);
   else for (const b of memory.blocks) b.bytes.fill(0); // fault the pages in: first touches are slow on some hosts
