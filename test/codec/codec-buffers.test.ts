@@ -11,7 +11,7 @@ import {
   xbrleDecode, xbrleEncode, xbzrleDecode, xbzrleEncode,
 } from '../../src/codec/index.js';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { PAGE, buildPair, pagePairSpec } from '../helpers/pages.js';
+import { PAGE, buildPair, codecSizes, embedIn, pagePairSpec } from '../helpers/pages.js';
 import { referenceText, referenceXbrleEncode, referenceXbzrleDecode, referenceXbzrleEncode, resultText } from './reference.js';
 
 const simd = selectedKernel().name === 'wasm-simd';
@@ -22,12 +22,10 @@ after(() => held.forEach(freeCodecBuffer));
 function place(bytes: Uint8Array, lead: number, trail: number, fill: number, inKernel: boolean): { buf: Uint8Array; view: Uint8Array } {
   const buf = inKernel ? allocCodecBuffer(lead + bytes.length + trail) : new Uint8Array(lead + bytes.length + trail);
   if (inKernel) held.push(buf);
-  buf.fill(fill);
-  buf.set(bytes, lead);
-  return { buf, view: buf.subarray(lead, lead + bytes.length) };
+  return embedIn(buf, bytes, lead, fill);
 }
 
-const sizes = fc.oneof(fc.constant(PAGE), fc.integer({ min: 1, max: 255 }).map((b) => b * 64), fc.integer({ min: 1, max: 16383 }));
+const sizes = codecSizes;
 const layout = fc.record({
   size: sizes,
   budgetSeed: fc.nat(),

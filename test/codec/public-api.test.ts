@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { dupPageByte, isZeroPage, xbrleDecode, xbrleEncode, xbzrleDecode, xbzrleEncode } from '../../src/codec/index.js';
-import { PAGE, buildPair, pagePairSpec, randomPage } from '../helpers/pages.js';
+import { PAGE, buildPair, codecSizes, embedIn, pagePairSpec, randomPage } from '../helpers/pages.js';
 import { referenceText, referenceXbrleEncode, referenceXbzrleDecode, referenceXbzrleEncode, resultText } from './reference.js';
 
 /**
@@ -26,12 +26,10 @@ function prime(unchanged: boolean): void {
 
 /** `bytes` copied into a buffer of `lead` + bytes + `trail` bytes filled with `fill`; the view of them. */
 function embed(bytes: Uint8Array, lead: number, trail: number, fill: number): { buf: Uint8Array; view: Uint8Array } {
-  const buf = new Uint8Array(lead + bytes.length + trail).fill(fill);
-  buf.set(bytes, lead);
-  return { buf, view: buf.subarray(lead, lead + bytes.length) };
+  return embedIn(new Uint8Array(lead + bytes.length + trail), bytes, lead, fill);
 }
 
-const sizes = fc.oneof(fc.constant(PAGE), fc.integer({ min: 1, max: 255 }).map((b) => b * 64), fc.integer({ min: 1, max: 16383 }));
+const sizes = codecSizes;
 const layout = fc.record({
   size: sizes,
   budgetSeed: fc.nat(),

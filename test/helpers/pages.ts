@@ -76,3 +76,16 @@ export const pagePairSpec: fc.Arbitrary<PagePairSpec> = fc.record({
 
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 export const fromHex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
+
+/** Sizes a codec call is tried at: a page, whole 64-byte vectors, anything up to 16 KiB. */
+export const codecSizes: fc.Arbitrary<number> = fc.oneof(fc.constant(PAGE), fc.integer({ min: 1, max: 255 }).map((b) => b * 64), fc.integer({ min: 1, max: 16383 }));
+
+/**
+ * `bytes` placed in `buf` (of `lead` + bytes + a trail) at `lead`, the rest filled with `fill`:
+ * the view of them, so that a test sees whether a call touched anything around its operand.
+ */
+export function embedIn(buf: Uint8Array, bytes: Uint8Array, lead: number, fill: number): { buf: Uint8Array; view: Uint8Array } {
+  buf.fill(fill);
+  buf.set(bytes, lead);
+  return { buf, view: buf.subarray(lead, lead + bytes.length) };
+}

@@ -423,7 +423,6 @@ svg text.val { font-size: 11px; fill: #222; }
 svg text.sub { font-size: 11px; fill: #8a6d1f; }
 svg text.mark { font-size: 10px; fill: #888; }
 svg text.band-label { font-size: 11px; fill: #b03a2e; }
-svg text.empty { font-size: 14px; fill: var(--muted); }
 svg text.row { font-size: 13px; fill: var(--ink); }
 svg g.bar:hover rect:not([fill="transparent"]) { opacity: 0.8; }
 p.outcome { margin: 0 0 8px; padding: 8px 12px; background: #fdf3e7; border-left: 4px solid #e8a33d; border-radius: 4px; }

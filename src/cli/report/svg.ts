@@ -51,8 +51,6 @@ export interface BarChartSpec {
   shaded?: readonly number[];
   xTitle: string;
   yTitle: string;
-  /** Shown across the plot instead of bars. */
-  emptyText?: string;
 }
 
 export interface LineSeries {
@@ -79,7 +77,6 @@ export interface LineChartSpec {
   bands?: readonly { x0: number; x1: number; label: string; color: string }[];
   /** Dashed horizontal reference lines (the link speed). */
   rules?: readonly { y: number; label: string; color: string }[];
-  emptyText?: string;
 }
 
 export interface HBarRow {
@@ -134,30 +131,26 @@ export function barChart(s: BarChartSpec): string {
     if (i < s.categories.length) out.push(`<rect class="shade" x="${f(cx(i) - slotW / 2)}" y="${PAD.top}" width="${f(slotW)}" height="${f(ph)}" fill="#f4ecd8"/>`);
   }
   out.push(yAxis(ticks, y, s.yTick, width, ph));
-  if (s.emptyText !== undefined) {
-    out.push(`<text x="${f(PAD.left + pw / 2)}" y="${f(PAD.top + ph / 2)}" text-anchor="middle" class="empty">${esc(s.emptyText)}</text>`);
-  } else {
-    for (let i = 0; i < s.categories.length; i++) {
-      let base = 0;
-      const parts: string[] = [];
-      for (const ser of s.series) {
-        const v = ser.values[i];
-        if (v === null || v === undefined || !(v > 0)) continue;
-        parts.push(`<rect x="${f(cx(i) - barW / 2)}" y="${f(y(base + v))}" width="${f(barW)}" height="${f(Math.max(0.5, y(base) - y(base + v)))}" fill="${ser.color}"/>`);
-        base += v;
-      }
-      const tip = s.tooltip ? `<title>${esc(s.tooltip(i))}</title>` : '';
-      // an invisible full-height target so the hover text works on short bars too
-      parts.push(`<rect x="${f(cx(i) - slotW / 2)}" y="${PAD.top}" width="${f(slotW)}" height="${f(ph)}" fill="transparent"/>`);
-      out.push(`<g class="bar">${tip}${parts.join('')}</g>`);
-      if (s.barLabel) {
-        const text = s.barLabel(base, i);
-        // skipped where it would not fit its slot
-        if (text && text.length * 6 <= slotW + 6) out.push(`<text x="${f(cx(i))}" y="${f(y(base) - 4)}" text-anchor="middle" class="val">${esc(text)}</text>`);
-      }
+  for (let i = 0; i < s.categories.length; i++) {
+    let base = 0;
+    const parts: string[] = [];
+    for (const ser of s.series) {
+      const v = ser.values[i];
+      if (v === null || v === undefined || !(v > 0)) continue;
+      parts.push(`<rect x="${f(cx(i) - barW / 2)}" y="${f(y(base + v))}" width="${f(barW)}" height="${f(Math.max(0.5, y(base) - y(base + v)))}" fill="${ser.color}"/>`);
+      base += v;
     }
-    if (s.overlay) out.push(dotsAndLine(s.overlay, cx, y));
+    const tip = s.tooltip ? `<title>${esc(s.tooltip(i))}</title>` : '';
+    // an invisible full-height target so the hover text works on short bars too
+    parts.push(`<rect x="${f(cx(i) - slotW / 2)}" y="${PAD.top}" width="${f(slotW)}" height="${f(ph)}" fill="transparent"/>`);
+    out.push(`<g class="bar">${tip}${parts.join('')}</g>`);
+    if (s.barLabel) {
+      const text = s.barLabel(base, i);
+      // skipped where it would not fit its slot
+      if (text && text.length * 6 <= slotW + 6) out.push(`<text x="${f(cx(i))}" y="${f(y(base) - 4)}" text-anchor="middle" class="val">${esc(text)}</text>`);
+    }
   }
+  if (s.overlay) out.push(dotsAndLine(s.overlay, cx, y));
   // x axis: a label per category, thinned out when they would collide
   out.push(`<line x1="${PAD.left}" y1="${f(PAD.top + ph)}" x2="${f(width - PAD.right)}" y2="${f(PAD.top + ph)}" stroke="${AXIS}"/>`);
   const every = Math.max(1, Math.ceil(22 / slotW));
@@ -207,9 +200,6 @@ export function lineChart(s: LineChartSpec): string {
       out.push(`<text x="${f(mx + 3)}" y="${f(PAD.top + ph - 4)}" class="mark">${esc(m.label)}</text>`);
       lastMarkX = mx;
     }
-  }
-  if (s.emptyText !== undefined) {
-    out.push(`<text x="${f(PAD.left + pw / 2)}" y="${f(PAD.top + ph / 2)}" text-anchor="middle" class="empty">${esc(s.emptyText)}</text>`);
   }
   for (const l of s.series) {
     if (l.points.length === 0) continue;
