@@ -137,8 +137,9 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 await warmUpEngine();
 const only = arg('--guest');
-const guests = ['stride', ...(existsSync(join(LINUX_DIR, 'bzImage')) ? ['linux'] : [])].filter((g) => only === undefined || g === only);
-if (guests.length === 1) console.log(`(no Linux guest at ${LINUX_DIR}: build it with scripts/linux-guest.sh)`);
+const haveLinux = existsSync(join(LINUX_DIR, 'bzImage'));
+const guests = ['stride', ...(haveLinux ? ['linux'] : [])].filter((g) => only === undefined || g === only);
+if (!haveLinux && only !== 'stride') console.log(`(no Linux guest at ${LINUX_DIR}: build it with scripts/linux-guest.sh)`);
 console.log(`PC (v86) ${RAM >> 20} MiB, XBZRLE cache ${CACHE >> 20} MiB, loopback tcp, no rate limit, ${RUNS} runs each, alternating with and without XBZRLE\n`);
 const rows: Row[] = [];
 for (const guest of guests) {
