@@ -82,6 +82,8 @@ export class RamSender {
   private readonly encodedBase: number;
   /** Wire bytes a pending page costs, by the fates found at the last pricing (0: not priced). */
   private pendingPrice = 0;
+  /** The mean delta of the cached pages the last pricing encoded (0: none). */
+  private cachedPrice = 0;
   private costBytes = 0;
   private costPages = 0;
   /** Set when the walk first wraps: from then on every page sent was dirtied again. */
@@ -170,6 +172,14 @@ export class RamSender {
   }
 
   /**
+   * Wire bytes a page sent before and dirtied again will cost: the mean delta of the cached
+   * dirty pages {@link priceRemaining} encoded, else {@link bytesPerPendingPage}.
+   */
+  get bytesPerRedirtiedPage(): number {
+    return this.cachedPrice > 0 ? this.cachedPrice : this.bytesPerPendingPage;
+  }
+
+  /**
    * What the dirty pages would put on the wire if the stop-and-copy sent them now, each by its
    * own fate: a page of one repeated byte as its ZERO record; with delta compression running,
    * a page the cache holds as the delta it encodes to now (measured on an evenly spaced sample
@@ -181,7 +191,8 @@ export class RamSender {
   priceRemaining(): number {
     const memory = this.memory;
     const bitmap = this.bitmap;
-    const cache = this.cache !== undefined && this.deltaStarted ? this.cache : undefined;
+    // pages cached in a first pass are sent after the walk wraps, as deltas
+    const cache = this.cache !== undefined && (this.deltaStarted || this.cachingFirstPass) ? this.cache : undefined;
     const dirty = this.remaining;
     if (dirty === 0) {
       this.pendingPrice = 0;
@@ -221,6 +232,7 @@ export class RamSender {
     const whole = seen - zeros - hits;
     const bytes = zeros * ZERO_RECORD_BYTES + whole * WHOLE_PAGE_WIRE_BYTES + (sampled > 0 ? (hits * sampleBytes) / sampled : 0);
     this.pendingPrice = seen > 0 ? bytes / seen : 0;
+    this.cachedPrice = sampled > 0 ? sampleBytes / sampled : 0;
     return bytes;
   }
 
@@ -291,7 +303,7 @@ export class RamSender {
       let bytes = 0;
       // Nothing keeps these pages (no cache this pass, a log that needs no copy): send them
       // straight from guest RAM, without the snapshot copy
-      const uncopied = (this.cache === undefined || !this.deltaStarted) && !this.dirtyLog.usesSentBytes;
+      const uncopied = (this.cache === undefined || !(this.deltaStarted || this.cachingFirstPass)) && !this.dirtyLog.usesSentBytes;
       const fillTest = this.fillTests[blockIndex];
       if (uncopied && fillTest !== undefined) {
         // the block is a WebAssembly.Memory: the SIMD fill test runs on the page in place (a
@@ -370,9 +382,11 @@ export class RamSender {
     const fill = snapAt >= 0 && kernel.isFilledAt ? (kernel.isFilledAt(snapAt, PAGE, snap[0]!) ? snap[0]! : -1) : kernel.dupPageByte(snap);
     if (fill >= 0) {
       const b = this.filled(sink, block, offset, fill);
-      if (cache && this.deltaStarted && !lastStage) cache.insert(addr, snap); // refused is fine: no stale copy of this address survives
+      if (cache && (this.deltaStarted || this.cachingFirstPass) && !lastStage) cache.insert(addr, snap); // refused is fine: no stale copy of this address survives
       return b;
     }
+    // a first send (the walk has not wrapped): nothing cached to encode against yet
+    if (cache && this.cachingFirstPass && !lastStage) cache.insert(addr, snap);
     if (cache && this.deltaStarted) {
       const slot = cache.lookupSlot(addr);
       if (slot < 0) {
@@ -410,6 +424,16 @@ export class RamSender {
       return b;
     }
     return this.normal(sink, block, offset, snap);
+  }
+
+  /**
+   * Before the walk first wraps, with a cache that holds every page of RAM: pages are cached as
+   * they go, so that a page dirtied again after its first send goes as a delta once the walk
+   * wraps (QEMU caches only from the second pass on, where a cache smaller than RAM would
+   * churn with pages that are never written again).
+   */
+  private get cachingFirstPass(): boolean {
+    return this.cache !== undefined && !this.deltaStarted && !this.deltaOff && this.cache.capacityPages >= this.memory.pageCount;
   }
 
   /** A ZERO record for a page whose every byte is `fill`, counted as a duplicate page. */

@@ -348,7 +348,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
             pendingBytes: pending,
             dirtiedPages: added,
             intervalMs: sinceSync,
-            bytesPerDirtyPage: ram.bytesPerPendingPage,
+            bytesPerDirtyPage: ram.bytesPerRedirtiedPage,
             iterateBytesPerMs: this.counters.bandwidthBytesPerMs,
             finalBytesPerMs: this.estimate!.finalBandwidth(this.counters.bandwidthBytesPerMs),
             passOverheadMs: ram.lastSyncWorkMs,
