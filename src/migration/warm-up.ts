@@ -106,7 +106,9 @@ export async function warmUpEngine(): Promise<WarmUpResult> {
   const ram = memory.blocks[0]!.bytes;
   randomFillSync(ram.subarray(0, WARM_RAM_BYTES / 2)); // the first half random, the rest zero
   const log = new ExplicitDirtyLog(memory);
-  const sender = new RamSender(memory, log, { delta: 'xbzrle', cacheSizeBytes: WARM_RAM_BYTES, cacheWays: 2 }, generalizedCounters());
+  // a cache of half the RAM (the random half): smaller than RAM, so pass 2 takes the cache's
+  // miss path (whole pages, inserted) before later passes send deltas
+  const sender = new RamSender(memory, log, { delta: 'xbzrle', cacheSizeBytes: WARM_RAM_BYTES / 2, cacheWays: 2 }, generalizedCounters());
   const chunks: Uint8Array[] = [];
   const bytes = new ByteWriter(async (chunk, release) => {
     // a copy is kept for the loader below; the chunk goes back to the writer, as a socket's
