@@ -263,6 +263,17 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
     return this.guestMs;
   }
 
+  /** The wall-clock ms of the last emulator slice. */
+  lastSliceMs = 0;
+  /** Ms of throttle sleeps taken so far (waits beyond the emulator's own, once each is over). */
+  throttleSleptMs = 0;
+  private sleepingMs = 0;
+
+  /** The throttle sleep in progress, in ms (0: none); {@link throttleSleptMs} counts it once it is over. */
+  get throttleSleepingMs(): number {
+    return this.sleepingMs;
+  }
+
   /**
    * Wraps v86's scheduling: times each emulator slice (for {@link engineTurn}) and, under a
    * throttle, sleeps off what the slices owe before the next one.
@@ -271,6 +282,8 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
     const doTick = main.do_tick.bind(main);
     const yieldTo = main.yield.bind(main);
     main.do_tick = () => {
+      this.throttleSleptMs += this.sleepingMs;
+      this.sleepingMs = 0;
       this.tickStart = performance.now();
       try {
         doTick();
@@ -285,8 +298,12 @@ export class PcMachine extends EventEmitter<{ status: [VmStatus] }> implements V
       if (this.tickStart > 0) {
         ran = performance.now() - this.tickStart;
         this.guestMs += ran;
+        this.lastSliceMs = ran;
       }
-      yieldTo(this.throttler.next(ran, t), tick);
+      const wait = this.throttler.next(ran, t);
+      // a throttle's sleep, counted when the next slice starts (it is over then)
+      this.sleepingMs = wait > t ? wait : 0;
+      yieldTo(wait, tick);
     };
   }
 

@@ -28,12 +28,17 @@ test('a throttled PC runs its share of the time and no more; 0 lifts it; bad val
     pc.throttle(90);
     assert.equal(pc.throttlePercent, 90);
     await emulatorRuns(pc, 2); // the slice in progress when it was set ends
-    const ran = 200;
-    const wall = await emulatorRuns(pc, ran);
-    // 200 ms of slices owe 1800 ms of sleep, slept after each slice: all but the last one's.
-    // A slice is a few ms, but a loaded machine can stretch one (its wall time counts): only a
-    // last slice of over 170 ms could bring this under 2x
-    assert.ok(wall >= 2 * ran, `throttled at 90 %, ${ran} ms of slices took only ${wall.toFixed(0)} ms`);
+    const ran0 = pc.emulatorMs;
+    const slept0 = pc.throttleSleptMs;
+    const sleepingAtStart = pc.throttleSleepingMs; // begun before this window, counted in it
+    const wall = await emulatorRuns(pc, 200);
+    const ran = pc.emulatorMs - ran0;
+    const slept = pc.throttleSleptMs - slept0;
+    // each ms of slices owes 9 ms of sleep, slept after its slice before the next one: all but
+    // the last slice's debt is slept off by now (a loaded machine stretches slices, whose wall
+    // time counts, and the debt grows with them), and those sleeps took their wall-clock time
+    assert.ok(slept >= 9 * (ran - pc.lastSliceMs) - 1, `throttled at 90 %, ${ran.toFixed(0)} ms of slices (the last ${pc.lastSliceMs.toFixed(0)}) slept only ${slept} ms`);
+    assert.ok(wall >= ran + slept - sleepingAtStart, `${ran.toFixed(0)} ms of slices and ${slept - sleepingAtStart} ms of sleep in ${wall.toFixed(0)} ms`);
     pc.throttle(0);
     assert.equal(pc.throttlePercent, 0);
     await emulatorRuns(pc, 5);
