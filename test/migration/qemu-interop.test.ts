@@ -77,6 +77,17 @@ async function qemuMigrate(src: Qemu, uri: string, o: { xbzrle?: boolean; passes
   return { ...((await src.qmp.ok('query-migrate')) as Record<string, unknown>), early };
 }
 
+/** The 4 KiB pages at which two RAM images differ (the first 16, hex offsets, and how many), for a failure message. */
+function differingPages(a: Buffer, b: Buffer): string {
+  const out: string[] = [];
+  let n = 0;
+  for (let at = 0; at < Math.max(a.length, b.length); at += 4096) {
+    if (a.subarray(at, at + 4096).equals(b.subarray(at, at + 4096))) continue;
+    if (n++ < 16) out.push(`0x${at.toString(16)}`);
+  }
+  return `${n} (${out.join(' ')}); sizes ${a.length} and ${b.length}`;
+}
+
 /** A livemig destination on a free tcp port; resolves once it listens. */
 async function livemigIncoming(args: string[]): Promise<{ dest: Destination; uri: string }> {
   const dest = startDestination('tcp:127.0.0.1:0', args);
@@ -181,7 +192,8 @@ describe('real QEMU 7.2 and livemig', requires.qemu(), () => {
         const inc = incomingOf(event);
         const q = inc.qemu;
         const pcRam = q.blocks.find((b) => b.idstr === 'pc.ram')!;
-        assert.ok(Buffer.from(readFileSync(pcRam.file!)).equals(pmem), 'pc.ram as received is QEMU\'s pmemsave of the paused source');
+        const received = Buffer.from(readFileSync(pcRam.file!));
+        assert.ok(received.equals(pmem), `pc.ram as received is QEMU's pmemsave of the paused source; pages that differ: ${differingPages(received, pmem)} (${JSON.stringify(qm)})`);
         assert.ok(checkStridePattern(new Uint8Array(pmem), RAM_BYTES).ok);
 
         // what was received, as query-migrate / --json say it
