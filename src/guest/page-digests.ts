@@ -211,6 +211,21 @@ export class LandedPageHashes {
    * (called at the end of each RAM section part, so the last one leaves little to do).
    */
   flush(): void {
+    this.hashPages();
+    for (let i = 0; i < this.staleChunkCount; i++) {
+      const c = this.staleChunks[i]!;
+      combine128(this.pageHashes, this.chunkFirstPage[c]!, this.chunkPages[c]!, this.chunks, c * 4);
+      this.chunkStale[c] = 0;
+    }
+    this.staleChunkCount = 0;
+  }
+
+  /**
+   * Hashes the pages that landed since the last flush, leaving their chunks to the next
+   * {@link flush}: cheap to call often while a long section arrives (a chunk digest combines
+   * 64 page hashes, however few of them changed).
+   */
+  hashPages(): void {
     const blocks = this.memory.blocks;
     for (let i = 0; i < this.staleCount; i++) {
       const b = this.staleBlock[i]!;
@@ -220,12 +235,6 @@ export class LandedPageHashes {
       this.stale[g] = 0;
     }
     this.staleCount = 0;
-    for (let i = 0; i < this.staleChunkCount; i++) {
-      const c = this.staleChunks[i]!;
-      combine128(this.pageHashes, this.chunkFirstPage[c]!, this.chunkPages[c]!, this.chunks, c * 4);
-      this.chunkStale[c] = 0;
-    }
-    this.staleChunkCount = 0;
   }
 
   /** The chunk table of the RAM as it is now (flushes first); a view, valid until the next call. */

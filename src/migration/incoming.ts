@@ -230,7 +230,12 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         },
         onPageLanded: (idstr, offset, fill) => {
           this.options.afterPageLanded?.(this.memory!, idstr, offset, fill);
-          this.landed?.landed(idstr, offset, fill);
+          const landed = this.landed;
+          if (landed === undefined) return;
+          landed.landed(idstr, offset, fill);
+          // hashed while the section still arrives (the source is slower to send than this is
+          // to load), so that a long last stage leaves little to hash after its END
+          if (landed.pending >= LANDED_HASH_PAGES) landed.hashPages();
         },
         onDigest: (algorithm, digest) => {
           if (!isRamDigestAlgorithm(algorithm)) throw new LivemigError('STREAM_INVALID', `unsupported RAM digest algorithm '${algorithm}'`);
@@ -474,6 +479,8 @@ class MismatchError extends LivemigError {
 
 /** How long a failed destination keeps reading (and dropping) the stream after its reply. */
 const DRAIN_AFTER_FAILURE_MS = 2000;
+/** Landed pages hashed at a time while a RAM section arrives (4 MiB: about a millisecond of hashing). */
+const LANDED_HASH_PAGES = 1024;
 
 /** Reads and drops the channel's input until it ends or closes, for at most `ms`. */
 function drainInput(channel: Channel, ms: number): Promise<void> {

@@ -8,6 +8,7 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant('data' as const), block: fc.integer({ min: 0, max: 1 }), page: fc.nat(), byte: fc.integer({ min: 0, max: 255 }), at: fc.integer({ min: 0, max: 4095 }) }),
   fc.record({ kind: fc.constant('fill' as const), block: fc.integer({ min: 0, max: 1 }), page: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ kind: fc.constant('flush' as const) }),
+  fc.record({ kind: fc.constant('hash-pages' as const) }),
 );
 
 test('LandedPageHashes: the chunk table after any landings is the reference\'s over the RAM', () => {
@@ -18,8 +19,9 @@ test('LandedPageHashes: the chunk table after any landings is the reference\'s o
       if (!startsZero) for (const b of memory.blocks) b.bytes.fill(7);
       const landed = new LandedPageHashes(memory, startsZero);
       for (const o of ops) {
-        if (o.kind === 'flush') {
-          landed.flush();
+        if (o.kind === 'flush' || o.kind === 'hash-pages') {
+          if (o.kind === 'flush') landed.flush();
+          else landed.hashPages(); // pages hashed, their chunks combined at the next flush
           continue;
         }
         const b = memory.blocks[o.block]!;
