@@ -472,11 +472,13 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     const chunkBytes = CHUNK_PAGES * PAGE_SIZE_BYTES;
     const sample = Math.min(hasher.chunkCount, Math.ceil(CALIBRATION_BYTES / chunkBytes));
     const sampleMiB = Math.min(sample * chunkBytes, this.guest.memory.totalBytes) / (1 << 20);
-    const t = performance.now();
-    this.calibrating = hasher.chunks(sample).then(
-      () => estimate.calibrateCheck((performance.now() - t) / sampleMiB),
-      () => undefined, // the switchover's own run reports a failing worker
-    );
+    // timed from when the workers wait for work: their start-up (tens of ms) is paid once, not per MiB
+    this.calibrating = hasher.ready
+      .then(() => {
+        const t = performance.now();
+        return hasher.chunks(sample).then(() => estimate.calibrateCheck((performance.now() - t) / sampleMiB));
+      })
+      .catch(() => undefined); // the switchover's own run reports a failing worker
   }
 
   /** Lifts auto-converge's throttle (QEMU stops it when the migration ends). */
