@@ -59,21 +59,24 @@ const incomingOf = (e: Event): { 'bytes-read': number; records: Record<string, n
  * query-migrate once QEMU says completed (or failed), and whether it completed before
  * `passes` (a guest starved of CPU may dirty nothing between two syncs: QEMU then completes).
  */
-async function qemuMigrate(src: Qemu, uri: string, o: { xbzrle?: boolean; passes?: number; expect?: 'completed' | 'failed' } = {}): Promise<Record<string, unknown> & { early?: boolean }> {
+async function qemuMigrate(src: Qemu, uri: string, o: { xbzrle?: boolean; passes?: number; expect?: 'completed' | 'failed' | 'ended' } = {}): Promise<Record<string, unknown> & { early?: boolean }> {
   await src.migrationCapabilities({ xbzrle: o.xbzrle === true });
   await src.qmp.ok('migrate-set-parameters', { 'max-bandwidth': 64 * MIB, 'downtime-limit': 1 });
   const from = src.qmp.messages.length;
   await src.qmp.ok('migrate', { uri });
   const end = src.qmp.waitFor((m) => m['event'] === 'MIGRATION' && ['completed', 'failed'].includes((m['data'] as { status: string }).status), 60_000, from);
   let early = false;
-  if ((o.expect ?? 'completed') === 'completed') {
+  if ((o.expect ?? 'completed') !== 'failed') {
     const wanted = o.passes ?? 2;
     const first = await src.qmp.waitFor((m) => (m['event'] === 'MIGRATION_PASS' && (m['data'] as { pass: number }).pass >= wanted) || (m['event'] === 'MIGRATION' && ['completed', 'failed'].includes((m['data'] as { status: string }).status)), 30_000, from);
     early = first['event'] === 'MIGRATION';
     if (!early) await src.qmp.ok('migrate-set-parameters', { 'max-bandwidth': 1024 * MIB, 'downtime-limit': 30_000 });
   }
   const status = ((await end)['data'] as { status: string }).status;
-  assert.equal(status, o.expect ?? 'completed', `QEMU's migration ${status}; stderr: ${src.stderr.join('')}`);
+  // 'ended': either, as QEMU sees it (a destination that refuses near the end closes the
+  // connection: QEMU says completed when it had written all before that, failed when not)
+  if (o.expect === 'ended') assert.ok(status === 'completed' || status === 'failed', `QEMU's migration ${status}`);
+  else assert.equal(status, o.expect ?? 'completed', `QEMU's migration ${status}; stderr: ${src.stderr.join('')}`);
   return { ...((await src.qmp.ok('query-migrate')) as Record<string, unknown>), early };
 }
 
@@ -147,7 +150,9 @@ describe('real QEMU 7.2 and livemig', requires.qemu(), () => {
 
       // device state over --max-device-state: the buffer stops at the bound, at the offset it names
       ({ dest, uri } = await livemigIncoming(['--max-device-state', '16K']));
-      await qemuMigrate(src, uri, { passes: 1 }); // QEMU 7.2 has no return path: it says completed
+      // QEMU 7.2 reads no reply: it says completed, or failed when the close came while it
+      // still wrote (seen with two test suites on two cores)
+      await qemuMigrate(src, uri, { passes: 1, expect: 'ended' });
       ({ event, code } = await outcome(dest));
       assert.equal(code, 1);
       const lim = /^device sections from stream offset (\d+) \(section \d+ 'timer'\) and the VM description after them are over the limit of 16384 bytes \(16 KiB\) buffered until the description arrives at stream offset (\d+)$/.exec(String(event['error']));
