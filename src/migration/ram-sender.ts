@@ -192,7 +192,7 @@ export class RamSender {
     const memory = this.memory;
     const bitmap = this.bitmap;
     // pages cached in a first pass are sent after the walk wraps, as deltas
-    const cache = this.cache !== undefined && (this.deltaStarted || this.cachingFirstPass) ? this.cache : undefined;
+    const cache = this.cache !== undefined && this.caching ? this.cache : undefined;
     const dirty = this.remaining;
     if (dirty === 0) {
       this.pendingPrice = 0;
@@ -303,7 +303,7 @@ export class RamSender {
       let bytes = 0;
       // Nothing keeps these pages (no cache this pass, a log that needs no copy): send them
       // straight from guest RAM, without the snapshot copy
-      const uncopied = (this.cache === undefined || !(this.deltaStarted || this.cachingFirstPass)) && !this.dirtyLog.usesSentBytes;
+      const uncopied = (this.cache === undefined || !this.caching) && !this.dirtyLog.usesSentBytes;
       const fillTest = this.fillTests[blockIndex];
       if (uncopied && fillTest !== undefined) {
         // the block is a WebAssembly.Memory: the SIMD fill test runs on the page in place (a
@@ -382,7 +382,7 @@ export class RamSender {
     const fill = snapAt >= 0 && kernel.isFilledAt ? (kernel.isFilledAt(snapAt, PAGE, snap[0]!) ? snap[0]! : -1) : kernel.dupPageByte(snap);
     if (fill >= 0) {
       const b = this.filled(sink, block, offset, fill);
-      if (cache && (this.deltaStarted || this.cachingFirstPass) && !lastStage) cache.insert(addr, snap); // refused is fine: no stale copy of this address survives
+      if (cache && this.caching && !lastStage) cache.insert(addr, snap); // refused is fine: no stale copy of this address survives
       return b;
     }
     // a first send (the walk has not wrapped): nothing cached to encode against yet
@@ -434,6 +434,11 @@ export class RamSender {
    */
   private get cachingFirstPass(): boolean {
     return this.cache !== undefined && !this.deltaStarted && !this.deltaOff && this.cache.capacityPages >= this.memory.pageCount;
+  }
+
+  /** Pages sent now go into the cache: delta compression has started, or the first pass caches. */
+  private get caching(): boolean {
+    return this.deltaStarted || this.cachingFirstPass;
   }
 
   /** A ZERO record for a page whose every byte is `fill`, counted as a duplicate page. */
