@@ -26,7 +26,12 @@ function isShared(a: Uint8Array): boolean {
 export function copyBytes(dst: Uint8Array, dstAt: number, src: Uint8Array, srcAt: number, n: number): void {
   const dstAddr = dst.byteOffset + dstAt;
   const srcAddr = src.byteOffset + srcAt;
-  if (((dstAddr - srcAddr) & 7) === 0 || n < 64) {
+  if (n < 64) {
+    // a short delta: a loop allocates no view (a subarray per record was an allocation per page)
+    for (let k = 0; k < n; k++) dst[dstAt + k] = src[srcAt + k]!;
+    return;
+  }
+  if (((dstAddr - srcAddr) & 7) === 0) {
     dst.set(src.subarray(srcAt, srcAt + n), dstAt);
     return;
   }

@@ -128,6 +128,12 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
    * the downtime.
    */
   private starting: { state: Uint8Array; vm: Promise<VirtualMachine> } | undefined;
+  /** RAM sections begun so far: a check run early is stale once another one came. */
+  private ramSections = 0;
+  /** The last RAM section was a SECTION_END, whole: RAM is as the source left it (unless another comes). */
+  private ramComplete = false;
+  /** The started machine whose checks ran early, and on RAM as it was after how many RAM sections. */
+  private checkedEarly: { vm: Promise<VirtualMachine>; ramSections: number } | undefined;
   /** Hashes the RAM on a worker once it is complete (started with the RAM: a worker takes a while to start). */
   private hasher: RamHasher | undefined;
   private hashing: Promise<string> | undefined;
@@ -222,6 +228,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
           if (this.options.resume !== false && this.prepared !== undefined && this.starting === undefined) {
             this.starting = { state: this.deviceState, vm: this.startPaused(this.prepared, this.deviceState) };
             if (this.afterResume && this.landed !== undefined && this.resuming === undefined) this.resumeEarly(channel);
+            else this.checkEarly(this.starting.vm);
           }
         },
         onDigestChunks: (table) => {
@@ -254,6 +261,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         // RAM is final: hash it on a worker while the device sections arrive (and while the
         // source hashes its own), not after them. A RAM section after that makes the hash stale.
         onRamComplete: () => {
+          this.ramComplete = true;
           if (this.hashing !== undefined || !this.verifying || this.landed !== undefined) return;
           const digester = this.digester!;
           if (this.hasher === undefined || digester.algorithm === 'page128') {
@@ -265,7 +273,10 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
           this.hashing = this.hasher.digest(digester.algorithm).catch(() => (this.hasher === undefined ? '' : this.memory!.digestWith(digester)));
         },
         onSection: (info) => {
-          if (info.idstr === RAM_SECTION_IDSTR && this.hashing !== undefined) this.hashStale = true;
+          if (info.idstr !== RAM_SECTION_IDSTR) return;
+          this.ramSections++;
+          this.ramComplete = false;
+          if (this.hashing !== undefined) this.hashStale = true;
         },
       };
       const result = await loadMigrationStream(src, target, { maxRamBytes: this.maxRamBytes }).finally(() => src.close().catch(() => undefined));
@@ -298,14 +309,17 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         }
       }
       let vm: VirtualMachine | undefined;
+      let vmStarted: Promise<VirtualMachine> | undefined;
       if (this.options.resume !== false && this.deviceState) {
         // the machine started for this device state, or (another one came later) a new one
         const started = this.starting?.state === this.deviceState ? this.starting.vm : undefined;
         if (started === undefined) this.discardStarted();
         this.starting = undefined;
-        vm = this.guest = await (started ?? this.startPaused(this.prepared, this.deviceState));
+        vmStarted = started ?? this.startPaused(this.prepared, this.deviceState);
+        vm = this.guest = await vmStarted;
       }
-      this.runChecks(vm);
+      const early = this.checkedEarly;
+      if (early === undefined || early.vm !== vmStarted || early.ramSections !== this.ramSections) this.runChecks(vm);
       this.guest?.resume();
       this.endTime = performance.now();
       this.setStatus('completed');
@@ -397,6 +411,24 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       return { chunk, pageHashes: Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('base64') };
     });
     return { mismatch: { chunkCount: v.chunks.length, chunks } };
+  }
+
+  /**
+   * Runs the caller's checks on the machine started paused from the device state, once it is,
+   * if RAM is complete: while the source's digest is still on its way, not in the downtime
+   * after it. A RAM section after this makes them run again at the end.
+   */
+  private checkEarly(started: Promise<VirtualMachine>): void {
+    if (!this.options.checks || !this.ramComplete) return;
+    const ramSections = this.ramSections;
+    started.then(
+      (vm) => {
+        if (this.starting?.vm !== started || this.ramSections !== ramSections) return;
+        this.runChecks(vm);
+        this.checkedEarly = { vm: started, ramSections };
+      },
+      () => undefined,
+    );
   }
 
   /** The caller's checks; one that throws is reported as failed, never fails the migration. */

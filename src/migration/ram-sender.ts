@@ -39,6 +39,8 @@ export interface RamRecordSink {
   page(idstr: string, offsetInBlock: number, bytes: Uint8Array): number;
   pageAt(idstr: string, offsetInBlock: number, mem: Uint8Array, at: number): number;
   xbzrle(idstr: string, offsetInBlock: number, encoding: number, delta: Uint8Array): number;
+  /** `xbzrle` for the `len` bytes at `src[at]`, with no view of them made (no allocation per page). */
+  xbzrleAt(idstr: string, offsetInBlock: number, encoding: number, src: Uint8Array, at: number, len: number): number;
 }
 
 export interface RamSenderOptions {
@@ -417,7 +419,7 @@ export class RamSender {
         c.xbzrleBytes += PAGE;
         return this.normal(sink, block, offset, snap);
       }
-      const b = sink.xbzrle(block.idstr, offset, xbrle ? ENCODING_XBRLE : ENCODING_XBZRLE, this.encoded.subarray(0, len));
+      const b = sink.xbzrleAt(block.idstr, offset, xbrle ? ENCODING_XBRLE : ENCODING_XBZRLE, this.encoded, 0, len);
       c.xbzrleRecords++;
       c.xbzrleRecordBytes += b;
       c.xbzrleBytes += b - 8;

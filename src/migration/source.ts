@@ -45,6 +45,7 @@ import { migrationInfo } from './info.js';
 import { PassTelemetry } from './telemetry.js';
 import { AUTO_CONVERGE_SYNC_MS, AutoConverge } from './auto-converge.js';
 import { predictedNextBytes, Settling } from './settle.js';
+import { FLUSH_BYTES, sendStopAndCopyPages } from './stop-and-copy.js';
 import { DowntimeEstimate, learnFixedCosts } from './downtime-estimate.js';
 import { DeltaGuard, describeAssessment } from './delta-guard.js';
 import type { DeltaAssessment } from './delta-guard.js';
@@ -57,14 +58,6 @@ const NO_DIGEST = 'none';
 const SCAN_SLICE_PAGES = 4096;
 /** QEMU's ram_save_iterate stops a batch after 50 ms. */
 const MAX_BATCH_MS = 50;
-/** Flush to the transport once this much is buffered, so memory stays bounded. */
-const FLUSH_BYTES = 1 << 20;
-/**
- * In the stop-and-copy pass, also flush after this many pages: deltas of a few bytes would
- * otherwise fill a megabyte only after tens of thousands of pages, and the destination would
- * wait idle for the first of them instead of loading while the rest are encoded.
- */
-const DOWNTIME_FLUSH_PAGES = 1024;
 /** QEMU's bandwidth window (migration_update_counters). */
 const UPDATE_MS = 100;
 /** QEMU's rate period: dirty-pages-rate, cache-miss-rate and encoding-rate over >= 1 s, closed at a sync. */
@@ -518,17 +511,11 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     const tSync1 = performance.now();
     out.sectionEnd(RAM_SECTION_ID);
     const before = out.bytesWritten;
-    const counters = this.counters;
-    let flushedAtPage = counters.pagesSent;
-    const stop = (): boolean => out.buffered >= FLUSH_BYTES || counters.pagesSent - flushedAtPage >= DOWNTIME_FLUSH_PAGES || this.abort.signal.aborted || out.failed;
-    while (ram.remaining > 0) {
-      this.checkCancelled();
-      ram.sendPages(out.ram, stop, true);
-      this.account(out);
-      await out.flush();
-      flushedAtPage = counters.pagesSent;
-      this.account(out);
-    }
+    await sendStopAndCopyPages(ram, out, this.counters, {
+      beforeBatch: () => this.checkCancelled(),
+      afterBatch: () => this.account(out),
+      halted: () => this.abort.signal.aborted,
+    });
     out.ramEos();
     out.footer(RAM_SECTION_ID);
     const tSent = performance.now();

@@ -113,15 +113,27 @@ export class RamRecordWriter {
    * QEMU's XBZRLE, 2 XBRLE (2011)'s (livemig only). QEMU's loader accepts lengths 0..4096.
    */
   xbzrle(idstr: string, offsetInBlock: number, encoding: DeltaEncodingByte, delta: Uint8Array): number {
+    return this.xbzrleAt(idstr, offsetInBlock, encoding, delta, 0, delta.length);
+  }
+
+  /**
+   * `xbzrle` for the `len` bytes at `src[at]`, with no view of them made: the sender's deltas
+   * sit at the start of one reused buffer, and a subarray per page was an allocation per page.
+   */
+  xbzrleAt(idstr: string, offsetInBlock: number, encoding: DeltaEncodingByte, src: Uint8Array, at: number, len: number): number {
     if (encoding !== DeltaEncoding.Xbzrle && encoding !== DeltaEncoding.Xbrle) {
       throw new InvalidArgumentError(`xbzrle: encoding ${encoding} is neither 1 (XBZRLE) nor 2 (XBRLE)`);
     }
-    if (delta.length > PAGE_SIZE_BYTES) throw new InvalidArgumentError(`xbzrle: delta of ${delta.length} bytes exceeds the page size ${PAGE_SIZE_BYTES}`);
+    if (!(Number.isSafeInteger(len) && len >= 0)) throw new InvalidArgumentError(`xbzrle: delta length ${len} is not a non-negative integer`);
+    if (len > PAGE_SIZE_BYTES) throw new InvalidArgumentError(`xbzrle: delta of ${len} bytes exceeds the page size ${PAGE_SIZE_BYTES}`);
+    if (!Number.isSafeInteger(at) || at < 0 || at + len > src.length) {
+      throw new InvalidArgumentError(`xbzrleAt: ${len} bytes at ${at} do not fit in ${src.length} bytes`);
+    }
     const n = this.header(idstr, offsetInBlock, RamFlag.Xbzrle);
     this.out.writeU8(encoding);
-    this.out.writeBe16(delta.length);
-    this.out.writeBytes(delta);
-    return n + 3 + delta.length;
+    this.out.writeBe16(len);
+    this.out.writeBytesAt(src, at, len);
+    return n + 3 + len;
   }
 
   /** `be64 0x10`: end of this section's RAM data (never CONTINUE, no idstr). */

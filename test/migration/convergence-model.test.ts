@@ -40,6 +40,9 @@ class CountingSink implements RamRecordSink {
   xbzrle(_id: string, _off: number, _enc: number, delta: Uint8Array): number {
     return this.add(11 + delta.length);
   }
+  xbzrleAt(_id: string, _off: number, _enc: number, _src: Uint8Array, _at: number, len: number): number {
+    return this.add(11 + len);
+  }
   private add(n: number): number {
     this.bytes += n;
     return n;

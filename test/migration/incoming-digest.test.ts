@@ -104,3 +104,76 @@ test('destination: vCPUs started paused when the device state arrives are stoppe
   for (let i = 0; i < 200 && stops.mock.callCount() === 0; i++) await new Promise((r) => setTimeout(r, 25));
   assert.equal(stops.mock.callCount(), 1, 'the paused vCPUs were not stopped');
 });
+
+/**
+ * Writes `bytes` up to `split`, waits for `first` (an event of the destination), then the rest:
+ * the destination gets what follows `split` only once that event happened.
+ */
+async function loadAfter(bytes: Buffer, split: number, incoming: IncomingMigration, first: Promise<unknown>): Promise<void> {
+  const listener = await listenIncoming('tcp:127.0.0.1:0');
+  const port = Number(listener.address.split(':').pop());
+  const client = connect({ host: '127.0.0.1', port });
+  client.on('error', () => undefined);
+  const channel = await listener.accept();
+  await listener.close();
+  client.write(bytes.subarray(0, split));
+  const running = incoming.run(channel);
+  try {
+    // a destination that ends early (failed) must not leave the test waiting for the event
+    await Promise.race([first, running]);
+    client.end(bytes.subarray(split));
+    await running;
+  } finally {
+    client.destroy();
+  }
+}
+
+for (const secondEnd of [false, true]) {
+  test(`destination checks: ${secondEnd ? 'run early on the first END, again after a later RAM END' : 'run once, while the digest is still on its way'}`, { timeout: 30_000 }, async () => {
+    const source = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 * PAGE }]);
+    const g = await Guest.start({ memory: source, workload: 'seed' });
+    await g.pause();
+    const state = g.deviceState();
+    await g.stop();
+    // the source's final RAM: page 1 holds 0x22 (0x11 before a second END rewrites it)
+    const final = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 * PAGE }]);
+    final.blocks[0]!.bytes.fill(0x22, PAGE, 2 * PAGE);
+    const { bytes, split } = await streamOf((w, mark) => {
+      const id = LivemigSectionId.Ram;
+      w.header();
+      w.ramSetup(id, [{ idstr: 'pc.ram', lengthBytes: 4 * PAGE }]);
+      w.sectionEnd(id);
+      w.ram.zero('pc.ram', PAGE, secondEnd ? 0x11 : 0x22);
+      w.ram.eos();
+      w.footer(id);
+      w.deviceState(LivemigSectionId.Device, state);
+      mark();
+      if (secondEnd) {
+        w.sectionEnd(id);
+        w.ram.zero('pc.ram', PAGE, 0x22);
+        w.ram.eos();
+        w.footer(id);
+      }
+      w.digest(LivemigSectionId.Digest, 'sha256', Buffer.from(final.digest(), 'hex'));
+      w.eof();
+    });
+    const seen: number[] = [];
+    let firstCheck!: () => void;
+    const checked = new Promise<void>((r) => (firstCheck = r));
+    const incoming = new IncomingMigration({
+      checks: (memory, vm) => {
+        seen.push(memory.blocks[0]!.bytes[PAGE]!);
+        assert.equal(vm?.status, 'paused', 'checks run before the guest resumes');
+        firstCheck();
+        return { 'page-1': memory.blocks[0]!.bytes[PAGE] };
+      },
+    });
+    // the rest of the stream (the digest, and the second END) is sent only once the checks ran
+    await loadAfter(bytes, split, incoming, checked);
+    assert.equal(incoming.error?.message, undefined);
+    assert.equal(incoming.status, 'completed');
+    assert.deepEqual(seen, secondEnd ? [0x11, 0x22] : [0x22]);
+    assert.deepEqual(incoming.checks, { 'page-1': 0x22 });
+    await incoming.guest?.stop();
+  });
+}

@@ -23,6 +23,12 @@ test('writer: bad arguments throw InvalidArgumentError before writing anything',
     () => w.ram.pageAt('pc.ram', 0, new Uint8Array(8192), 0.5),
     () => w.ram.xbzrle('pc.ram', 0, 1, new Uint8Array(4097)),
     () => w.ram.xbzrle('pc.ram', 0, 3 as DeltaEncodingByte, new Uint8Array(1)),
+    () => w.ram.xbzrleAt('pc.ram', 0, 1, new Uint8Array(8192), 0, 4097),
+    () => w.ram.xbzrleAt('pc.ram', 0, 1, new Uint8Array(16), 10, 7),
+    () => w.ram.xbzrleAt('pc.ram', 0, 1, new Uint8Array(16), -1, 2),
+    () => w.ram.xbzrleAt('pc.ram', 0, 1, new Uint8Array(16), 0, -1),
+    () => w.ram.xbzrleAt('pc.ram', 0, 1, new Uint8Array(16), 0, 1.5),
+    () => w.ram.xbzrleAt('pc.ram', 0, 3 as DeltaEncodingByte, new Uint8Array(16), 0, 1),
     () => w.ram.memSize([{ idstr: 'a', lengthBytes: 100 }]),
     () => w.ram.memSize([{ idstr: 'a', lengthBytes: 4096 }, { idstr: 'a', lengthBytes: 4096 }]),
     () => w.ram.memSize([{ idstr: 'a', lengthBytes: 0 }]),
@@ -53,6 +59,25 @@ test('writer: pageAt writes what page writes for the same bytes, in place in a l
     streams.push(Uint8Array.from(chunks.flatMap((c) => [...c])));
   }
   assert.equal(streams[1]!.length, 3 * (8 + 4096) + 7);
+  assert.deepEqual(streams[1], streams[0]);
+});
+
+test('writer: xbzrleAt writes what xbzrle writes for the same bytes, read in place at any offset', async () => {
+  const buf = Uint8Array.from({ length: 5000 }, (_, i) => (i * 13 + 5) & 0xff);
+  const cases: [number, number, DeltaEncodingByte][] = [[0, 0, 1], [0, 14, 1], [3, 63, 2], [7, 64, 1], [100, 4096, 1], [900, 1000, 2]];
+  const streams: Uint8Array[] = [];
+  for (const viaAt of [false, true]) {
+    const chunks: Uint8Array[] = [];
+    const out = new ByteWriter(async (c) => void chunks.push(c.slice()), { chunkBytes: 700 }); // deltas cross chunks
+    const w = new MigrationStreamWriter(out);
+    cases.forEach(([at, len, enc], i) => {
+      const n = viaAt ? w.ram.xbzrleAt('pc.ram', i * 4096, enc, buf, at, len) : w.ram.xbzrle('pc.ram', i * 4096, enc, buf.subarray(at, at + len));
+      assert.equal(n, (i === 0 ? 8 + 1 + 6 : 8) + 3 + len);
+    });
+    await out.flush();
+    streams.push(Uint8Array.from(chunks.flatMap((c) => [...c])));
+  }
+  assert.equal(streams[1]!.length, cases.reduce((sum, [, len]) => sum + 8 + 3 + len, 7));
   assert.deepEqual(streams[1], streams[0]);
 });
 
