@@ -161,7 +161,12 @@ for (const guest of guests) {
     console.log(`| ${guest} | ${xbzrle ? 'on' : 'off'} | ${m((r) => r.totalMs)} | ${m((r) => r.downtimeMs)} | ${Math.round(m((r) => r.netDowntimeMs))} | ${(m((r) => r.wireBytes) / 1048576).toFixed(1)} | ${dpp} | ${Math.round(m((r) => (100 * r.speedDuring) / r.speedAlone))} % |`);
   }
 }
-const on = rows.filter((r) => r.xbzrle && r.guest === 'stride');
-const off = rows.filter((r) => !r.xbzrle && r.guest === 'stride');
-if (on.length > 0 && off.length > 0) console.log(`\nstride, XBZRLE against without (medians): downtime ${(median(on.map((r) => r.downtimeMs)) / median(off.map((r) => r.downtimeMs))).toFixed(2)}x, wire bytes ${(median(on.map((r) => r.wireBytes)) / median(off.map((r) => r.wireBytes))).toFixed(2)}x, total time ${(median(on.map((r) => r.totalMs)) / median(off.map((r) => r.totalMs))).toFixed(2)}x`);
+for (const guest of guests) {
+  const on = rows.filter((r) => r.xbzrle && r.guest === guest);
+  const off = rows.filter((r) => !r.xbzrle && r.guest === guest);
+  const ratio = (f: (r: Row) => number): string => (median(on.map(f)) / median(off.map(f))).toFixed(2);
+  if (on.length > 0 && off.length > 0) {
+    console.log(`${guest === guests[0] ? '\n' : ''}${guest}, XBZRLE against without (medians): downtime ${ratio((r) => r.downtimeMs)}x, net downtime ${ratio((r) => r.netDowntimeMs)}x, wire bytes ${ratio((r) => r.wireBytes)}x, total time ${ratio((r) => r.totalMs)}x, guest speed during pre-copy ${ratio((r) => r.speedDuring / r.speedAlone)}x`);
+  }
+}
 process.exit(0);
