@@ -1,5 +1,5 @@
 /**
- * Issue 15's new-user case through the CLI, two real processes over loopback: `livemig run`
+ * A new user's case (a cache smaller than what the guest writes) through the CLI, two real processes over loopback: `livemig run`
  * with a 256 MiB `seed` guest, driven over its human monitor (stdio) as a user would:
  *
  *   migrate_set_capability xbzrle on
@@ -110,7 +110,7 @@ async function run(): Promise<Outcome> {
   }
 }
 
-console.log(`issue 15's new-user case: ${RAM} seed guest${RATE !== '0' ? ` at ${RATE} writes/s` : ''}, XBZRLE cache ${CACHE}, link-bandwidth ${LINK} MiB/s, downtime-limit ${LIMIT} ms, max-time ${MAX_TIME} ms; ratios to the limit`);
+console.log(`a new user's case: ${RAM} seed guest${RATE !== '0' ? ` at ${RATE} writes/s` : ''}, XBZRLE cache ${CACHE}, link-bandwidth ${LINK} MiB/s, downtime-limit ${LIMIT} ms, max-time ${MAX_TIME} ms; ratios to the limit`);
 console.log('run  outcome     passes  total     expected/limit  downtime/limit  downtime/expected  promise');
 for (let i = 1; i <= RUNS; i++) {
   const o = await run();
