@@ -27,83 +27,14 @@ async function streamOf(build: (w: MigrationStreamWriter, mark: () => void) => v
 
 /** Loads the stream from a tcp peer that pauses after `split` bytes, long enough for the first hash to finish. */
 async function load(bytes: Buffer, split: number, incoming = new IncomingMigration({ resume: false })): Promise<IncomingMigration> {
-  const listener = await listenIncoming('tcp:127.0.0.1:0');
-  const port = Number(listener.address.split(':').pop());
-  const client = connect({ host: '127.0.0.1', port });
-  client.on('error', () => undefined);
-  const channel = await listener.accept();
-  await listener.close();
-  client.write(bytes.subarray(0, split));
-  const rest = setTimeout(() => client.end(bytes.subarray(split)), 300);
+  let rest: NodeJS.Timeout | undefined;
   try {
-    await incoming.run(channel);
+    await loadAfter(bytes, split, incoming, new Promise((r) => (rest = setTimeout(r, 300))));
     return incoming;
   } finally {
     clearTimeout(rest);
-    client.destroy();
   }
 }
-
-for (const secondEnd of [false, true]) {
-  test(`destination digest: ${secondEnd ? 'a second RAM END rewriting a page is hashed too' : 'one RAM END, hashed while the device sections arrive'}`, async () => {
-    // the source's final RAM: page 1 holds 0x22 (written by the second END when there is one)
-    const final = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 * PAGE }]);
-    final.blocks[0]!.bytes.fill(0x22, PAGE, 2 * PAGE);
-    const { bytes, split } = await streamOf((w, mark) => {
-      const id = LivemigSectionId.Ram;
-      w.header();
-      w.ramSetup(id, [{ idstr: 'pc.ram', lengthBytes: 4 * PAGE }]);
-      w.sectionEnd(id);
-      w.ram.zero('pc.ram', PAGE, secondEnd ? 0x11 : 0x22);
-      w.ram.eos();
-      w.footer(id);
-      mark();
-      if (secondEnd) {
-        w.sectionEnd(id);
-        w.ram.zero('pc.ram', PAGE, 0x22);
-        w.ram.eos();
-        w.footer(id);
-      }
-      w.deviceState(LivemigSectionId.Device, new Uint8Array([1, 2, 3]));
-      w.digest(LivemigSectionId.Digest, 'sha256', Buffer.from(final.digest(), 'hex'));
-      w.eof();
-    });
-    const incoming = await load(bytes, split);
-    assert.equal(incoming.error?.message, undefined);
-    assert.equal(incoming.status, 'completed');
-    assert.equal(incoming.ramDigest, final.digest());
-  });
-}
-
-test('destination: vCPUs started paused when the device state arrives are stopped when the digest does not match', async (t) => {
-  const source = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 * PAGE }]);
-  const g = await Guest.start({ memory: source, workload: 'seed' });
-  await g.pause();
-  const state = g.deviceState();
-  await g.stop();
-  const { bytes, split } = await streamOf((w, mark) => {
-    const id = LivemigSectionId.Ram;
-    w.header();
-    w.ramSetup(id, [{ idstr: 'pc.ram', lengthBytes: 4 * PAGE }]);
-    w.sectionEnd(id);
-    w.ram.eos();
-    w.footer(id);
-    mark();
-    w.deviceState(LivemigSectionId.Device, state);
-    w.digest(LivemigSectionId.Digest, 'sha256', Buffer.alloc(32, 0xab)); // not the RAM's
-    w.eof();
-  });
-  const starts = t.mock.method(Guest, 'resumeFrom');
-  const stops = t.mock.method(Guest.prototype, 'stop');
-  const incoming = await load(bytes, split, new IncomingMigration());
-  assert.equal(incoming.status, 'failed');
-  assert.match(incoming.error?.message ?? '', /RAM digest mismatch/);
-  assert.equal(incoming.guest, undefined);
-  assert.equal(starts.mock.callCount(), 1, 'the vCPUs were started once, early');
-  assert.equal((starts.mock.calls[0]!.arguments[2] as { paused?: boolean }).paused, true);
-  for (let i = 0; i < 200 && stops.mock.callCount() === 0; i++) await new Promise((r) => setTimeout(r, 25));
-  assert.equal(stops.mock.callCount(), 1, 'the paused vCPUs were not stopped');
-});
 
 /**
  * Writes `bytes` up to `split`, waits for `first` (an event of the destination), then the rest:
@@ -128,32 +59,89 @@ async function loadAfter(bytes: Buffer, split: number, incoming: IncomingMigrati
   }
 }
 
+/** The device state of a paused 4-page seed guest. */
+async function seedGuestState(): Promise<Uint8Array> {
+  const g = await Guest.start({ memory: new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 * PAGE }]), workload: 'seed' });
+  await g.pause();
+  const state = g.deviceState();
+  await g.stop();
+  return state;
+}
+
+/** The stream's start: its header and the RAM setup of a 4-page guest. */
+function ramSetup(w: MigrationStreamWriter): void {
+  w.header();
+  w.ramSetup(LivemigSectionId.Ram, [{ idstr: 'pc.ram', lengthBytes: 4 * PAGE }]);
+}
+
+/** A RAM END section that writes page 1 full of `fill` (without one, an empty END). */
+function ramEnd(w: MigrationStreamWriter, fill?: number): void {
+  w.sectionEnd(LivemigSectionId.Ram);
+  if (fill !== undefined) w.ram.zero('pc.ram', PAGE, fill);
+  w.ram.eos();
+  w.footer(LivemigSectionId.Ram);
+}
+
+/** The RAM these streams leave: page 1 holds 0x22. */
+function finalRam(): GuestMemory {
+  const final = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 * PAGE }]);
+  final.blocks[0]!.bytes.fill(0x22, PAGE, 2 * PAGE);
+  return final;
+}
+
+for (const secondEnd of [false, true]) {
+  test(`destination digest: ${secondEnd ? 'a second RAM END rewriting a page is hashed too' : 'one RAM END, hashed while the device sections arrive'}`, async () => {
+    // page 1 holds 0x22 at the end (written by the second END when there is one)
+    const final = finalRam();
+    const { bytes, split } = await streamOf((w, mark) => {
+      ramSetup(w);
+      ramEnd(w, secondEnd ? 0x11 : 0x22);
+      mark();
+      if (secondEnd) ramEnd(w, 0x22);
+      w.deviceState(LivemigSectionId.Device, new Uint8Array([1, 2, 3]));
+      w.digest(LivemigSectionId.Digest, 'sha256', Buffer.from(final.digest(), 'hex'));
+      w.eof();
+    });
+    const incoming = await load(bytes, split);
+    assert.equal(incoming.error?.message, undefined);
+    assert.equal(incoming.status, 'completed');
+    assert.equal(incoming.ramDigest, final.digest());
+  });
+}
+
+test('destination: vCPUs started paused when the device state arrives are stopped when the digest does not match', async (t) => {
+  const state = await seedGuestState();
+  const { bytes, split } = await streamOf((w, mark) => {
+    ramSetup(w);
+    ramEnd(w);
+    mark();
+    w.deviceState(LivemigSectionId.Device, state);
+    w.digest(LivemigSectionId.Digest, 'sha256', Buffer.alloc(32, 0xab)); // not the RAM's
+    w.eof();
+  });
+  const starts = t.mock.method(Guest, 'resumeFrom');
+  const stops = t.mock.method(Guest.prototype, 'stop');
+  const incoming = await load(bytes, split, new IncomingMigration());
+  assert.equal(incoming.status, 'failed');
+  assert.match(incoming.error?.message ?? '', /RAM digest mismatch/);
+  assert.equal(incoming.guest, undefined);
+  assert.equal(starts.mock.callCount(), 1, 'the vCPUs were started once, early');
+  assert.equal((starts.mock.calls[0]!.arguments[2] as { paused?: boolean }).paused, true);
+  for (let i = 0; i < 200 && stops.mock.callCount() === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(stops.mock.callCount(), 1, 'the paused vCPUs were not stopped');
+});
+
 for (const secondEnd of [false, true]) {
   test(`destination checks: ${secondEnd ? 'run early on the first END, again after a later RAM END' : 'run once, while the digest is still on its way'}`, { timeout: 30_000 }, async () => {
-    const source = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 * PAGE }]);
-    const g = await Guest.start({ memory: source, workload: 'seed' });
-    await g.pause();
-    const state = g.deviceState();
-    await g.stop();
-    // the source's final RAM: page 1 holds 0x22 (0x11 before a second END rewrites it)
-    const final = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 4 * PAGE }]);
-    final.blocks[0]!.bytes.fill(0x22, PAGE, 2 * PAGE);
+    const state = await seedGuestState();
+    // page 1 holds 0x22 at the end (0x11 before a second END rewrites it)
+    const final = finalRam();
     const { bytes, split } = await streamOf((w, mark) => {
-      const id = LivemigSectionId.Ram;
-      w.header();
-      w.ramSetup(id, [{ idstr: 'pc.ram', lengthBytes: 4 * PAGE }]);
-      w.sectionEnd(id);
-      w.ram.zero('pc.ram', PAGE, secondEnd ? 0x11 : 0x22);
-      w.ram.eos();
-      w.footer(id);
+      ramSetup(w);
+      ramEnd(w, secondEnd ? 0x11 : 0x22);
       w.deviceState(LivemigSectionId.Device, state);
       mark();
-      if (secondEnd) {
-        w.sectionEnd(id);
-        w.ram.zero('pc.ram', PAGE, 0x22);
-        w.ram.eos();
-        w.footer(id);
-      }
+      if (secondEnd) ramEnd(w, 0x22);
       w.digest(LivemigSectionId.Digest, 'sha256', Buffer.from(final.digest(), 'hex'));
       w.eof();
     });
