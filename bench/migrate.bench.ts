@@ -16,7 +16,7 @@
  * the destination, `livemig incoming`, always does before it listens), and waits for its RAM
  * digest worker to be up, as a `livemig run` source long has been when a migration starts.
  *
- *   npm run build && node dist/bench/migrate.bench.js [--ram 1G] [--cold]
+ *   npm run build && node dist/bench/migrate.bench.js [--ram 1G] [--cold] [--verify before-resume|after-resume|off]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { randomFillSync } from 'node:crypto';
 import { Guest, GuestMemory } from '../src/guest/index.js';
 import { SourceManager, warmUpEngine } from '../src/migration/index.js';
+import type { MigrationParameters } from '../src/migration/index.js';
 import { parseSize } from '../src/monitor/index.js';
 import { ramCopyBaseline } from './ram-copy-baseline.js';
 import { mainThreadCpuMs, threadCpuMs } from './thread-cpu.js';
@@ -34,6 +35,9 @@ const argRam = process.argv.indexOf('--ram');
 const RAM = argRam > 0 ? parseSize(process.argv[argRam + 1]!, '--ram') : 1024 ** 3;
 /** `--cold`: the source skips the engine warm-up `livemig run` does at start-up. */
 const COLD = process.argv.includes('--cold');
+const argVerify = process.argv.indexOf('--verify');
+/** `--verify before-resume|after-resume|off`: the RAM check (default before-resume, the engine's default). */
+const VERIFY = (argVerify > 0 ? process.argv[argVerify + 1]! : 'before-resume') as MigrationParameters['verify'];
 
 /** The destination prepares its RAM before the stream arrives (`--ram`, as QEMU's -m). */
 async function destination(): Promise<{ uri: string; pid: number; done: Promise<Record<string, unknown>> }> {
@@ -72,6 +76,7 @@ async function migrateCase(label: string, fill: (m: GuestMemory) => void) {
   // as in `livemig run`, whose manager (and its digest worker) is up long before a migration
   await src.ready();
   src.setParameter('max-bandwidth', 0);
+  src.setParameter('verify', VERIFY);
   const faults0 = process.resourceUsage().minorPageFault;
   const { migration, done } = src.migrate(dst.uri);
   // main-thread CPU of either side over the first pass (from 'active': setup is not RAM moved)
