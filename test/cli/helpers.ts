@@ -25,6 +25,11 @@ export interface SmallMigration {
   /** Simulated link in bytes/s (default 8 MiB/s: a pass takes about 350 ms, and XBZRLE gets cache hits). */
   linkBytesPerSecond?: number;
   maxTimeMs?: number;
+  /**
+   * Fill RAM with pseudo-random bytes before the guest starts: the first pass then sends whole
+   * pages, not ZERO records, however few pages the guest has written when it begins.
+   */
+  prefill?: boolean;
 }
 
 /**
@@ -32,7 +37,18 @@ export interface SmallMigration {
  * before it runs (to attach telemetry, a recorder or a progress bar).
  */
 export async function migrateSmall(path: string, o: SmallMigration, attach: (m: OutgoingMigration) => void): Promise<OutgoingMigration> {
-  const guest = await Guest.start({ memory: new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ramBytes ?? 4 * 1024 * 1024 }]), workload: 'seed', seed: 7 });
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ramBytes ?? 4 * 1024 * 1024 }]);
+  if (o.prefill) {
+    const ram = new Int32Array(memory.blocks[0]!.bytes.buffer, memory.blocks[0]!.bytes.byteOffset, memory.blocks[0]!.bytes.length >>> 2);
+    let x = 0x9e3779b9 | 0;
+    for (let i = 0; i < ram.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      ram[i] = x;
+    }
+  }
+  const guest = await Guest.start({ memory, workload: 'seed', seed: 7 });
   try {
     const src = new SourceManager(guest);
     src.setParameter('max-bandwidth', 0);
