@@ -195,7 +195,6 @@ export class Guest extends EventEmitter<{ status: [VmStatus] }> implements Virtu
       await Promise.all(ready);
       if (paused) {
         await guest.awaitAcks(pauseCmd);
-        guest.phase = 'paused';
       }
     } catch (e) {
       await guest.stop();
@@ -261,9 +260,7 @@ export class Guest extends EventEmitter<{ status: [VmStatus] }> implements Virtu
     if (this.pausing !== undefined) return this.pausing;
     this.phase = 'pausing';
     const cmd = this.control.setCommand(CMD_PAUSE);
-    const p = this.awaitAcks(cmd).then(() => {
-      this.phase = 'paused';
-    });
+    const p = this.awaitAcks(cmd);
     this.pausing = p;
     const clear = (): void => {
       if (this.pausing === p) this.pausing = undefined;
@@ -272,8 +269,14 @@ export class Guest extends EventEmitter<{ status: [VmStatus] }> implements Virtu
     return p;
   }
 
+  /**
+   * Waits until every vCPU acknowledged `cmd` (a pause), then makes the guest paused. The
+   * first look is a turn later: a `resume()` or `stop()` made in the same turn as the pause
+   * always interrupts it, however fast the vCPU threads acknowledge.
+   */
   private async awaitAcks(cmd: number): Promise<void> {
     const words = this.control.words;
+    await Promise.resolve();
     for (;;) {
       if (this.failure !== undefined) throw this.failure;
       if (this.phase !== 'pausing' || this.control.command() !== cmd) {
@@ -282,7 +285,12 @@ export class Guest extends EventEmitter<{ status: [VmStatus] }> implements Virtu
       const seq = this.control.ackSeq();
       let all = true;
       for (let v = 0; v < this.vcpus && all; v++) all = this.control.acknowledged(v) === cmd;
-      if (all) return;
+      if (all) {
+        // in the turn that saw the acknowledgements: a resume() or stop() after this is not
+        // overwritten by a later 'paused'
+        this.phase = 'paused';
+        return;
+      }
       await waitForChange(words, ControlBlock.ACK_SEQ_INDEX, seq, ACK_POLL_MS);
     }
   }
