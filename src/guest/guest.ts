@@ -271,8 +271,8 @@ export class Guest extends EventEmitter<{ status: [VmStatus] }> implements Virtu
 
   /**
    * Waits until every vCPU acknowledged `cmd` (a pause), then makes the guest paused. The
-   * first look is a turn later: a `resume()` or `stop()` made in the same turn as the pause
-   * always interrupts it, however fast the vCPU threads acknowledge.
+   * first look comes after the caller's synchronous code (one microtask later): a `resume()` or
+   * `stop()` right after `pause()` always interrupts it, however fast the vCPU threads acknowledge.
    */
   private async awaitAcks(cmd: number): Promise<void> {
     const words = this.control.words;
