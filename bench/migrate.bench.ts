@@ -227,7 +227,7 @@ if (argCase > 0) {
 /** Runs a case in a child process of its own. */
 function runCase(name: string): CaseResult {
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [...process.execArgv, self, '--ram', String(RAM), '--case', name, ...(COLD ? ['--cold'] : [])], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, [...process.execArgv, self, '--ram', String(RAM), '--case', name, '--verify', VERIFY, ...(COLD ? ['--cold'] : [])], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`case ${name} failed (exit ${r.status ?? r.signal})`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as CaseResult;
 }
@@ -238,13 +238,13 @@ const tcp = await tcpBaseline(random.streamBytes);
 const tcpPooled = await tcpPooledBaseline(random.streamBytes);
 const copy = memcpyBaseline(Math.min(RAM, 1 << 30));
 const touch = firstTouchBaseline(Math.min(RAM, 256 << 20));
-console.log(`# livemig migration pipeline, ${mib(RAM)} guest, loopback tcp, no rate limit, source engine ${COLD ? "cold (--cold)" : "warmed at start-up"} (node ${process.version})`);
+console.log(`# livemig migration pipeline, ${mib(RAM)} guest, loopback tcp, no rate limit, source engine ${COLD ? "cold (--cold)" : "warmed at start-up"}, verify ${VERIFY} (node ${process.version})`);
 const ms = (v: number | null | undefined): string => (v === null || v === undefined ? '?' : `${Math.round(v)}`);
 console.log('| case | RAM moved in pass 1 (GB/s) | ÷ RAM→RAM tcp copy | ÷ plain tcp copy | ÷ tcp copy into a reused buffer | ÷ memcpy | main-thread CPU per GiB, source / destination (ms) | total | downtime | peak RSS source | peak RSS destination | digests |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of [zero, random]) {
   if (r.status !== 'completed') console.log(`| ${r.label} | migration ${r.status}: ${r.error ?? 'no reason given'} |`);
-  else console.log(`| ${r.label} | ${gb(r.ramGBps)} | ${gb(r.ramGBps / ramCopy.gbps)}× | ${gb(r.ramGBps / tcp)}× | ${gb(r.ramGBps / tcpPooled)}× | ${gb(r.ramGBps / copy)}× | ${ms(r.sourceCpuMsPerGiB)} / ${ms(r.destinationCpuMsPerGiB)} | ${r.totalMs} ms | ${r.downtimeMs} ms | ${mib(r.sourceMaxRss)} | ${mib(r.destinationMaxRss)} | ${r.digestsMatch ? 'equal' : 'DIFFER'} |`);
+  else console.log(`| ${r.label} | ${gb(r.ramGBps)} | ${gb(r.ramGBps / ramCopy.gbps)}× | ${gb(r.ramGBps / tcp)}× | ${gb(r.ramGBps / tcpPooled)}× | ${gb(r.ramGBps / copy)}× | ${ms(r.sourceCpuMsPerGiB)} / ${ms(r.destinationCpuMsPerGiB)} | ${r.totalMs} ms | ${r.downtimeMs} ms | ${mib(r.sourceMaxRss)} | ${mib(r.destinationMaxRss)} | ${VERIFY === 'off' ? 'not compared (--verify off)' : r.digestsMatch ? 'equal' : 'DIFFER'} |`);
 }
 console.log(`pass 1 handled ${zero.pass1Share === 1 ? 'all' : `${Math.round(zero.pass1Share * 100)} %`} of RAM (zero case) and ${random.pass1Share === 1 ? 'all' : `${Math.round(random.pass1Share * 100)} %`} (random case); the rest went in the next passes; the source took ${zero.sourceFaults} and ${random.sourceFaults} page faults while migrating`);
 console.log(`baselines in this run: RAM to RAM between two Node processes over loopback tcp ${gb(ramCopy.gbps)} GB/s, main-thread CPU per GiB: sender ${ms(ramCopy.senderCpuMsPerGiB)} ms, receiver ${ms(ramCopy.receiverCpuMsPerGiB)} ms (bench/ram-copy-baseline.ts: the data movement alone), plain tcp loopback ${gb(tcp)} GB/s ('data' events), into a reused 1 MiB buffer ${gb(tcpPooled)} GB/s, memcpy ${gb(copy)} GB/s, first touch of fresh memory ${gb(touch)} GB/s`);

@@ -91,8 +91,6 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   // prepared RAM is faulted in now, before the stream arrives, not while it streams in
   const prepared = o.ram === undefined ? undefined : new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
   if (prepared) for (const b of prepared.blocks) b.bytes.fill(0);
-  // the loader's hot paths compiled now, not during the first ~150 ms of the stream
-  await warmUpEngine();
   const serialWrite = serial.write;
   const newIncoming = (): IncomingMigration =>
     new IncomingMigration({
@@ -104,6 +102,8 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
       qemu: { saveFile: o.save, extractRamDir: o.extractRam, maxBufferedDeviceBytes: o.maxDeviceState },
     });
   let incoming = newIncoming();
+  // the loader's hot paths compiled and the vCPU thread up now, not during the stream's first pass
+  await Promise.all([warmUpEngine(), incoming.startEarly()]);
   const machine = new Machine({ incoming });
   const abort = new AbortController();
   let quitting = false;
@@ -174,6 +174,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
       // after a failure, ready for another: a socket listens again on its address; any other
       // URI (a file, a command, a descriptor) waits for migrate_incoming
       incoming = newIncoming();
+      await incoming.startEarly();
       machine.setIncoming(incoming);
       const kind = parseMigrationUri(address).kind;
       if (kind === 'tcp' || kind === 'tls' || kind === 'unix') listener = await listenIncoming(address, listenOptions);

@@ -10,6 +10,8 @@ import { Worker } from 'node:worker_threads';
 export const PARKED = 'parked';
 
 export class ParkedVcpus {
+  /** @internal Threads started so far by this process (for tests). */
+  static started = 0;
   private readonly idle: Worker[] = [];
   private readonly all: Worker[] = [];
   private readonly given = new Set<Worker>();
@@ -21,6 +23,7 @@ export class ParkedVcpus {
     const loaded: Promise<void>[] = [];
     for (let v = 0; v < count; v++) {
       const w = new Worker(url, { workerData: PARKED, name: `livemig vCPU (parked)` });
+      ParkedVcpus.started++;
       w.unref();
       this.all.push(w);
       loaded.push(

@@ -25,16 +25,29 @@ export interface SyntheticKindOptions {
 /** A {@link VmKind} for the synthetic guest. */
 export function syntheticKind(options: SyntheticKindOptions = {}): VmKind {
   let used = false;
+  const park = options.parkVcpus !== false;
+  /** vCPU threads started by startEarly, for the next prepare. */
+  let early: ParkedVcpus | undefined;
+  const parked = (): ParkedVcpus => {
+    const p = early ?? ParkedVcpus.start(park ? PARKED_VCPUS : 0);
+    early = undefined;
+    return p;
+  };
   return {
     prepare(_config, blocks) {
       if (options.memory !== undefined) {
         // a second migration into the same RAM (after a failed one) finds the first one's pages
         const zero = options.memoryIsZero === true && !used;
         used = true;
-        return Promise.resolve(preparedSynthetic(options.memory, zero, options.dirtyLog, options.parkVcpus));
+        return Promise.resolve(preparedSynthetic(options.memory, zero, options.dirtyLog, parked()));
       }
       const memory = new GuestMemory(blocks.map((b) => ({ idstr: b.idstr, sizeBytes: b.lengthBytes })));
-      return Promise.resolve(preparedSynthetic(memory, true, options.dirtyLog, options.parkVcpus));
+      return Promise.resolve(preparedSynthetic(memory, true, options.dirtyLog, parked()));
+    },
+    startEarly() {
+      if (!park) return Promise.resolve();
+      early ??= ParkedVcpus.start(PARKED_VCPUS);
+      return early.ready;
     },
   };
 }
@@ -43,11 +56,11 @@ export function syntheticKind(options: SyntheticKindOptions = {}): VmKind {
 const PARKED_VCPUS = 1;
 
 /**
- * The synthetic guest's PreparedVm over RAM that exists already. Its first vCPU thread starts
- * now, parked, so that the switchover does not wait for a thread to start.
+ * The synthetic guest's PreparedVm over RAM that exists already. Its first vCPU thread waits,
+ * parked (started now unless given), so that the switchover does not wait for a thread to start.
  */
-export function preparedSynthetic(memory: GuestMemory, memoryIsZero: boolean, dirtyLog?: DirtyLogKind, park = true): PreparedVm {
-  const parked = ParkedVcpus.start(park ? PARKED_VCPUS : 0);
+export function preparedSynthetic(memory: GuestMemory, memoryIsZero: boolean, dirtyLog?: DirtyLogKind, park: boolean | ParkedVcpus = true): PreparedVm {
+  const parked = park instanceof ParkedVcpus ? park : ParkedVcpus.start(park ? PARKED_VCPUS : 0);
   return {
     memory,
     memoryIsZero,

@@ -96,6 +96,13 @@ export interface VmKind {
    *   the source keeps running).
    */
   prepare(config: unknown, blocks: readonly { idstr: string; lengthBytes: number }[]): Promise<PreparedVm>;
+  /**
+   * Optional: starts now what the next {@link prepare} would start (threads, say), so that a
+   * destination that calls it before it listens does not start them while the stream's RAM
+   * arrives, on cores the stream needs. Resolves once they are up; never rejects (what failed
+   * to start is started again by `prepare`).
+   */
+  startEarly?(): Promise<void>;
 }
 
 /** The machine kinds a destination can build, by name. */

@@ -11,15 +11,20 @@
  * How: a small guest (zero, random and lightly changed pages) is sent for a few passes, with
  * XBZRLE, through the real sender, record writer and byte writer, and the stream is loaded by
  * the real loader into RAM that starts zero: every hot path of both sides runs some thousand
- * times. Its objects are kept for the life of the process (a few MiB: see `retained`), so that
- * V8 keeps the code compiled for them. The RAM loaded back must equal
- * the RAM sent (a self-check of the codecs and stream on this machine's kernel, wasm or TS).
+ * times. Then its first pass goes a dozen times through a loopback tcp connection, opened and
+ * read as a migration's is, so that the per-chunk paths (Node's socket writes, the channel, the
+ * pooled reader) are compiled too. Its objects are kept for the life of the process (a few MiB:
+ * see `retained`), so that V8 keeps the code compiled for them. The RAM loaded back must equal
+ * the RAM sent, each time (a self-check of the codecs and stream on this machine's kernel, wasm or TS).
  */
 import { randomFillSync } from 'node:crypto';
 import { LivemigError } from '../errors.js';
 import { ExplicitDirtyLog, GuestMemory } from '../guest/index.js';
-import { ByteWriter, LivemigSectionId, loadMigrationStream, MigrationStreamWriter } from '../stream/index.js';
+import { ByteSource, ByteWriter, LivemigSectionId, loadMigrationStream, MigrationStreamWriter } from '../stream/index.js';
 import type { LoadTarget } from '../stream/index.js';
+import { listenIncoming, openOutgoing, readChunks, TransportError } from '../transport/index.js';
+import type { Channel } from '../transport/index.js';
+import { OutgoingStream, RAM_SECTION_ID } from './outgoing-stream.js';
 import { RamSender } from './ram-sender.js';
 import { MigrationCounters } from './stats.js';
 
@@ -48,6 +53,8 @@ export interface WarmUpResult {
   ms: number;
   /** Stream bytes produced and loaded. */
   streamBytes: number;
+  /** Stream bytes that went through a loopback tcp connection and were loaded back (0: none could be made). */
+  socketBytes: number;
 }
 
 /** One RAM PART section holding every page the sender has left. */
@@ -97,6 +104,97 @@ async function compileFirstPass(memory: GuestMemory, log: ExplicitDirtyLog): Pro
     sender.dispose();
   }
   return [sender, bytes, w];
+}
+
+/** Passes sent through the loopback socket: some thousand socket writes and reads. */
+const SOCKET_PASSES = 12;
+/** Pages a batch sends before it is flushed to the socket, as the source's batches are (smaller: more writes per MiB). */
+const SOCKET_BATCH_PAGES = 16;
+/** A loopback connection that takes longer than this (a firewalled lo?) is given up, and the warm-up with it. */
+const SOCKET_GIVE_UP_MS = 5000;
+const SOCKET_GAVE_UP = new Error('the loopback warm-up took too long');
+
+/**
+ * The first pass again, through a real loopback tcp connection opened as a migration's is
+ * (`openOutgoing`, a pooled-read listener), read back by `readChunks` into the loader, batch
+ * by batch as the source sends: Node's socket write path, the transport's channel and the
+ * destination's reader run per chunk, a few hundred times a migration's first 100 ms, and were
+ * compiled then (both processes' compiler threads took a third of the cores in those 100 ms,
+ * and the first batches moved RAM at half speed). Returns the bytes loaded back and the objects
+ * to keep alive, or none where no loopback connection can be made or it stalls (the warm-up is
+ * then shorter, not failed). @internal exported for tests.
+ * @throws LivemigError when what was loaded back differs from the RAM (the self-check), or
+ *   the stream does not load (StreamError): the engine is broken, not the connection.
+ */
+export async function warmUpSocket(memory: GuestMemory, log: ExplicitDirtyLog): Promise<{ bytes: number; keep: unknown[] }> {
+  let listener;
+  try {
+    listener = await listenIncoming('tcp:127.0.0.1:0', { pooledReads: true });
+  } catch {
+    return { bytes: 0, keep: [] };
+  }
+  let incoming: Channel | undefined;
+  let outgoing: Channel | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const sender = new RamSender(memory, log, { delta: null, cacheSizeBytes: 0, cacheWays: 2 }, generalizedCounters());
+  const block = memory.blocks[0]!;
+  const loaded = new Uint8Array(new SharedArrayBuffer(block.sizeBytes));
+  try {
+    const gaveUp = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(SOCKET_GAVE_UP), SOCKET_GIVE_UP_MS);
+      timer.unref();
+    });
+    gaveUp.catch(() => undefined);
+    [outgoing, incoming] = await Promise.race([Promise.all([openOutgoing(listener.address), listener.accept()]), gaveUp]);
+    const channel = outgoing;
+    const out = new OutgoingStream((chunk, release) => channel.write(chunk, release));
+    const load = loadMigrationStream(new ByteSource(readChunks(incoming, { reuseBuffers: true })), {
+      ramStartsZero: false,
+      setupRam: () => new Map([[block.idstr, loaded]]),
+    }, { maxRamBytes: block.sizeBytes });
+    // a load that fails ends the warm-up at once: the sender would wait for a reader that stopped
+    const loadFailed = load.then(() => new Promise<never>(() => undefined));
+    loadFailed.catch(() => undefined);
+    const send = async (): Promise<void> => {
+      out.header();
+      out.ramSetup(memory);
+      for (let pass = 0; pass < SOCKET_PASSES; pass++) {
+        sender.setup();
+        while (sender.remaining > 0) {
+          let pages = 0;
+          out.sectionPart(RAM_SECTION_ID);
+          sender.sendPages(out.ram, () => pages++ >= SOCKET_BATCH_PAGES, false);
+          out.ramEos();
+          out.footer(RAM_SECTION_ID);
+          await out.flush();
+        }
+      }
+      out.eof();
+      await out.flush();
+      await channel.end();
+    };
+    await Promise.race([send(), loadFailed, gaveUp]);
+    const result = await Promise.race([load, gaveUp]);
+    checkLoaded(loaded, block.bytes, 'over a loopback socket');
+    return { bytes: result.bytesRead, keep: [out, sender, loaded] };
+  } catch (e) {
+    // a connection that fails or stalls costs the warm-up; anything else is the engine's fault
+    if (e instanceof TransportError || e === SOCKET_GAVE_UP) return { bytes: 0, keep: [] };
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    sender.dispose();
+    outgoing?.destroy();
+    incoming?.destroy();
+    await listener.close();
+  }
+}
+
+/** The start-up self-check: what was loaded is what was sent. */
+function checkLoaded(loaded: Uint8Array, sent: Uint8Array, how: string): void {
+  if (Buffer.compare(Buffer.from(loaded.buffer, loaded.byteOffset, loaded.length), Buffer.from(sent.buffer, sent.byteOffset, sent.length)) !== 0) {
+    throw new LivemigError('GUEST_STATE', `engine self-check failed: the warm-up stream loaded back to different RAM (${how})`);
+  }
 }
 
 /** Runs the engine's hot paths until V8 compiles them; resolves once the stream was loaded back. */
@@ -153,10 +251,9 @@ export async function warmUpEngine(): Promise<WarmUpResult> {
     { maxRamBytes: WARM_RAM_BYTES },
   );
   // a start-up self-check for free: what was loaded is what was sent
-  if (Buffer.compare(Buffer.from(loaded.buffer), Buffer.from(ram.buffer, ram.byteOffset, ram.length)) !== 0) {
-    throw new LivemigError('GUEST_STATE', 'engine self-check failed: the warm-up stream loaded back to different RAM');
-  }
+  checkLoaded(loaded, ram, 'in memory');
   const first = await compileFirstPass(memory, log);
-  retained = [memory, log, sender, bytes, w, target, loaded, ...first];
-  return { ms: performance.now() - t0, streamBytes: result.bytesRead };
+  const socket = await warmUpSocket(memory, log);
+  retained = [memory, log, sender, bytes, w, target, loaded, ...first, ...socket.keep];
+  return { ms: performance.now() - t0, streamBytes: result.bytesRead, socketBytes: socket.bytes };
 }

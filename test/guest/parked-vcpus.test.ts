@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Guest, GuestMemory } from '../../src/guest/index.js';
 import { ParkedVcpus } from '../../src/guest/parked-vcpus.js';
+import { syntheticKind } from '../../src/guest/synthetic-kind.js';
 
 test('parked vCPU threads run the resumed workload: resumeFrom takes one per vCPU and starts no other', async () => {
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 << 20 }]);
@@ -26,4 +27,45 @@ test('parked vCPU threads run the resumed workload: resumeFrom takes one per vCP
     await g.stop();
     await pool.close();
   }
+});
+
+test('startEarly: the synthetic kind starts its vCPU thread before the stream, and prepare takes that one', async () => {
+  const kind = syntheticKind();
+  const before = ParkedVcpus.started;
+  await kind.startEarly!();
+  assert.equal(ParkedVcpus.started, before + 1, 'startEarly starts the parked vCPU thread');
+  await kind.startEarly!();
+  assert.equal(ParkedVcpus.started, before + 1, 'a second startEarly before prepare starts no other');
+  const prepared = await kind.prepare(null, [{ idstr: 'pc.ram', lengthBytes: 1 << 20 }]);
+  assert.equal(ParkedVcpus.started, before + 1, 'prepare took the thread started early');
+  // and the machine resumes on it: its vCPU works
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 << 20 }]);
+  const source = await Guest.start({ memory, workload: 'seed' });
+  await source.pause();
+  const state = source.deviceState();
+  await source.stop();
+  const vm = await prepared.start(state, { paused: true });
+  try {
+    assert.equal(ParkedVcpus.started, before + 1, 'the resumed vCPU ran on the early thread');
+    const g = vm as Guest;
+    const done = g.workDone();
+    g.resume();
+    for (let i = 0; i < 400 && g.workDone() === done; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(g.workDone() > done, 'the resumed vCPU works');
+  } finally {
+    await vm.stop();
+  }
+  // the next prepare (another migration after a failed one) starts a thread of its own
+  const again = await kind.prepare(null, [{ idstr: 'pc.ram', lengthBytes: 1 << 20 }]);
+  assert.equal(ParkedVcpus.started, before + 2);
+  await again.discard();
+});
+
+test('startEarly starts nothing for a destination that will not resume (parkVcpus false)', async () => {
+  const kind = syntheticKind({ parkVcpus: false });
+  const before = ParkedVcpus.started;
+  await kind.startEarly!();
+  const prepared = await kind.prepare(null, [{ idstr: 'pc.ram', lengthBytes: 1 << 20 }]);
+  await prepared.discard();
+  assert.equal(ParkedVcpus.started, before);
 });

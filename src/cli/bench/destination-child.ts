@@ -28,11 +28,12 @@ async function main(): Promise<void> {
   const afterMs = Number(measureText);
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: ramBytes }]);
   for (const b of memory.blocks) b.bytes.fill(0);
-  await warmUpEngine();
+  const incoming = new IncomingMigration({ memory, memoryIsZero: true, maxRamBytes: ramBytes });
+  // as `livemig incoming`: compiled, and the vCPU thread up, before it listens
+  await Promise.all([warmUpEngine(), incoming.startEarly()]);
   const resumeMs = await vcpuStartMs(vcpus);
   const listener = await listenIncoming(listen!);
   say({ event: 'listening', uri: listener.address });
-  const incoming = new IncomingMigration({ memory, memoryIsZero: true, maxRamBytes: ramBytes });
   let status: string;
   let cpuMs: number;
   try {
