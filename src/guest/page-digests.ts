@@ -71,8 +71,9 @@ export function inPlaceHashers(memory: GuestMemory): (InPlacePageHasher | undefi
 
 /**
  * The destination's page hashes: told of each page a record wrote ({@link landed}), hashes
- * them at {@link flush} (the end of each RAM section part), and keeps the chunk table up to
- * date, so that the check at the end reads only what the last stage wrote.
+ * it at once where the SIMD hasher reads the RAM in place (the page is still in cache), else
+ * at {@link flush} (the end of each RAM section part), and keeps the chunk table up to date,
+ * so that the check at the end reads only what the last stage wrote.
  */
 export class LandedPageHashes {
   readonly chunkCount: number;
@@ -164,9 +165,18 @@ export class LandedPageHashes {
     }
     const b = this.last;
     const page = offset >>> 12;
-    this.seen(b.firstPage + page);
+    const g = b.firstPage + page;
+    this.seen(g);
     if (fill < 0) {
-      this.mark(b.index, b.firstPage, b.firstChunk, page);
+      const hasher = this.hashers[b.index];
+      if (hasher === undefined || this.stale[g] === 1) {
+        this.mark(b.index, b.firstPage, b.firstChunk, page);
+        return;
+      }
+      // hashed now, while the record's copy left the page in the core's cache: twice as fast
+      // as reading it back from memory with the pages landed after it
+      hasher.page(this.memory.blocks[b.index]!.bytes.byteOffset + offset, this.pageHashes, g * 4);
+      this.markChunk(b.firstChunk + Math.floor(page / CHUNK_PAGES));
       return;
     }
     // a data landing of this page still pending in this window is rehashed from RAM anyway
