@@ -11,6 +11,13 @@ import { CHUNK_PAGES, chunksOfBlock, combine128, inPlacePageHasher, pageHash128,
 import type { InPlacePageHasher } from '../codec/page-hash128.js';
 import type { GuestMemory } from './guest-memory.js';
 
+/** `out` filled with copies of `unit` (its length a multiple of unit's): log2(n) copies, not n. */
+function fillRepeated(out: Int32Array, unit: Int32Array): void {
+  if (out.length === 0) return;
+  out.set(unit, 0);
+  for (let have = unit.length; have < out.length; have *= 2) out.copyWithin(have, 0, Math.min(have, out.length - have));
+}
+
 /** Chunks (64 pages, the last of a block shorter) over a guest's blocks, in block order. */
 export function chunkCountOf(memory: GuestMemory): number {
   return memory.blocks.reduce((n, b) => n + chunksOfBlock(b.sizeBytes), 0);
@@ -121,7 +128,7 @@ export class LandedPageHashes {
       // every page is the zero page until written: one hash, and one digest per chunk size
       const zero = new Int32Array(4);
       pageHash128(new Int32Array(1024), 0, zero, 0);
-      for (let i = 0; i < pages * 4; i += 4) this.pageHashes.set(zero, i);
+      fillRepeated(this.pageHashes, zero);
       const bySize = new Map<number, Int32Array>();
       for (let c = 0; c < this.chunkCount; c++) {
         const n = this.chunkPages[c]!;

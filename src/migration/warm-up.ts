@@ -11,7 +11,7 @@
  * How: a small guest (zero, random and lightly changed pages) is sent for a few passes, with
  * XBZRLE, through the real sender, record writer and byte writer, and the stream is loaded by
  * the real loader into RAM that starts zero: every hot path of both sides runs some thousand
- * times. Then its first pass goes a dozen times through a loopback tcp connection, opened and
+ * times. Then its first pass goes six times through a loopback tcp connection, opened and
  * read as a migration's is, so that the per-chunk paths (Node's socket writes, the channel, the
  * pooled reader) are compiled too. Its objects are kept for the life of the process (a few MiB:
  * see `retained`), so that V8 keeps the code compiled for them. The RAM loaded back must equal
@@ -19,7 +19,8 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { LivemigError } from '../errors.js';
-import { ExplicitDirtyLog, GuestMemory } from '../guest/index.js';
+import { ExplicitDirtyLog, GuestMemory, LandedPageHashes } from '../guest/index.js';
+import { page128Digest } from '../codec/page-hash128.js';
 import { ByteSource, ByteWriter, LivemigSectionId, loadMigrationStream, MigrationStreamWriter } from '../stream/index.js';
 import type { LoadTarget } from '../stream/index.js';
 import { listenIncoming, openOutgoing, readChunks, TransportError } from '../transport/index.js';
@@ -106,16 +107,20 @@ async function compileFirstPass(memory: GuestMemory, log: ExplicitDirtyLog): Pro
   return [sender, bytes, w];
 }
 
-/** Passes sent through the loopback socket: some thousand socket writes and reads. */
-const SOCKET_PASSES = 12;
-/** Pages a batch sends before it is flushed to the socket, as the source's batches are (smaller: more writes per MiB). */
-const SOCKET_BATCH_PAGES = 16;
+/** Passes sent through the loopback socket... */
+const SOCKET_PASSES = 6;
+/**
+ * ...a page a batch, each flushed to the socket as the source's batches are: some 6000 writes
+ * and reads, which V8 needs to compile the per-chunk paths (with 16 pages a batch it compiled
+ * none of them; `--trace-opt`).
+ */
+const SOCKET_BATCH_PAGES = 1;
 /** A loopback connection that takes longer than this (a firewalled lo?) is given up, and the warm-up with it. */
 const SOCKET_GIVE_UP_MS = 5000;
 const SOCKET_GAVE_UP = new Error('the loopback warm-up took too long');
 
 /**
- * The first pass again, through a real loopback tcp connection opened as a migration's is
+ * The first pass again, a page a batch, through a real loopback tcp connection opened as a migration's is
  * (`openOutgoing`, a pooled-read listener), read back by `readChunks` into the loader, batch
  * by batch as the source sends: Node's socket write path, the transport's channel and the
  * destination's reader run per chunk, a few hundred times a migration's first 100 ms, and were
@@ -138,7 +143,10 @@ export async function warmUpSocket(memory: GuestMemory, log: ExplicitDirtyLog): 
   let timer: NodeJS.Timeout | undefined;
   const sender = new RamSender(memory, log, { delta: null, cacheSizeBytes: 0, cacheWays: 2 }, generalizedCounters());
   const block = memory.blocks[0]!;
-  const loaded = new Uint8Array(new SharedArrayBuffer(block.sizeBytes));
+  // loaded as a destination does: into RAM of its own, each landed page hashed (page128)
+  const into = new GuestMemory([{ idstr: block.idstr, sizeBytes: block.sizeBytes }]);
+  const loaded = into.blocks[0]!.bytes;
+  const landed = new LandedPageHashes(into, true);
   try {
     const gaveUp = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(SOCKET_GAVE_UP), SOCKET_GIVE_UP_MS);
@@ -149,8 +157,9 @@ export async function warmUpSocket(memory: GuestMemory, log: ExplicitDirtyLog): 
     const channel = outgoing;
     const out = new OutgoingStream((chunk, release) => channel.write(chunk, release));
     const load = loadMigrationStream(new ByteSource(readChunks(incoming, { reuseBuffers: true })), {
-      ramStartsZero: false,
+      ramStartsZero: true,
       setupRam: () => new Map([[block.idstr, loaded]]),
+      onPageLanded: (idstr, offset, fill) => landed.landed(idstr, offset, fill),
     }, { maxRamBytes: block.sizeBytes });
     // a load that fails ends the warm-up at once: the sender would wait for a reader that stopped
     const loadFailed = load.then(() => new Promise<never>(() => undefined));
@@ -161,9 +170,8 @@ export async function warmUpSocket(memory: GuestMemory, log: ExplicitDirtyLog): 
       for (let pass = 0; pass < SOCKET_PASSES; pass++) {
         sender.setup();
         while (sender.remaining > 0) {
-          let pages = 0;
           out.sectionPart(RAM_SECTION_ID);
-          sender.sendPages(out.ram, () => pages++ >= SOCKET_BATCH_PAGES, false);
+          sender.sendPages(out.ram, () => false, false, SOCKET_BATCH_PAGES * PAGE);
           out.ramEos();
           out.footer(RAM_SECTION_ID);
           await out.flush();
@@ -176,7 +184,10 @@ export async function warmUpSocket(memory: GuestMemory, log: ExplicitDirtyLog): 
     await Promise.race([send(), loadFailed, gaveUp]);
     const result = await Promise.race([load, gaveUp]);
     checkLoaded(loaded, block.bytes, 'over a loopback socket');
-    return { bytes: result.bytesRead, keep: [out, sender, loaded] };
+    if (landed.root() !== page128Digest([block.bytes])) {
+      throw new LivemigError('GUEST_STATE', 'engine self-check failed: the page hashes of the RAM loaded over a loopback socket are not the RAM\'s');
+    }
+    return { bytes: result.bytesRead, keep: [out, sender, into, landed] };
   } catch (e) {
     // a connection that fails or stalls costs the warm-up; anything else is the engine's fault
     if (e instanceof TransportError || e === SOCKET_GAVE_UP) return { bytes: 0, keep: [] };
