@@ -1,6 +1,6 @@
 // Build: TypeScript (src, test, bench) to dist/, then the AssemblyScript SIMD kernel to
 // dist/src/codec/simd-kernel.wasm (and, on a private memory, simd-kernel-private.wasm), the in-place fill scanner to dist/src/codec/fill-scan.wasm and the
-// in-place page128 hasher to dist/src/codec/page-hash.wasm.
+// in-place page128 hasher to dist/src/codec/page-hash.wasm, the in-place copy to dist/src/codec/ram-copy.wasm.
 // Fails on the first error.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
@@ -37,9 +37,9 @@ run('npx', [
   '-o', 'dist/src/codec/simd-kernel-private.wasm',
 ]);
 // the in-place scanner runs on guest RAM: it must not carry data that instantiation would write there
-// so does the page128 hasher (page-hash.wasm); each also on an unshared memory of any size
+// so do the page128 hasher (page-hash.wasm) and the in-place copy (ram-copy.wasm); each also on an unshared memory of any size
 // (*-unshared.wasm: a PC's RAM lies inside v86's own WebAssembly.Memory)
-for (const name of ['fill-scan', 'page-hash']) {
+for (const name of ['fill-scan', 'page-hash', 'ram-copy']) {
   const out = `dist/src/codec/${name}.wasm`;
   asc(`asm/${name}.ts`, out, 0, '--noExportMemory');
   const unshared = `dist/src/codec/${name}-unshared.wasm`;

@@ -4,6 +4,8 @@ export { xbrleCheck } from './xbrle-decode.js';
 export { copyBytes } from './copy-bytes.js';
 export { fillPage, pageHoldsFill } from './fill-page.js';
 export { inPlaceFillTest } from './in-place-fill.js';
+export { inPlaceCopy } from './in-place-copy.js';
+export type { InPlaceCopy } from './in-place-copy.js';
 export type { InPlaceFillTest } from './in-place-fill.js';
 export { PAGE_SIZE_BYTES, XBRLE_BUDGET_BYTES, MAX_DELTA_PAGE_BYTES } from './page.js';
 export { getKernel, selectedKernel, loadWasmKernel } from './kernel.js';

@@ -17,6 +17,19 @@ interface BlockView {
   bytes: Uint8Array;
   wasmMemory?: WebAssembly.Memory;
   refresh?: () => Uint8Array;
+  /** Bytes of the memory after the block's, set aside for I/O (see GuestMemoryOptions.ioBytes). */
+  io?: Uint8Array;
+}
+
+/** How `new GuestMemory` allocates. */
+export interface GuestMemoryOptions {
+  /**
+   * Bytes (rounded up to 64 KiB) to set aside in the WebAssembly.Memory of the largest block
+   * whose memory can hold them beside it: {@link GuestMemory.ioArea}. A destination reads the
+   * stream into buffers there, so that a page goes into RAM with one `memory.copy` (see
+   * codec/in-place-copy.ts). Pages of it are not touched, hence not resident, until used.
+   */
+  ioBytes?: number;
 }
 
 /**
@@ -39,6 +52,12 @@ export class GuestMemory {
   readonly pageCount: number;
   private readonly firstPages: Int32Array;
   private readonly byName: ReadonlyMap<string, RamBlock>;
+  /**
+   * The bytes set aside for I/O (GuestMemoryOptions.ioBytes) and the block whose
+   * WebAssembly.Memory holds them, after the block's own bytes; undefined when none was asked
+   * for or no block's memory could hold them.
+   */
+  readonly ioArea: { block: RamBlock; bytes: Uint8Array } | undefined;
 
   /**
    * Allocates zeroed shared RAM for each block (a shared WebAssembly.Memory where the size allows).
@@ -46,12 +65,15 @@ export class GuestMemory {
    *   not a positive multiple of 4096, more than 2^31 - 1 pages in all, or memory that cannot be
    *   allocated.
    */
-  constructor(blocks: readonly RamBlockSpec[]) {
-    const views = blocks instanceof AttachedViews ? blocks.views : allocate(blocks);
+  constructor(blocks: readonly RamBlockSpec[], options: GuestMemoryOptions = {}) {
+    const ioBytes = options.ioBytes ?? 0;
+    if (!Number.isSafeInteger(ioBytes) || ioBytes < 0) throw new InvalidArgumentError(`ioBytes must be a whole number of bytes >= 0, got ${ioBytes}`);
+    const views = blocks instanceof AttachedViews ? blocks.views : allocate(blocks, ioBytes);
     if (views.length === 0) throw new InvalidArgumentError('a guest needs at least one RAM block');
     const list: RamBlock[] = [];
     const byName = new Map<string, RamBlock>();
     const firstPages = new Int32Array(views.length);
+    let io: { block: RamBlock; bytes: Uint8Array } | undefined;
     let page = 0;
     views.forEach((v, i) => {
       const idstr = checkIdstr(v.idstr, i);
@@ -65,12 +87,14 @@ export class GuestMemory {
         throw new InvalidArgumentError(`guest RAM exceeds ${MAX_GUEST_PAGES} pages at block ${JSON.stringify(idstr)}`);
       }
       const block = new RamBlock(idstr, v.bytes, page, v.wasmMemory, v.refresh);
+      if (v.io !== undefined) io = { block, bytes: v.io };
       list.push(block);
       byName.set(idstr, block);
       firstPages[i] = page;
       page += pages;
     });
     this.blocks = list;
+    this.ioArea = io;
     this.byName = byName;
     this.firstPages = firstPages;
     this.pageCount = page;
@@ -162,16 +186,30 @@ export class GuestMemory {
   }
 }
 
-function allocate(specs: readonly RamBlockSpec[]): BlockView[] {
+function allocate(specs: readonly RamBlockSpec[], ioBytes: number): BlockView[] {
   if (!Array.isArray(specs)) throw new InvalidArgumentError('GuestMemory expects an array of RAM block specs');
   // Validate everything before allocating anything: a bad last block must not cost gigabytes first.
   specs.forEach((s, i) => {
     if (typeof s !== 'object' || s === null) throw new InvalidArgumentError(`RAM block ${i}: expected { idstr, sizeBytes }`);
     checkBlockSize(s.sizeBytes, checkIdstr(s.idstr, i));
   });
-  return specs.map((s) => {
-    const wasmMemory = wasmBlockMemory(s.sizeBytes);
-    if (wasmMemory !== undefined) return { idstr: s.idstr, bytes: new Uint8Array(wasmMemory.buffer, 0, s.sizeBytes), wasmMemory };
+  // the I/O area goes beside the largest block whose memory can take it
+  const ioPages = Math.ceil(ioBytes / WASM_PAGE_BYTES);
+  let ioAt = -1;
+  if (ioPages > 0) {
+    specs.forEach((s, i) => {
+      const pages = s.sizeBytes / WASM_PAGE_BYTES;
+      if (Number.isInteger(pages) && pages + ioPages <= WASM_MAX_PAGES && (ioAt < 0 || s.sizeBytes > specs[ioAt]!.sizeBytes)) ioAt = i;
+    });
+  }
+  return specs.map((s, i) => {
+    const extra = i === ioAt ? ioPages : 0;
+    const wasmMemory = wasmBlockMemory(s.sizeBytes, extra);
+    if (wasmMemory !== undefined) {
+      const view: BlockView = { idstr: s.idstr, bytes: new Uint8Array(wasmMemory.buffer, 0, s.sizeBytes), wasmMemory };
+      if (extra > 0) view.io = new Uint8Array(wasmMemory.buffer, s.sizeBytes, extra * WASM_PAGE_BYTES);
+      return view;
+    }
     let sab: SharedArrayBuffer;
     try {
       sab = new SharedArrayBuffer(s.sizeBytes);
@@ -188,13 +226,14 @@ const WASM_MAX_PAGES = 65536;
 
 /**
  * A block's RAM as a shared WebAssembly.Memory of exactly its size (zeroed, its buffer a
- * SharedArrayBuffer like any other block's), so that WebAssembly code can read it in place.
+ * SharedArrayBuffer like any other block's), so that WebAssembly code can read it in place;
+ * `extraPages` more for an I/O area after it (GuestMemoryOptions.ioBytes).
  * Undefined for sizes that are not whole 64 KiB pages or exceed 4 GiB (the block's
  * SharedArrayBuffer would then be longer than the block, or cannot be), and where the engine
  * refuses the memory: such blocks get a plain SharedArrayBuffer.
  */
-function wasmBlockMemory(sizeBytes: number): WebAssembly.Memory | undefined {
-  const pages = sizeBytes / WASM_PAGE_BYTES;
+function wasmBlockMemory(sizeBytes: number, extraPages = 0): WebAssembly.Memory | undefined {
+  const pages = sizeBytes / WASM_PAGE_BYTES + extraPages;
   if (!Number.isInteger(pages) || pages > WASM_MAX_PAGES) return undefined;
   try {
     return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });

@@ -20,6 +20,8 @@ export interface SyntheticKindOptions {
   memoryIsZero?: boolean;
   /** Park the first vCPU thread while RAM arrives (default true; off for a destination that will not resume). */
   parkVcpus?: boolean;
+  /** RAM allocated here sets this many bytes aside for I/O (GuestMemoryOptions.ioBytes; default none). */
+  ioBytes?: number;
 }
 
 /** A {@link VmKind} for the synthetic guest. */
@@ -41,7 +43,7 @@ export function syntheticKind(options: SyntheticKindOptions = {}): VmKind {
         used = true;
         return Promise.resolve(preparedSynthetic(options.memory, zero, options.dirtyLog, parked()));
       }
-      const memory = new GuestMemory(blocks.map((b) => ({ idstr: b.idstr, sizeBytes: b.lengthBytes })));
+      const memory = new GuestMemory(blocks.map((b) => ({ idstr: b.idstr, sizeBytes: b.lengthBytes })), { ioBytes: options.ioBytes ?? 0 });
       return Promise.resolve(preparedSynthetic(memory, true, options.dirtyLog, parked()));
     },
     startEarly() {

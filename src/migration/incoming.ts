@@ -11,6 +11,7 @@ import { LivemigError } from '../errors.js';
 import { createRamDigester, isRamDigestAlgorithm } from '../hash.js';
 import type { RamDigestAlgorithm, RamDigester } from '../hash.js';
 import { rootDigest } from '../codec/page-hash128.js';
+import { inPlaceCopy } from '../codec/index.js';
 import { LandedPageHashes, RamHasher, SYNTHETIC_KIND, differingChunks, syntheticKind } from '../guest/index.js';
 import type { GuestMemory, PreparedVm, VirtualMachine, VmKinds } from '../guest/index.js';
 import { ByteSource, LIVEMIG_MACHINE_NAME, RAM_SECTION_IDSTR, loadMigrationStream, parseMachineSection, peekMachineName } from '../stream/index.js';
@@ -110,6 +111,8 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   bytesRead = 0;
   /** The stream being read, while it is (its offset is the bytes read so far). */
   private source: ByteSource | undefined;
+  /** The channel of the migration being loaded (its pooled reader takes buffers beside the RAM). */
+  private channel: Channel | undefined;
   readonly recordCounts = { zero: 0, page: 0, xbzrle: 0, xbrle: 0 };
   /** The QEMU stream received as data, when one arrived instead of a livemig migration. */
   qemu: QemuIncoming | undefined;
@@ -150,6 +153,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       ...(options.dirtyLog ? { dirtyLog: options.dirtyLog } : {}),
       ...(options.memory ? { memory: options.memory, memoryIsZero: options.memoryIsZero === true } : {}),
       parkVcpus: options.resume !== false,
+      ioBytes: INCOMING_IO_BYTES,
     });
     this.kinds = { [SYNTHETIC_KIND]: synthetic, ...options.machines };
   }
@@ -198,6 +202,9 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     const prepared = (this.prepared = await this.kinds[this.machine.kind]!.prepare(this.machine.config, blocks));
     this.memory = prepared.memory;
     const views = this.matchPrepared(prepared.memory, blocks);
+    // the stream is read into buffers beside the RAM, from where a page goes in with one memmove
+    const io = prepared.memory.ioArea;
+    if (io !== undefined) this.channel?.pooled?.useBuffers(io.bytes);
     if (this.verifying && this.digestAlgorithm === 'page128') this.landed = new LandedPageHashes(prepared.memory, prepared.memoryIsZero === true);
     // a whole-RAM digest is taken on a worker once RAM is complete
     else if (this.verifying && RamHasher.canHash(prepared.memory)) this.hasher = RamHasher.start(prepared.memory, 1);
@@ -223,6 +230,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       if (!channel.input) throw new LivemigError('TRANSPORT_CLOSED', `${channel.description} has no input to read a migration from`);
       // readChunks: stopping at EOF must not destroy the socket, whose write side carries the reply
       // (the loader is done with a chunk when it asks for the next: reused buffers are safe)
+      this.channel = channel;
       const src = (this.source = new ByteSource(readChunks(channel, { reuseBuffers: true })));
       const machineType = await peekMachineName(src);
       if (machineType !== undefined && machineType !== LIVEMIG_MACHINE_NAME) return await this.receiveQemu(src, channel);
@@ -234,6 +242,10 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         },
         onMachine: (bytes) => this.onMachine(bytes),
         setupRam: (blocks) => this.setupRam(blocks),
+        inPlaceCopy: (idstr) => {
+          const io = this.memory?.ioArea;
+          return io !== undefined && io.block.idstr === idstr && io.block.wasmMemory !== undefined ? inPlaceCopy(io.block.wasmMemory) : undefined;
+        },
         onDeviceState: (bytes) => {
           this.deviceState = bytes.slice();
           if (this.options.resume !== false && this.prepared !== undefined && this.starting === undefined) {
@@ -522,6 +534,12 @@ class MismatchError extends LivemigError {
 
 /** How long a failed destination keeps reading (and dropping) the stream after its reply. */
 const DRAIN_AFTER_FAILURE_MS = 2000;
+/**
+ * Bytes a destination sets aside beside the RAM it allocates (GuestMemoryOptions.ioBytes): the
+ * pooled reader's buffers (at most six of 1 MiB) then lie in the RAM's own memory.
+ */
+export const INCOMING_IO_BYTES = 6 * 1024 * 1024;
+
 /** Landed pages hashed at a time while a RAM section arrives (4 MiB: about a millisecond of hashing). */
 const LANDED_HASH_PAGES = 1024;
 

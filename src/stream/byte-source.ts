@@ -25,6 +25,7 @@ const FRESH_INITIAL_BYTES = 1024 * 1024;
 export class ByteSource {
   private readonly iterator: AsyncIterator<Uint8Array>;
   private win: Uint8Array<ArrayBufferLike> = EMPTY;
+  private winBuffer: ArrayBufferLike = EMPTY.buffer;
   private view: DataView<ArrayBufferLike> = new DataView(EMPTY.buffer);
   private pos = 0;
   /** Absolute stream offset of win[0]. */
@@ -149,6 +150,11 @@ export class ByteSource {
     return this.win;
   }
 
+  /** `windowBytes.buffer`, kept when the window changes (a per-record `.buffer` costs a call into V8). */
+  get windowBuffer(): ArrayBufferLike {
+    return this.winBuffer;
+  }
+
   /** Discards `n` bytes without buffering them. @throws StreamError when the input ends first. */
   async skip(n: number, what: string): Promise<void> {
     const start = this.offset;
@@ -250,6 +256,7 @@ export class ByteSource {
 
   private setWindow(bytes: Uint8Array, view: DataView, base: number): void {
     this.win = bytes;
+    this.winBuffer = bytes.buffer;
     this.view = view;
     this.pos = 0;
     this.winBase = base;

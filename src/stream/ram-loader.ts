@@ -18,6 +18,7 @@
  */
 import { DeltaError, LivemigError, StreamError } from '../errors.js';
 import { copyBytes, fillPage, PAGE_SIZE_BYTES, xbrleDecode, xbzrleDecodeAt } from '../codec/index.js';
+import type { InPlaceCopy } from '../codec/index.js';
 import type { ByteSource } from './byte-source.js';
 import { DeltaEncoding, RamFlag, RAM_FLAGS_MASK } from './constants.js';
 import { describeBytes, MAX_RAM_BLOCKS, StreamLimitError } from './limits.js';
@@ -71,6 +72,14 @@ export interface RamLoadTarget {
    */
   onPageLanded?(idstr: string, offset: number, fill: number): void;
   /**
+   * Optional: for a block `setupRam` accepted, a copy by byte addresses within the memory its
+   * bytes lie in (codec's inPlaceCopy on its WebAssembly.Memory). A page whose record was read
+   * into that same memory (a reader whose buffers lie beside the RAM) goes into RAM with it:
+   * one memmove, where a typed-array copy into shared memory is word-at-a-time and, between
+   * sides not aligned alike, goes through a bounce buffer.
+   */
+  inPlaceCopy?(idstr: string): InPlaceCopy | undefined;
+  /**
    * True when the memory `setupRam` returns is all zero (freshly allocated): a ZERO record
    * for a page no record has written yet then costs nothing, not even a read (the destination
    * of an idle guest would otherwise read all its RAM while the source sends it).
@@ -91,6 +100,9 @@ interface Block {
   readonly mem: Uint8Array | null;
   /** With `ramStartsZero`: one bit per page, set once a record may have made it non-zero. */
   readonly written: Uint32Array | null;
+  /** `mem.buffer`, and the target's in-place copy for it (null: none). */
+  readonly buffer: ArrayBufferLike | null;
+  readonly copy: InPlaceCopy | null;
 }
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -158,7 +170,9 @@ export class RamLoader {
           if (src.available < PAGE_SIZE_BYTES) await src.ensure(PAGE_SIZE_BYTES, recordName('PAGE', block, offset) + ' data');
           const dataAt = src.takeAt(PAGE_SIZE_BYTES);
           if (block.mem !== null) {
-            copyBytes(block.mem, offset, src.windowBytes, dataAt, PAGE_SIZE_BYTES); // RAM may be shared memory
+            const win = src.windowBytes;
+            if (block.copy !== null && src.windowBuffer === block.buffer) block.copy(block.mem.byteOffset + offset, win.byteOffset + dataAt, PAGE_SIZE_BYTES);
+            else copyBytes(block.mem, offset, win, dataAt, PAGE_SIZE_BYTES); // RAM may be shared memory
             target.onPageLanded?.(block.idstr, offset, -1);
           }
           markWritten(block, offset);
@@ -313,7 +327,8 @@ export class RamLoader {
         throw new StreamError(`Size mismatch: RAM block '${b.idstr}' is 0x${b.lengthBytes.toString(16)} bytes in the stream, 0x${mem.length.toString(16)} at the destination`, at, 'ram record MEM_SIZE');
       }
       const written = mem !== null && this.target.ramStartsZero === true ? new Uint32Array(Math.ceil(b.lengthBytes / PAGE_SIZE_BYTES / 32)) : null;
-      blocks.set(b.idstr, { idstr: b.idstr, lengthBytes: b.lengthBytes, mem, written });
+      const copy = mem !== null ? (this.target.inPlaceCopy?.(b.idstr) ?? null) : null;
+      blocks.set(b.idstr, { idstr: b.idstr, lengthBytes: b.lengthBytes, mem, written, buffer: mem?.buffer ?? null, copy });
     }
     this.blocks = blocks;
     this.advertised = list;

@@ -37,6 +37,8 @@ export class PooledReader {
   private stopped = false;
   private socket!: Socket;
   private allocated = 0;
+  /** The buffer of the area set by {@link useBuffers}: buffers elsewhere are dropped once read. */
+  private area: ArrayBufferLike | null = null;
 
   private constructor() {}
 
@@ -79,7 +81,7 @@ export class PooledReader {
    */
   next(): Promise<Uint8Array | null> {
     if (this.lent !== null) {
-      this.free.push(this.lent);
+      if (this.area === null || this.lent.buffer === this.area) this.free.push(this.lent);
       this.lent = null;
     }
     if (this.waiter !== null) return Promise.reject(new Error('PooledReader.next() called while a previous call waits'));
@@ -95,6 +97,20 @@ export class PooledReader {
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
     });
+  }
+
+  /**
+   * From now on, reads go into buffers carved from `area` (as many whole ones as it holds, at
+   * most what the reader ever uses at once); the buffers it had are dropped as they come back.
+   * A destination places them beside its RAM (GuestMemory.ioArea), where a page goes into RAM
+   * with one in-place copy. An area too small for one buffer changes nothing.
+   */
+  useBuffers(area: Uint8Array): void {
+    const n = Math.min(QUEUE_MAX + 2, Math.floor(area.length / BUFFER_BYTES));
+    if (n === 0) return;
+    this.area = area.buffer;
+    this.free.length = 0;
+    for (let i = n - 1; i >= 0; i--) this.free.push(area.subarray(i * BUFFER_BYTES, (i + 1) * BUFFER_BYTES));
   }
 
   private nextBuffer(): Uint8Array {
