@@ -27,7 +27,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { randomFillSync } from 'node:crypto';
 import { Guest, GuestMemory } from '../src/guest/index.js';
-import { SourceManager, warmUpEngine } from '../src/migration/index.js';
+import { IO_AREA_BYTES, SourceManager, warmUpEngine } from '../src/migration/index.js';
 import type { MigrationParameters } from '../src/migration/index.js';
 import { parseSize } from '../src/monitor/index.js';
 import { ramCopyBaseline } from './ram-copy-baseline.js';
@@ -78,7 +78,7 @@ async function migrateCase(label: string, fill: (m: GuestMemory) => void, onePas
   // (copy-on-write), a cost a `livemig run` source, which spawns nothing, never pays.
   const dst = await destination();
   if (!COLD) await warmUpEngine(); // as `livemig run` does at start-up (`livemig incoming` always does)
-  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: RAM }]);
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: RAM }], { ioBytes: IO_AREA_BYTES }); // as `livemig run` allocates it
   fill(memory);
   const guest = await Guest.start({ memory, workload: 'idle' });
   const src = new SourceManager(guest);

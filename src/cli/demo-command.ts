@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Guest, GuestMemory, PASS_MARKER, PcMachine, floppyImage, resolvePcOptions } from '../guest/index.js';
 import type { VirtualMachine, WorkloadName } from '../guest/index.js';
-import { SourceManager } from '../migration/index.js';
+import { IO_AREA_BYTES, SourceManager } from '../migration/index.js';
 import type { MigrationInfo } from '../migration/index.js';
 import { formatInfoMigrate, formatSize } from '../monitor/index.js';
 import { selectedKernel } from '../codec/index.js';
@@ -151,7 +151,7 @@ function guestWords(o: DemoOptions): string {
 
 /** The demo's guest; a PC once it has booted and run a few passes (COM1 markers). */
 async function startGuest(o: DemoOptions): Promise<VirtualMachine> {
-  if (o.machine !== 'pc') return Guest.start({ memory: new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]), workload: o.workload, seed: 1 });
+  if (o.machine !== 'pc') return Guest.start({ memory: new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }], { ioBytes: IO_AREA_BYTES }), workload: o.workload, seed: 1 });
   const { config, media } = resolvePcOptions({ ramBytes: o.ram, bootImage: { name: 'stride', floppy: floppyImage('stride') } });
   let passes = 0;
   let ran!: () => void;

@@ -15,7 +15,7 @@ import { patternChecks } from './pattern-checks.js';
 import { PC_KIND, pcKind } from '../guest/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { SerialSink, parseSerial } from './serial.js';
-import { INCOMING_IO_BYTES, IncomingMigration, warmUpEngine } from '../migration/index.js';
+import { IO_AREA_BYTES, IncomingMigration, warmUpEngine } from '../migration/index.js';
 import type { IncomingStatus } from '../migration/index.js';
 import { Machine, formatIncomingInfo, parseMonitorAddress, toSafeJson } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
@@ -89,7 +89,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   // the first listener opens before anything else, so a bad or busy address fails at once
   let listener: IncomingListener | undefined = deferred ? undefined : await listenIncoming(uri, listenOptions);
   // prepared RAM is faulted in now, before the stream arrives, not while it streams in
-  const prepared = o.ram === undefined ? undefined : new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }], { ioBytes: INCOMING_IO_BYTES });
+  const prepared = o.ram === undefined ? undefined : new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }], { ioBytes: IO_AREA_BYTES });
   if (prepared) for (const b of prepared.blocks) b.bytes.fill(0);
   const serialWrite = serial.write;
   const newIncoming = (): IncomingMigration =>

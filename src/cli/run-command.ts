@@ -11,7 +11,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { checkPcFlagsUnused, startPc } from './pc-flags.js';
 import type { PcFlags } from './pc-flags.js';
 import { SerialSink, parseSerial } from './serial.js';
-import { SourceManager, describeMismatch, warmUpEngine } from '../migration/index.js';
+import { IO_AREA_BYTES, SourceManager, describeMismatch, warmUpEngine } from '../migration/index.js';
 import { Machine, parseMonitorAddress } from '../monitor/index.js';
 import type { Monitors } from '../monitor/index.js';
 import { quitOnSignals, startProcessMonitors } from './process-monitors.js';
@@ -63,7 +63,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   if (o.machine === 'pc') {
     guest = await startPc(o, o.ram, serial.write);
   } else {
-    const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }]);
+    const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }], { ioBytes: IO_AREA_BYTES });
     guest = await Guest.start({ memory, workload: o.workload, vcpus: o.vcpus, seed: o.seed, dirtyLog: o.dirtyLog, ...(workloadOptions ? { workloadOptions } : {}), ...(region ? { region } : {}) });
   }
   const source = new SourceManager(guest);

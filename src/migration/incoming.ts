@@ -11,7 +11,7 @@ import { LivemigError } from '../errors.js';
 import { createRamDigester, isRamDigestAlgorithm } from '../hash.js';
 import type { RamDigestAlgorithm, RamDigester } from '../hash.js';
 import { rootDigest } from '../codec/page-hash128.js';
-import { inPlaceCopy } from '../codec/index.js';
+import { IO_AREA_BYTES, ioAreaOf } from './io-area.js';
 import { LandedPageHashes, RamHasher, SYNTHETIC_KIND, differingChunks, syntheticKind } from '../guest/index.js';
 import type { GuestMemory, PreparedVm, VirtualMachine, VmKinds } from '../guest/index.js';
 import { ByteSource, LIVEMIG_MACHINE_NAME, RAM_SECTION_IDSTR, loadMigrationStream, parseMachineSection, peekMachineName } from '../stream/index.js';
@@ -153,7 +153,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
       ...(options.dirtyLog ? { dirtyLog: options.dirtyLog } : {}),
       ...(options.memory ? { memory: options.memory, memoryIsZero: options.memoryIsZero === true } : {}),
       parkVcpus: options.resume !== false,
-      ioBytes: INCOMING_IO_BYTES,
+      ioBytes: IO_AREA_BYTES,
     });
     this.kinds = { [SYNTHETIC_KIND]: synthetic, ...options.machines };
   }
@@ -203,7 +203,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     this.memory = prepared.memory;
     const views = this.matchPrepared(prepared.memory, blocks);
     // the stream is read into buffers beside the RAM, from where a page goes in with one memmove
-    const io = prepared.memory.ioArea;
+    const io = ioAreaOf(prepared.memory, 'read');
     if (io !== undefined) this.channel?.pooled?.useBuffers(io.bytes);
     if (this.verifying && this.digestAlgorithm === 'page128') this.landed = new LandedPageHashes(prepared.memory, prepared.memoryIsZero === true);
     // a whole-RAM digest is taken on a worker once RAM is complete
@@ -242,10 +242,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         },
         onMachine: (bytes) => this.onMachine(bytes),
         setupRam: (blocks) => this.setupRam(blocks),
-        inPlaceCopy: (idstr) => {
-          const io = this.memory?.ioArea;
-          return io !== undefined && io.block.idstr === idstr && io.block.wasmMemory !== undefined ? inPlaceCopy(io.block.wasmMemory) : undefined;
-        },
+        inPlaceCopy: (idstr) => (this.memory?.ioArea?.block.idstr === idstr ? ioAreaOf(this.memory, 'read')?.copy : undefined),
         onDeviceState: (bytes) => {
           this.deviceState = bytes.slice();
           if (this.options.resume !== false && this.prepared !== undefined && this.starting === undefined) {
@@ -534,12 +531,6 @@ class MismatchError extends LivemigError {
 
 /** How long a failed destination keeps reading (and dropping) the stream after its reply. */
 const DRAIN_AFTER_FAILURE_MS = 2000;
-/**
- * Bytes a destination sets aside beside the RAM it allocates (GuestMemoryOptions.ioBytes): the
- * pooled reader's buffers (at most six of 1 MiB) then lie in the RAM's own memory.
- */
-export const INCOMING_IO_BYTES = 6 * 1024 * 1024;
-
 /** Landed pages hashed at a time while a RAM section arrives (4 MiB: about a millisecond of hashing). */
 const LANDED_HASH_PAGES = 1024;
 

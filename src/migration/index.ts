@@ -1,6 +1,7 @@
 export { OutgoingMigration } from './source.js';
 export type { OutgoingMigrationOptions, MigrationEvents } from './source.js';
-export { IncomingMigration, DEFAULT_MAX_RAM_BYTES, INCOMING_IO_BYTES } from './incoming.js';
+export { IncomingMigration, DEFAULT_MAX_RAM_BYTES } from './incoming.js';
+export { IO_AREA_BYTES } from './io-area.js';
 export type { IncomingOptions, IncomingStatus } from './incoming.js';
 export { SourceManager } from './manager.js';
 export type { MigrateOptions } from './manager.js';

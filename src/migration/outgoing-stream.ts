@@ -6,8 +6,10 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ByteWriter, LIVEMIG_MACHINE_NAME, LivemigSectionId, MigrationStreamWriter, encodeMachineSection } from '../stream/index.js';
 import type { ChunkSink, RamRecordWriter } from '../stream/index.js';
 import type { GuestMemory } from '../guest/index.js';
+import { ioAreaOf } from './io-area.js';
 
 export const RAM_SECTION_ID = LivemigSectionId.Ram;
+
 
 export class OutgoingStream {
   private readonly bytes: ByteWriter;
@@ -22,9 +24,12 @@ export class OutgoingStream {
   /**
    * `machineType`: the configuration section's machine; any other than livemig's makes a
    * QEMU-shaped stream, in which the machine, device-state and digest sections are left out.
+   * `memory`: the guest's RAM; where it has an I/O area (GuestMemory.ioArea), the stream's
+   * chunks lie there and its pages go into them with one in-place copy each.
    */
-  constructor(sink: ChunkSink, private readonly machineType: string = LIVEMIG_MACHINE_NAME) {
-    this.bytes = new ByteWriter(sink);
+  constructor(sink: ChunkSink, private readonly machineType: string = LIVEMIG_MACHINE_NAME, memory?: GuestMemory) {
+    const area = ioAreaOf(memory, 'write');
+    this.bytes = new ByteWriter(sink, area === undefined ? {} : { area });
     this.stream = new MigrationStreamWriter(this.bytes);
     this.ram = this.stream.ram;
   }

@@ -263,7 +263,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         }
       }, () => undefined);
       const link = this.parameters['link-bandwidth'] > 0 ? new LinkPacer(this.parameters['link-bandwidth']) : undefined;
-      const out = (this.out = new OutgoingStream(link ? async (chunk, release) => { await link.wait(chunk.length); await channel.write(chunk, release); } : (chunk, release) => channel.write(chunk, release), this.parameters['machine-type']));
+      const out = (this.out = new OutgoingStream(link ? async (chunk, release) => { await link.wait(chunk.length); await channel.write(chunk, release); } : (chunk, release) => channel.write(chunk, release), this.parameters['machine-type'], this.guest.memory));
       out.header();
       const algorithm = this.parameters['digest-algorithm'];
       // loaded now: the digest is taken inside the downtime

@@ -25,6 +25,7 @@ import { ByteSource, ByteWriter, LivemigSectionId, loadMigrationStream, Migratio
 import type { LoadTarget } from '../stream/index.js';
 import { listenIncoming, openOutgoing, readChunks, TransportError } from '../transport/index.js';
 import type { Channel } from '../transport/index.js';
+import { IO_AREA_BYTES, ioAreaOf } from './io-area.js';
 import { OutgoingStream, RAM_SECTION_ID } from './outgoing-stream.js';
 import { RamSender } from './ram-sender.js';
 import { MigrationCounters } from './stats.js';
@@ -144,7 +145,7 @@ export async function warmUpSocket(memory: GuestMemory, log: ExplicitDirtyLog): 
   const sender = new RamSender(memory, log, { delta: null, cacheSizeBytes: 0, cacheWays: 2 }, generalizedCounters());
   const block = memory.blocks[0]!;
   // loaded as a destination does: into RAM of its own, each landed page hashed (page128)
-  const into = new GuestMemory([{ idstr: block.idstr, sizeBytes: block.sizeBytes }]);
+  const into = new GuestMemory([{ idstr: block.idstr, sizeBytes: block.sizeBytes }], { ioBytes: IO_AREA_BYTES });
   const loaded = into.blocks[0]!.bytes;
   const landed = new LandedPageHashes(into, true);
   try {
@@ -155,10 +156,13 @@ export async function warmUpSocket(memory: GuestMemory, log: ExplicitDirtyLog): 
     gaveUp.catch(() => undefined);
     [outgoing, incoming] = await Promise.race([Promise.all([openOutgoing(listener.address), listener.accept()]), gaveUp]);
     const channel = outgoing;
-    const out = new OutgoingStream((chunk, release) => channel.write(chunk, release));
+    const out = new OutgoingStream((chunk, release) => channel.write(chunk, release), undefined, memory);
+    const area = ioAreaOf(into, 'read');
+    if (area !== undefined) incoming.pooled?.useBuffers(area.bytes);
     const load = loadMigrationStream(new ByteSource(readChunks(incoming, { reuseBuffers: true })), {
       ramStartsZero: true,
       setupRam: () => new Map([[block.idstr, loaded]]),
+      inPlaceCopy: () => area?.copy,
       onPageLanded: (idstr, offset, fill) => landed.landed(idstr, offset, fill),
     }, { maxRamBytes: block.sizeBytes });
     // a load that fails ends the warm-up at once: the sender would wait for a reader that stopped
@@ -211,7 +215,8 @@ function checkLoaded(loaded: Uint8Array, sent: Uint8Array, how: string): void {
 /** Runs the engine's hot paths until V8 compiles them; resolves once the stream was loaded back. */
 export async function warmUpEngine(): Promise<WarmUpResult> {
   const t0 = performance.now();
-  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: WARM_RAM_BYTES }]);
+  // with an I/O area, as `livemig run` and `livemig incoming` allocate RAM: its paths compile too
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: WARM_RAM_BYTES }], { ioBytes: IO_AREA_BYTES });
   const ram = memory.blocks[0]!.bytes;
   randomFillSync(ram.subarray(0, WARM_RAM_BYTES / 2)); // the first half random, the rest zero
   const log = new ExplicitDirtyLog(memory);

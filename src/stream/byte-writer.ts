@@ -16,6 +16,7 @@
  * `flush()`/`drain()` reject with it.
  */
 import { copyBytes } from '../codec/index.js';
+import type { InPlaceCopy } from '../codec/index.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /**
@@ -27,6 +28,14 @@ export type ChunkSink = (chunk: Uint8Array, release: () => void) => Promise<void
 export interface ByteWriterOptions {
   /** Bytes per chunk handed to the sink (default 256 KiB, at least 64). */
   chunkBytes?: number;
+  /**
+   * Memory beside the guest's RAM, in the same WebAssembly.Memory (GuestMemory.ioArea), and
+   * the copy by byte addresses within that memory (codec's inPlaceCopy): the chunks are carved
+   * from `bytes` (as many as fit, up to the pool's size), and bytes written from that same
+   * memory (a page of RAM) go in with one memmove instead of V8's word-at-a-time copy out of
+   * shared memory. Chunks the area cannot hold are allocated as usual.
+   */
+  area?: { bytes: Uint8Array; copy: InPlaceCopy };
 }
 
 /** 256 KiB: large enough that sink calls are rare, small enough to keep latency low. */
@@ -54,10 +63,19 @@ export class ByteWriter {
   private written = 0;
   private failure: { error: unknown } | null = null;
   private readonly queue: Uint8Array[] = [];
+  /** Each queued chunk's whole buffer view (what goes back to the pool). */
+  private readonly queueFull: Uint8Array[] = [];
+  /** The area's buffer and copy (null: none); whether the current chunk lies in it. */
+  private readonly areaBuffer: ArrayBufferLike | null = null;
+  private readonly areaCopy: InPlaceCopy | null = null;
+  private chunkInArea = false;
+  /** The last source `writeBytesAt` saw, and whether it lies in the area's memory (a `.buffer` per page costs a call into V8). */
+  private lastSrc: Uint8Array | null = null;
+  private lastSrcInArea = false;
   private queuedBytes = 0;
   private pumping: Promise<void> | null = null;
-  /** Released chunks' buffers, ready for reuse. */
-  private readonly free: ArrayBuffer[] = [];
+  /** Released chunks' whole buffer views, ready for reuse. */
+  private readonly free: Uint8Array[] = [];
   private allocated = 0;
 
   constructor(private readonly sink: ChunkSink, options: ByteWriterOptions = {}) {
@@ -66,6 +84,17 @@ export class ByteWriter {
       throw new InvalidArgumentError(`ByteWriter: chunkBytes must be an integer >= ${MIN_CHUNK_BYTES}, got ${chunkBytes}`);
     }
     this.chunkBytes = chunkBytes;
+    const area = options.area;
+    if (area !== undefined) {
+      const slot = chunkBytes + ALIGN_SLACK;
+      // slots start 8-aligned (see realign); the area's start is its memory's 64 KiB page
+      const n = Math.min(POOL_CHUNKS, Math.floor(area.bytes.length / slot));
+      if (n > 0) {
+        this.areaBuffer = area.bytes.buffer;
+        this.areaCopy = area.copy;
+        for (let i = n - 1; i >= 0; i--) this.free.push(area.bytes.subarray(i * slot, (i + 1) * slot));
+      }
+    }
   }
 
   /** Bytes accepted so far (including those not yet handed to the sink). */
@@ -143,13 +172,21 @@ export class ByteWriter {
   /** Copies the `n` bytes at `src[at]` into the stream (the caller checked the range). */
   writeBytesAt(src: Uint8Array, at: number, n: number): void {
     if (this.failure) return;
+    if (src !== this.lastSrc) {
+      this.lastSrc = src;
+      this.lastSrcInArea = this.areaBuffer !== null && src.buffer === this.areaBuffer;
+    }
     let from = at;
     const end = at + n;
     while (from < end) {
       this.room(1);
-      if (end - from >= REALIGN_MIN_COPY && this.pos - this.start <= REALIGN_MAX_HELD) this.realign(src.byteOffset + from);
-      const k = Math.min(end - from, this.limit - this.pos);
-      copyBytes(this.chunk!, this.pos, src, from, k); // guest RAM is shared memory: see copyBytes
+      const k = Math.min(end - from, this.limit - this.pos); // realign keeps limit - pos
+      if (this.chunkInArea && this.lastSrcInArea) {
+        this.areaCopy!(this.chunk!.byteOffset + this.pos, src.byteOffset + from, k); // one memmove, any alignment
+      } else {
+        if (end - from >= REALIGN_MIN_COPY && this.pos - this.start <= REALIGN_MAX_HELD) this.realign(src.byteOffset + from);
+        copyBytes(this.chunk!, this.pos, src, from, k); // guest RAM is shared memory: see copyBytes
+      }
       this.pos += k;
       from += k;
     }
@@ -181,8 +218,9 @@ export class ByteWriter {
     if (this.chunk === null) {
       const reused = this.free.pop();
       if (reused === undefined) this.allocated++;
-      this.chunk = reused === undefined ? new Uint8Array(this.chunkBytes + ALIGN_SLACK) : new Uint8Array(reused);
-      this.view = new DataView(this.chunk.buffer);
+      const chunk = (this.chunk = reused ?? new Uint8Array(this.chunkBytes + ALIGN_SLACK));
+      this.chunkInArea = this.areaBuffer !== null && chunk.buffer === this.areaBuffer;
+      this.view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
       this.start = this.pos = 0;
       this.limit = this.chunkBytes;
     }
@@ -193,7 +231,7 @@ export class ByteWriter {
    * equal modulo 8, the chunk still beginning within its buffer's slack and keeping its size.
    */
   private realign(srcAddr: number): void {
-    let shift = (srcAddr - this.pos) & 7; // chunk buffers start at byteOffset 0
+    let shift = (srcAddr - (this.chunk!.byteOffset + this.pos)) & 7;
     if (shift === 0) return;
     if (this.start + shift > ALIGN_SLACK) shift -= 8;
     const chunk = this.chunk!;
@@ -204,18 +242,18 @@ export class ByteWriter {
   }
 
   /** A release for `chunk`: returns its buffer to the pool once (a second call is ignored). */
-  private releaser(chunk: Uint8Array): () => void {
+  private releaser(full: Uint8Array): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const buffer = chunk.buffer as ArrayBuffer;
-      if (buffer.byteLength === this.chunkBytes + ALIGN_SLACK && this.free.length < POOL_CHUNKS && this.failure === null) this.free.push(buffer);
+      if (this.free.length < POOL_CHUNKS && this.failure === null) this.free.push(full);
     };
   }
 
   private handOver(): void {
     const chunk = this.chunk!.subarray(this.start, this.pos);
+    this.queueFull.push(this.chunk!);
     this.chunk = null;
     this.view = null;
     this.start = this.pos = this.limit = 0;
@@ -230,10 +268,11 @@ export class ByteWriter {
       while (this.queue.length > 0) {
         const chunk = this.queue[0]!;
         try {
-          await this.sink(chunk, this.releaser(chunk));
+          await this.sink(chunk, this.releaser(this.queueFull[0]!));
         } catch (error) {
           this.failure = { error };
           this.queue.length = 0;
+          this.queueFull.length = 0;
           this.queuedBytes = 0;
           this.chunk = null;
           this.view = null;
@@ -241,6 +280,7 @@ export class ByteWriter {
           return;
         }
         this.queue.shift();
+        this.queueFull.shift();
         this.queuedBytes -= chunk.length;
       }
     } finally {

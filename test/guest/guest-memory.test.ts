@@ -103,3 +103,26 @@ test('memory: fromShared aliases the buffers; wrap describes any Uint8Array with
   assert.throws(() => GuestMemory.wrap([{ idstr: 'odd', bytes: new Uint8Array(5000) }]), invalid(/multiple of the page size/));
   assert.throws(() => GuestMemory.wrap([{ idstr: 'u', bytes: new Uint8Array(8192).subarray(4, 4100) }]), invalid(/not 8-byte aligned/));
 });
+
+test('memory: ioBytes sets an I/O area aside in the largest block\'s WebAssembly.Memory, after its bytes', () => {
+  const m = new GuestMemory([
+    { idstr: 'rom', sizeBytes: 128 * KiB },
+    { idstr: 'pc.ram', sizeBytes: 1 * MiB },
+    { idstr: 'odd', sizeBytes: 12 * KiB }, // not whole 64 KiB pages: a plain SharedArrayBuffer
+  ], { ioBytes: 100 * KiB });
+  const io = m.ioArea;
+  assert.ok(io !== undefined);
+  assert.equal(io.block, m.block('pc.ram'));
+  assert.equal(io.bytes.length, 128 * KiB, 'rounded up to whole 64 KiB pages');
+  assert.equal(io.bytes.buffer, io.block.bytes.buffer, 'in the block\'s own memory');
+  assert.equal(io.bytes.buffer, io.block.wasmMemory!.buffer);
+  assert.equal(io.bytes.byteOffset, io.block.bytes.byteOffset + io.block.sizeBytes, 'after the block, not over it');
+  // the blocks stay their size; the area is zero and apart from them
+  assert.deepEqual(m.blocks.map((b) => b.bytes.length), [128 * KiB, 1 * MiB, 12 * KiB]);
+  io.bytes.fill(0xee);
+  assert.ok(m.blocks.every((b) => b.bytes.every((x) => x === 0)), 'writing the area changed a block');
+  assert.equal(new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 * MiB }]).ioArea, undefined, 'none unless asked for');
+  assert.equal(new GuestMemory([{ idstr: 'odd', sizeBytes: 12 * KiB }], { ioBytes: 64 * KiB }).ioArea, undefined, 'none where no block has a WebAssembly.Memory');
+  assert.throws(() => new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 * MiB }], { ioBytes: -1 }), invalid(/ioBytes must be a whole number of bytes >= 0, got -1/));
+  assert.throws(() => new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 * MiB }], { ioBytes: 1.5 }), invalid(/ioBytes/));
+});

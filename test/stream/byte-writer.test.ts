@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { ByteWriter } from '../../src/stream/index.js';
+import { inPlaceCopy } from '../../src/codec/index.js';
+import type { InPlaceCopy } from '../../src/codec/index.js';
 import { concat, toHex } from './helpers.js';
 
 test('byte writer: big-endian integers and bytes, split into full chunks of the configured size', async () => {
@@ -208,4 +210,73 @@ test('byte writer: copies from shared memory land at its alignment, and the byte
     }),
     { numRuns: 200 },
   );
+});
+
+test('byte writer with an area: its chunks lie there, bytes from that memory go in by the in-place copy, and the stream is the bytes written (property)', async () => {
+  const memory = new WebAssembly.Memory({ initial: 4, maximum: 4, shared: true }); // 256 KiB
+  const all = new Uint8Array(memory.buffer);
+  const ram = all.subarray(0, 128 * 1024); // the guest's RAM...
+  const area = all.subarray(128 * 1024); // ...and its I/O area, one memory
+  const elsewhere = new Uint8Array(new SharedArrayBuffer(64 * 1024));
+  for (let i = 0; i < ram.length; i++) ram[i] = (i * 31 + 7) & 255;
+  for (let i = 0; i < elsewhere.length; i++) elsewhere[i] = (i * 17 + 3) & 255;
+  const copy = inPlaceCopy(memory)!;
+  let inPlace = 0;
+  const counted: InPlaceCopy = (dst, src, n) => {
+    inPlace++;
+    copy(dst, src, n);
+  };
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('u8' as const), v: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({ kind: fc.constant('ram' as const), at: fc.integer({ min: 0, max: 120 * 1024 }), n: fc.integer({ min: 1, max: 8192 }) }),
+    fc.record({ kind: fc.constant('elsewhere' as const), at: fc.integer({ min: 0, max: 60 * 1024 }), n: fc.integer({ min: 0, max: 4096 }) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 64, max: 40000 }), fc.array(op, { maxLength: 40 }), fc.boolean(), async (chunkBytes, ops, release) => {
+      const chunks: Uint8Array[] = [];
+      const copies: Uint8Array[] = [];
+      const w = new ByteWriter(async (c, rel) => {
+        chunks.push(c);
+        copies.push(c.slice());
+        if (release) rel();
+      }, { chunkBytes, area: { bytes: area, copy: counted } });
+      const expected: number[] = [];
+      inPlace = 0;
+      let fromRam = 0;
+      for (const o of ops) {
+        if (o.kind === 'u8') {
+          w.writeU8(o.v);
+          expected.push(o.v);
+          if (o.v % 11 === 0) await w.flush();
+        } else {
+          const src = o.kind === 'ram' ? ram : elsewhere;
+          w.writeBytesAt(src, o.at, o.n);
+          for (let i = 0; i < o.n; i++) expected.push(src[o.at + i]!);
+          if (o.kind === 'ram') fromRam++;
+        }
+      }
+      await w.flush();
+      assert.deepEqual(Array.from(concat(copies)), expected);
+      const slots = Math.min(8, Math.floor(area.length / (chunkBytes + 8)));
+      // the first chunks are the area's; a sink that releases gets them back and again (a chunk
+      // of its own only when more were handed over at once than the area holds)
+      const inArea = chunks.filter((c) => c.buffer === memory.buffer).length;
+      assert.ok(chunks.slice(0, slots).every((c) => c.buffer === memory.buffer), 'the first chunks were not the area\'s');
+      if (release) assert.ok(inArea >= Math.min(slots, chunks.length));
+      else assert.equal(inArea, Math.min(slots, chunks.length), 'a kept area chunk was handed over again');
+      if (slots === 0 || fromRam === 0) assert.equal(inPlace, 0, 'the in-place copy ran for a chunk or source outside the area');
+    }),
+    { numRuns: 120 },
+  );
+  // pages from RAM into area chunks: each is one in-place copy
+  inPlace = 0;
+  const got: Uint8Array[] = [];
+  const w = new ByteWriter(async (c, rel) => {
+    got.push(c.slice());
+    rel();
+  }, { chunkBytes: 64 * 1024, area: { bytes: area, copy: counted } });
+  for (let p = 0; p < 4; p++) w.writeBytesAt(ram, p * 4096 + 3, 4096);
+  await w.flush();
+  assert.equal(inPlace, 4);
+  assert.deepEqual(concat(got), ram.slice(3, 3 + 4 * 4096));
 });

@@ -51,6 +51,37 @@ describe('pooled reads', () => {
     });
   }
 
+  it('useBuffers: later reads go into the area given (a destination\'s, beside its RAM); the bytes arrive intact', async () => {
+    const { source, destination } = await pair('tcp:127.0.0.1:0');
+    const reader = destination.pooled!;
+    const memory = new WebAssembly.Memory({ initial: 100, maximum: 100, shared: true }); // 6.25 MiB
+    const area = new Uint8Array(memory.buffer, 64 * 1024, 6 * MiB);
+    reader.useBuffers(new Uint8Array(MiB - 1)); // too small for one buffer: nothing changes
+    const data = payload(24 * MiB);
+    const sending = sendAll(source, data);
+    const hash = createHash('sha256');
+    let got = 0;
+    let inArea = 0;
+    let seen = 0;
+    for await (const chunk of readChunks(destination, { reuseBuffers: true })) {
+      hash.update(chunk);
+      got += chunk.byteLength;
+      if (chunk.buffer === memory.buffer) {
+        inArea++;
+        assert.ok(chunk.byteOffset >= area.byteOffset && chunk.byteOffset + chunk.byteLength <= area.byteOffset + area.length, 'a read outside the area');
+      }
+      if (++seen === 2) reader.useBuffers(area);
+      if (seen % 5 === 0) await sleep(2);
+    }
+    await sending;
+    assert.equal(got, data.byteLength);
+    assert.equal(hash.digest('hex'), sha256(data));
+    assert.ok(inArea > seen / 2, `${inArea} of ${seen} reads in the area`);
+    assert.ok(reader.buffersAllocated <= 12, `${reader.buffersAllocated} buffers allocated`);
+    destination.destroy();
+    source.destroy();
+  });
+
   it('without reuseBuffers the chunks are copies the consumer may keep', async () => {
     const { source, destination } = await pair('tcp:127.0.0.1:0');
     const data = payload(3 * MiB);

@@ -11,7 +11,7 @@
  * takes (livemig verifies RAM on both sides during the downtime).
  */
 import { Guest, GuestMemory } from '../../guest/index.js';
-import { SourceManager, warmUpEngine } from '../../migration/index.js';
+import { IO_AREA_BYTES, SourceManager, warmUpEngine } from '../../migration/index.js';
 import type { RunSpec } from './matrix.js';
 import { cacheBytesFor } from './matrix.js';
 
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const uri = process.argv[3]!;
   // the engine's hot paths compiled before the guest starts, as `livemig run` does
   await warmUpEngine();
-  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: spec.ramBytes }]);
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: spec.ramBytes }], { ioBytes: IO_AREA_BYTES });
   if (spec.prefill) prefill(memory, spec.seed);
   else for (const b of memory.blocks) b.bytes.fill(0); // fault the pages in: first touches are slow on some hosts
   const region = { offsetBytes: 0, sizeBytes: Math.max(4096, Math.floor((spec.ramBytes * spec.regionPercent) / 100 / 4096) * 4096) };
