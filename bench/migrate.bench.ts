@@ -26,6 +26,7 @@ import { createServer, connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { randomFillSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Guest, GuestMemory } from '../src/guest/index.js';
 import { IO_AREA_BYTES, SourceManager, warmUpEngine } from '../src/migration/index.js';
 import type { MigrationParameters } from '../src/migration/index.js';
@@ -42,6 +43,21 @@ const COLD = process.argv.includes('--cold');
 const argVerify = process.argv.indexOf('--verify');
 /** `--verify before-resume|after-resume|off`: the RAM check (default before-resume, the engine's default). */
 const VERIFY = (argVerify > 0 ? process.argv[argVerify + 1]! : 'before-resume') as MigrationParameters['verify'];
+
+/**
+ * This process's peak resident memory: /proc's VmHWM, which starts again at exec. getrusage's
+ * maxRSS does not: a case spawned by a parent holding a 1 GiB baseline's RAM inherited the
+ * forked parent's resident size (2 GiB reported for a 1.1 GiB process).
+ */
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux: getrusage's figure
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
 
 /** The destination prepares its RAM before the stream arrives (`--ram`, as QEMU's -m). */
 async function destination(): Promise<{ uri: string; pid: number; done: Promise<Record<string, unknown>> }> {
@@ -122,7 +138,7 @@ async function migrateCase(label: string, fill: (m: GuestMemory) => void, onePas
     streamBytes: info.ram!.transferred,
     totalMs: info['total-time']!,
     downtimeMs: info.downtime ?? -1,
-    sourceMaxRss: process.resourceUsage().maxRSS * 1024,
+    sourceMaxRss: peakRss(),
     sourceFaults,
     destinationMaxRss: Number(end['maxRssBytes'] ?? 0),
     digestsMatch: status === 'completed' && info.livemig?.['ram-digest'] !== undefined && (end['incoming'] as Record<string, unknown>)?.['ram-digest'] === info.livemig['ram-digest'],
