@@ -1,6 +1,7 @@
 // livemig's page128 hash (AssemblyScript, WebAssembly SIMD): instantiated on a guest RAM
 // block's own WebAssembly.Memory, it hashes pages where they lie. Like the fill scanner it must
-// never write memory (no static data, no heap): results leave through the globals h0..h3.
+// never write guest RAM (no static data, no heap): results leave through the globals h0..h3, or
+// (hashPageTo) into 16 bytes its caller names, outside the RAM (in the memory's I/O area).
 // src/codec/page-hash128.ts has the same function in TypeScript (the reference) and the
 // definition; both give identical values.
 
@@ -105,6 +106,14 @@ function hashOfZeroPage(): v128 {
 /** The page128 hash of the 4096-byte page at `p`, into h0..h3. */
 export function hashPage(p: usize): void {
   publish(pageHashFast(p));
+}
+
+/**
+ * The page128 hash of the page at `p`, stored as 16 bytes (four little-endian u32, h0 first) at
+ * `out`: one store instead of four global reads from JavaScript, per page a destination lands.
+ */
+export function hashPageTo(p: usize, out: usize): void {
+  v128.store(out, pageHashFast(p));
 }
 
 /** The chunk digest of `pages` consecutive pages from `p` (combine of their page hashes), into h0..h3. */

@@ -206,8 +206,10 @@ function allocate(specs: readonly RamBlockSpec[], ioBytes: number): BlockView[] 
     const extra = i === ioAt ? ioPages : 0;
     const wasmMemory = wasmBlockMemory(s.sizeBytes, extra);
     if (wasmMemory !== undefined) {
-      const view: BlockView = { idstr: s.idstr, bytes: new Uint8Array(wasmMemory.buffer, 0, s.sizeBytes), wasmMemory };
-      if (extra > 0) view.io = new Uint8Array(wasmMemory.buffer, s.sizeBytes, extra * WASM_PAGE_BYTES);
+      // one buffer object for both views: the area is recognized by it (buffer identity)
+      const buffer = wasmMemory.buffer;
+      const view: BlockView = { idstr: s.idstr, bytes: new Uint8Array(buffer, 0, s.sizeBytes), wasmMemory };
+      if (extra > 0) view.io = new Uint8Array(buffer, s.sizeBytes, extra * WASM_PAGE_BYTES);
       return view;
     }
     let sab: SharedArrayBuffer;

@@ -10,6 +10,8 @@
 import { CHUNK_PAGES, chunksOfBlock, combine128, inPlacePageHasher, pageHash128, rootDigest } from '../codec/page-hash128.js';
 import type { InPlacePageHasher } from '../codec/page-hash128.js';
 import type { GuestMemory } from './guest-memory.js';
+import type { RamBlock } from './ram-block.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** `out` filled with copies of `unit` (its length a multiple of unit's): log2(n) copies, not n. */
 function fillRepeated(out: Int32Array, unit: Int32Array): void {
@@ -99,11 +101,22 @@ export class LandedPageHashes {
   private readonly chunkPages: Int32Array;
   private readonly byName = new Map<string, { index: number; firstPage: number; firstChunk: number }>();
   private readonly hashers: (InPlacePageHasher | undefined)[];
+  /** Each block's byte offset in its memory (where its in-place hasher reads it). */
+  private readonly blockOffsets: number[];
+  /** The result slot's block (-1: none), its address and its words. */
+  private readonly slotBlock: number = -1;
+  private readonly slotAddr: number = 0;
+  private readonly slotWords: Int32Array | null = null;
   private lastName = '';
   private last: { index: number; firstPage: number; firstChunk: number } | undefined;
 
-  /** `startsZero`: the memory is all zero now (fresh), so an unwritten page needs no hashing. */
-  constructor(private readonly memory: GuestMemory, startsZero: boolean) {
+  /**
+   * `startsZero`: the memory is all zero now (fresh), so an unwritten page needs no hashing.
+   * `slot`: 16 bytes (4-aligned) outside guest RAM in the WebAssembly.Memory of `slot.block`
+   * (its I/O area), where that block's pages are hashed to and read back from, instead of
+   * through four WebAssembly globals a page.
+   */
+  constructor(private readonly memory: GuestMemory, startsZero: boolean, slot?: { block: RamBlock; bytes: Uint8Array }) {
     const pages = memory.pageCount;
     this.chunkCount = chunkCountOf(memory);
     this.pageHashes = new Int32Array(pages * 4);
@@ -116,6 +129,18 @@ export class LandedPageHashes {
     this.chunkFirstPage = new Int32Array(this.chunkCount);
     this.chunkPages = new Int32Array(this.chunkCount);
     this.hashers = inPlaceHashers(memory);
+    if (slot !== undefined) {
+      const index = memory.blocks.indexOf(slot.block);
+      // the block's own view's buffer: a shared WebAssembly.Memory's `buffer` can be a new
+      // object once the memory was shared with a worker
+      if (index < 0 || slot.block.wasmMemory === undefined || slot.bytes.buffer !== slot.block.bytes.buffer || slot.bytes.length < 16 || slot.bytes.byteOffset % 4 !== 0) {
+        throw new InvalidArgumentError('LandedPageHashes: the slot must be 16 4-aligned bytes in the WebAssembly.Memory of one of the memory\'s blocks');
+      }
+      this.slotBlock = index;
+      this.slotAddr = slot.bytes.byteOffset;
+      this.slotWords = new Int32Array(slot.bytes.buffer, slot.bytes.byteOffset, 4);
+    }
+    this.blockOffsets = memory.blocks.map((b) => b.bytes.byteOffset);
     let chunk = 0;
     memory.blocks.forEach((b, index) => {
       this.byName.set(b.idstr, { index, firstPage: b.firstPage, firstChunk: chunk });
@@ -182,7 +207,17 @@ export class LandedPageHashes {
       }
       // hashed now, while the record's copy left the page in the core's cache: twice as fast
       // as reading it back from memory with the pages landed after it
-      hasher.page(this.memory.blocks[b.index]!.bytes.byteOffset + offset, this.pageHashes, g * 4);
+      const at = this.blockOffsets[b.index]! + offset;
+      const words = this.slotWords;
+      if (words !== null && b.index === this.slotBlock) {
+        hasher.pageTo(at, this.slotAddr);
+        const h = this.pageHashes;
+        const i = g * 4;
+        h[i] = words[0]!;
+        h[i + 1] = words[1]!;
+        h[i + 2] = words[2]!;
+        h[i + 3] = words[3]!;
+      } else hasher.page(at, this.pageHashes, g * 4);
       this.markChunk(b.firstChunk + Math.floor(page / CHUNK_PAGES));
       return;
     }

@@ -11,7 +11,7 @@ import { LivemigError } from '../errors.js';
 import { createRamDigester, isRamDigestAlgorithm } from '../hash.js';
 import type { RamDigestAlgorithm, RamDigester } from '../hash.js';
 import { rootDigest } from '../codec/page-hash128.js';
-import { IO_AREA_BYTES, ioAreaOf } from './io-area.js';
+import { IO_AREA_BYTES, hashSlotOf, ioAreaOf } from './io-area.js';
 import { LandedPageHashes, RamHasher, SYNTHETIC_KIND, differingChunks, syntheticKind } from '../guest/index.js';
 import type { GuestMemory, PreparedVm, VirtualMachine, VmKinds } from '../guest/index.js';
 import { ByteSource, LIVEMIG_MACHINE_NAME, RAM_SECTION_IDSTR, loadMigrationStream, parseMachineSection, peekMachineName } from '../stream/index.js';
@@ -205,7 +205,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     // the stream is read into buffers beside the RAM, from where a page goes in with one memmove
     const io = ioAreaOf(prepared.memory, 'read');
     if (io !== undefined) this.channel?.pooled?.useBuffers(io.bytes);
-    if (this.verifying && this.digestAlgorithm === 'page128') this.landed = new LandedPageHashes(prepared.memory, prepared.memoryIsZero === true);
+    if (this.verifying && this.digestAlgorithm === 'page128') this.landed = new LandedPageHashes(prepared.memory, prepared.memoryIsZero === true, hashSlotOf(prepared.memory));
     // a whole-RAM digest is taken on a worker once RAM is complete
     else if (this.verifying && RamHasher.canHash(prepared.memory)) this.hasher = RamHasher.start(prepared.memory, 1);
     return views;

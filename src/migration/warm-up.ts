@@ -25,7 +25,7 @@ import { ByteSource, ByteWriter, LivemigSectionId, loadMigrationStream, Migratio
 import type { LoadTarget } from '../stream/index.js';
 import { listenIncoming, openOutgoing, readChunks, TransportError } from '../transport/index.js';
 import type { Channel } from '../transport/index.js';
-import { IO_AREA_BYTES, ioAreaOf } from './io-area.js';
+import { IO_AREA_BYTES, hashSlotOf, ioAreaOf } from './io-area.js';
 import { OutgoingStream, RAM_SECTION_ID } from './outgoing-stream.js';
 import { RamSender } from './ram-sender.js';
 import { MigrationCounters } from './stats.js';
@@ -147,7 +147,7 @@ export async function warmUpSocket(memory: GuestMemory, log: ExplicitDirtyLog): 
   // loaded as a destination does: into RAM of its own, each landed page hashed (page128)
   const into = new GuestMemory([{ idstr: block.idstr, sizeBytes: block.sizeBytes }], { ioBytes: IO_AREA_BYTES });
   const loaded = into.blocks[0]!.bytes;
-  const landed = new LandedPageHashes(into, true);
+  const landed = new LandedPageHashes(into, true, hashSlotOf(into));
   try {
     const gaveUp = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(SOCKET_GAVE_UP), SOCKET_GIVE_UP_MS);

@@ -13,11 +13,13 @@ const op = fc.oneof(
 
 test('LandedPageHashes: the chunk table after any landings is the reference\'s over the RAM', () => {
   fc.assert(
-    fc.property(fc.boolean(), fc.array(op, { maxLength: 60 }), (startsZero, ops) => {
-      // a WebAssembly.Memory block (hashed in place) and one that is not (the TypeScript reference)
-      const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 << 20 }, { idstr: 'rom', sizeBytes: 70 * 4096 }]);
+    fc.property(fc.boolean(), fc.boolean(), fc.array(op, { maxLength: 60 }), (startsZero, withSlot, ops) => {
+      // a WebAssembly.Memory block (hashed in place) and one that is not (the TypeScript
+      // reference); the first with an I/O area, where its hashes may go through a slot
+      const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 << 20 }, { idstr: 'rom', sizeBytes: 70 * 4096 }], { ioBytes: 65536 });
       if (!startsZero) for (const b of memory.blocks) b.bytes.fill(7);
-      const landed = new LandedPageHashes(memory, startsZero);
+      const io = memory.ioArea!;
+      const landed = new LandedPageHashes(memory, startsZero, withSlot ? { block: io.block, bytes: io.bytes.subarray(4096, 4112) } : undefined);
       for (const o of ops) {
         if (o.kind === 'flush' || o.kind === 'hash-pages') {
           if (o.kind === 'flush') landed.flush();
@@ -53,4 +55,14 @@ test('LandedPageHashes: a page changed behind its back is not seen (it trusts wh
   landed.landed('pc.ram', 5 * 4096);
   assert.notEqual(landed.root(), before);
   assert.deepEqual(differingChunks(landed.chunkTable(), new LandedPageHashes(new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 << 20 }]), true).chunkTable()), [0]);
+});
+
+test('LandedPageHashes: a result slot must be 16 4-aligned bytes in a block\'s WebAssembly.Memory', () => {
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 << 20 }], { ioBytes: 65536 });
+  const io = memory.ioArea!;
+  const bad = (slot: { block: GuestMemory['blocks'][number]; bytes: Uint8Array }) => assert.throws(() => new LandedPageHashes(memory, true, slot), /the slot must be 16 4-aligned bytes/);
+  bad({ block: io.block, bytes: new Uint8Array(16) }); // another memory
+  bad({ block: io.block, bytes: io.bytes.subarray(2, 18) }); // not 4-aligned
+  bad({ block: io.block, bytes: io.bytes.subarray(0, 8) }); // too short
+  bad({ block: new GuestMemory([{ idstr: 'x', sizeBytes: 1 << 20 }]).blocks[0]!, bytes: io.bytes.subarray(0, 16) }); // not this memory's block
 });

@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GuestMemory } from '../../src/guest/index.js';
 import { IO_AREA_BYTES } from '../../src/migration/index.js';
-import { ioAreaOf } from '../../src/migration/io-area.js';
+import { hashSlotOf, ioAreaOf } from '../../src/migration/io-area.js';
 
-test('ioAreaOf: the reader\'s and the writer\'s parts lie in the RAM\'s memory, apart', () => {
+test('ioAreaOf, hashSlotOf: the reader\'s and the writer\'s parts and the hash slot lie in the RAM\'s memory, apart', () => {
   const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 << 20 }], { ioBytes: IO_AREA_BYTES });
   const read = ioAreaOf(memory, 'read')!;
   const write = ioAreaOf(memory, 'write')!;
@@ -19,6 +19,13 @@ test('ioAreaOf: the reader\'s and the writer\'s parts lie in the RAM\'s memory, 
     assert.ok(part.bytes.byteOffset >= ram.byteOffset + ram.length, 'a part overlaps the RAM');
   }
   assert.ok(read.bytes.byteOffset + read.bytes.length <= write.bytes.byteOffset, 'the parts overlap');
+  const slot = hashSlotOf(memory)!;
+  assert.equal(slot.block, memory.blocks[0]);
+  assert.equal(slot.bytes.length, 16);
+  assert.equal(slot.bytes.buffer, ram.buffer);
+  assert.ok(slot.bytes.byteOffset >= write.bytes.byteOffset + write.bytes.length, 'the hash slot overlaps the writer\'s part');
+  assert.ok(slot.bytes.byteOffset + 16 <= memory.ioArea!.bytes.byteOffset + memory.ioArea!.bytes.length);
+  assert.equal(hashSlotOf(new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 << 20 }])), undefined);
   assert.ok(read.bytes.length >= 6 << 20, 'room for the reader\'s six 1 MiB buffers');
   assert.ok(write.bytes.length >= 8 * ((256 << 10) + 8), 'room for the writer\'s eight chunks');
   // the copy works by addresses in that memory
