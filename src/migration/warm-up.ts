@@ -237,16 +237,19 @@ export async function warmUpEngine(): Promise<WarmUpResult> {
   sender.setup();
   w.ramSetup(id, [{ idstr: 'pc.ram', lengthBytes: WARM_RAM_BYTES }]);
   try {
-    for (let pass = 0; pass < PASSES; pass++) {
+    // the passes, then a stop-and-copy's: its pages in the END section, sent as the last stage
+    // (the first migration's stop-and-copy ran that path uncompiled)
+    for (let pass = 0; pass <= PASSES; pass++) {
       if (pass > 0) {
         // change one word in each page of the random half, and make a few pages zero
         for (let p = 0; p < WARM_RAM_BYTES / 2 / PAGE; p++) log.write(p * PAGE + ((p * 8 + pass * 4) & (PAGE - 1)), ram.subarray(p * PAGE + 64, p * PAGE + 68));
         log.write(pass * PAGE, new Uint8Array(PAGE));
         sender.sync();
       }
-      ramPart(w, sender);
+      if (pass < PASSES) ramPart(w, sender);
     }
     w.sectionEnd(id);
+    while (sender.remaining > 0) sender.sendPages(w.ram, () => false, true);
     w.ram.eos();
     w.footer(id);
     w.eof();
