@@ -88,8 +88,17 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
   if (!deferred) parseMigrationUri(uri);
   // the first listener opens before anything else, so a bad or busy address fails at once
   let listener: IncomingListener | undefined = deferred ? undefined : await listenIncoming(uri, listenOptions);
+  // until the loop below owns it, a failure closes the listener: it would keep the process alive
+  const closingOnError = async <T>(step: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await step();
+    } catch (e) {
+      await listener?.close();
+      throw e;
+    }
+  };
   // prepared RAM is faulted in now, before the stream arrives, not while it streams in
-  const prepared = o.ram === undefined ? undefined : new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }], { ioBytes: IO_AREA_BYTES });
+  const prepared = await closingOnError(() => (o.ram === undefined ? undefined : new GuestMemory([{ idstr: 'pc.ram', sizeBytes: o.ram }], { ioBytes: IO_AREA_BYTES })));
   if (prepared) for (const b of prepared.blocks) b.bytes.fill(0);
   const serialWrite = serial.write;
   const newIncoming = (): IncomingMigration =>
@@ -103,7 +112,7 @@ export async function incomingCommand(uri: string, o: IncomingCommandOptions): P
     });
   let incoming = newIncoming();
   // the loader's hot paths compiled and the vCPU thread up now, not during the stream's first pass
-  await Promise.all([warmUpEngine(), incoming.startEarly()]);
+  await closingOnError(() => Promise.all([warmUpEngine(), incoming.startEarly()]));
   const machine = new Machine({ incoming });
   const abort = new AbortController();
   let quitting = false;

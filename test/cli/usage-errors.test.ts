@@ -21,6 +21,8 @@ const CASES: [string[], RegExp, string][] = [
   [['run', '--bogus'], /^error: unknown option '--bogus'$/, 'livemig run'],
   [['incoming'], /^error: missing required argument 'uri'$/, 'livemig incoming'],
   [['incoming', 'tcp:127.0.0.1:0', '--read-timeout', '-5'], /^error: option .*--read-timeout must be a whole number/, 'livemig incoming'],
+  // found after the listener opened: it must be closed, or the process never exits (it hung)
+  [['incoming', 'tcp:127.0.0.1:0', '--ram', '12345'], /^livemig: RAM block "pc\.ram": sizeBytes 12345 is not a multiple of the page size 4096$/, 'livemig incoming'],
   [['analyze'], /^error: missing required argument 'file'$/, 'livemig analyze'],
   [['frob'], /^error: unknown command 'frob'$/, 'livemig'],
   [['--bogus'], /^error: unknown option '--bogus'$/, 'livemig'],
