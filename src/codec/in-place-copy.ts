@@ -5,31 +5,16 @@
  * copy into shared memory is V8's relaxed, word-at-a-time copy, and needs a bounce through
  * private memory when the two sides are not aligned alike (see copyBytes).
  */
-import { readFileSync } from 'node:fs';
+import { InPlaceModule } from './in-place-module.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** Copies `n` bytes from byte `src` to byte `dst` of the memory it was made for. */
 export type InPlaceCopy = (dst: number, src: number, n: number) => void;
 
-const urls = { shared: new URL('./ram-copy.wasm', import.meta.url), unshared: new URL('./ram-copy-unshared.wasm', import.meta.url) };
-const modules: { shared?: WebAssembly.Module | null; unshared?: WebAssembly.Module | null } = {};
+const copyModule = new InPlaceModule('ram-copy');
 
 /** The in-place copy on `memory`, or undefined where its module cannot load here (callers keep copyBytes). */
 export function inPlaceCopy(memory: WebAssembly.Memory): InPlaceCopy | undefined {
   if (!(memory instanceof WebAssembly.Memory)) throw new InvalidArgumentError('inPlaceCopy: expected a WebAssembly.Memory');
-  const kind = memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'unshared';
-  if (modules[kind] === undefined) {
-    try {
-      modules[kind] = new WebAssembly.Module(readFileSync(urls[kind]));
-    } catch {
-      modules[kind] = null;
-    }
-  }
-  const module = modules[kind];
-  if (module === null || module === undefined) return undefined;
-  try {
-    return (new WebAssembly.Instance(module, { env: { memory } }).exports as { copy: InPlaceCopy }).copy;
-  } catch {
-    return undefined;
-  }
+  return copyModule.exportsOn<{ copy: InPlaceCopy }>(memory)?.copy;
 }

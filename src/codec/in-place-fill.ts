@@ -7,16 +7,14 @@
  * Where the SIMD kernel is not in use (`LIVEMIG_KERNEL=ts`, or no WebAssembly SIMD), there is
  * no scanner and callers keep their copying path.
  */
-import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../errors.js';
+import { InPlaceModule } from './in-place-module.js';
 import { selectedKernel } from './kernel.js';
 
 /** 1 when the `len` bytes at `offset` of the memory all equal `byte`, else 0 (`len` a multiple of 64). */
 export type InPlaceFillTest = (offset: number, len: number, byte: number) => number;
 
-/** The scanner for shared memories, and the same for unshared ones (such as v86's). */
-const scannerUrls = { shared: new URL('./fill-scan.wasm', import.meta.url), unshared: new URL('./fill-scan-unshared.wasm', import.meta.url) };
-const modules: { shared?: WebAssembly.Module | null; unshared?: WebAssembly.Module | null } = {};
+const scanner = new InPlaceModule('fill-scan');
 
 /**
  * A fill test on `memory`, or undefined where the SIMD kernel is not the selected kernel (or the
@@ -25,16 +23,5 @@ const modules: { shared?: WebAssembly.Module | null; unshared?: WebAssembly.Modu
 export function inPlaceFillTest(memory: WebAssembly.Memory): InPlaceFillTest | undefined {
   if (!(memory instanceof WebAssembly.Memory)) throw new InvalidArgumentError('inPlaceFillTest: expected a WebAssembly.Memory');
   if (selectedKernel().name !== 'wasm-simd') return undefined;
-  const kind = memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'unshared';
-  if (modules[kind] === undefined) {
-    try {
-      modules[kind] = new WebAssembly.Module(readFileSync(scannerUrls[kind]));
-    } catch {
-      modules[kind] = null;
-    }
-  }
-  const module = modules[kind];
-  if (module === null || module === undefined) return undefined;
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
-  return (instance.exports as { isFilled: InPlaceFillTest }).isFilled;
+  return scanner.exportsOn<{ isFilled: InPlaceFillTest }>(memory)?.isFilled;
 }

@@ -17,7 +17,7 @@
  * The SIMD version (asm/page-hash.ts) runs in place on a guest's WebAssembly.Memory; this
  * TypeScript one is the reference (and the fallback) and gives the same values.
  */
-import { readFileSync } from 'node:fs';
+import { InPlaceModule } from './in-place-module.js';
 import { InvalidArgumentError } from '../errors.js';
 import { selectedKernel } from './kernel.js';
 
@@ -115,9 +115,7 @@ interface Exports {
   h3: { value: unknown };
 }
 
-/** The hasher for shared memories, and the same for unshared ones (such as v86's). */
-const moduleUrls = { shared: new URL('./page-hash.wasm', import.meta.url), unshared: new URL('./page-hash-unshared.wasm', import.meta.url) };
-const modules: { shared?: WebAssembly.Module | null; unshared?: WebAssembly.Module | null } = {};
+const hasherModule = new InPlaceModule('page-hash');
 
 /**
  * The SIMD page128 hasher on `memory` (a WebAssembly.Memory, shared or not, such as a RamBlock's
@@ -127,22 +125,8 @@ const modules: { shared?: WebAssembly.Module | null; unshared?: WebAssembly.Modu
 export function inPlacePageHasher(memory: WebAssembly.Memory): InPlacePageHasher | undefined {
   if (!(memory instanceof WebAssembly.Memory)) throw new InvalidArgumentError('inPlacePageHasher: expected a WebAssembly.Memory');
   if (selectedKernel().name !== 'wasm-simd') return undefined;
-  const kind = memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'unshared';
-  if (modules[kind] === undefined) {
-    try {
-      modules[kind] = new WebAssembly.Module(readFileSync(moduleUrls[kind]));
-    } catch {
-      modules[kind] = null;
-    }
-  }
-  const module = modules[kind];
-  if (module === null || module === undefined) return undefined;
-  let x: Exports;
-  try {
-    x = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports;
-  } catch {
-    return undefined; // e.g. a memory that is not shared
-  }
+  const x = hasherModule.exportsOn<Exports>(memory);
+  if (x === undefined) return undefined;
   const { h0, h1, h2, h3 } = x;
   const read = (out: Int32Array, i: number): void => {
     out[i] = h0.value as number;

@@ -113,6 +113,8 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
   private source: ByteSource | undefined;
   /** The channel of the migration being loaded (its pooled reader takes buffers beside the RAM). */
   private channel: Channel | undefined;
+  /** The RAM's I/O area for reading, and the in-place copy over its memory (set up with the RAM). */
+  private readArea: ReturnType<typeof ioAreaOf>;
   readonly recordCounts = { zero: 0, page: 0, xbzrle: 0, xbrle: 0 };
   /** The QEMU stream received as data, when one arrived instead of a livemig migration. */
   qemu: QemuIncoming | undefined;
@@ -203,7 +205,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
     this.memory = prepared.memory;
     const views = this.matchPrepared(prepared.memory, blocks);
     // the stream is read into buffers beside the RAM, from where a page goes in with one memmove
-    const io = ioAreaOf(prepared.memory, 'read');
+    const io = (this.readArea = ioAreaOf(prepared.memory, 'read'));
     if (io !== undefined) this.channel?.pooled?.useBuffers(io.bytes);
     if (this.verifying && this.digestAlgorithm === 'page128') this.landed = new LandedPageHashes(prepared.memory, prepared.memoryIsZero === true, hashSlotOf(prepared.memory));
     // a whole-RAM digest is taken on a worker once RAM is complete
@@ -242,7 +244,7 @@ export class IncomingMigration extends EventEmitter<IncomingEvents> {
         },
         onMachine: (bytes) => this.onMachine(bytes),
         setupRam: (blocks) => this.setupRam(blocks),
-        inPlaceCopy: (idstr) => (this.memory?.ioArea?.block.idstr === idstr ? ioAreaOf(this.memory, 'read')?.copy : undefined),
+        inPlaceCopy: (idstr) => (this.memory?.ioArea?.block.idstr === idstr ? this.readArea?.copy : undefined),
         onDeviceState: (bytes) => {
           this.deviceState = bytes.slice();
           if (this.options.resume !== false && this.prepared !== undefined && this.starting === undefined) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { ByteWriter } from '../../src/stream/index.js';
+import type { ByteWriterOptions } from '../../src/stream/index.js';
 import { inPlaceCopy } from '../../src/codec/index.js';
 import type { InPlaceCopy } from '../../src/codec/index.js';
 import { concat, toHex } from './helpers.js';
@@ -137,6 +138,18 @@ test('byte writer: flush with nothing written does not call the sink', async () 
   assert.equal(calls, 0);
 });
 
+/** A writer whose sink keeps each chunk and a copy of it as handed over, and releases it when `release`. */
+function recordingWriter(options: ByteWriterOptions, release: boolean): { w: ByteWriter; chunks: Uint8Array[]; copies: Uint8Array[] } {
+  const chunks: Uint8Array[] = [];
+  const copies: Uint8Array[] = [];
+  const w = new ByteWriter(async (c, rel) => {
+    chunks.push(c);
+    copies.push(c.slice());
+    if (release) rel();
+  }, options);
+  return { w, chunks, copies };
+}
+
 test('byte writer: copies from shared memory land at its alignment, and the bytes and chunk sizes stay those written (property)', async () => {
   const ram = new Uint8Array(new SharedArrayBuffer(64 * 1024));
   for (let i = 0; i < ram.length; i++) ram[i] = (i * 31 + 7) & 255;
@@ -148,13 +161,7 @@ test('byte writer: copies from shared memory land at its alignment, and the byte
   );
   await fc.assert(
     fc.asyncProperty(fc.integer({ min: 64, max: 9000 }), fc.array(op, { maxLength: 60 }), fc.boolean(), async (chunkBytes, ops, release) => {
-      const chunks: Uint8Array[] = [];
-      const copies: Uint8Array[] = [];
-      const w = new ByteWriter(async (c, rel) => {
-        chunks.push(c);
-        copies.push(c.slice());
-        if (release) rel();
-      }, { chunkBytes });
+      const { w, chunks, copies } = recordingWriter({ chunkBytes }, release);
       const expected: number[] = [];
       /** For each large copy that began in a chunk holding at most 64 bytes: its stream offset and source address. */
       const aligned: { streamAt: number; srcAddr: number }[] = [];
@@ -233,13 +240,7 @@ test('byte writer with an area: its chunks lie there, bytes from that memory go 
   );
   await fc.assert(
     fc.asyncProperty(fc.integer({ min: 64, max: 40000 }), fc.array(op, { maxLength: 40 }), fc.boolean(), async (chunkBytes, ops, release) => {
-      const chunks: Uint8Array[] = [];
-      const copies: Uint8Array[] = [];
-      const w = new ByteWriter(async (c, rel) => {
-        chunks.push(c);
-        copies.push(c.slice());
-        if (release) rel();
-      }, { chunkBytes, area: { bytes: area, copy: counted } });
+      const { w, chunks, copies } = recordingWriter({ chunkBytes, area: { bytes: area, copy: counted } }, release);
       const expected: number[] = [];
       inPlace = 0;
       let fromRam = 0;
