@@ -78,9 +78,15 @@ export interface OutgoingMigrationOptions {
   /**
    * A RAM digest worker already started for this guest's memory (the SourceManager's), used and
    * left running. Without it the migration starts its own at setup when the RAM is shared
-   * memory (else it hashes on this thread), and closes it at the end.
+   * memory (else it hashes on this thread), and closes it at the end; `null`: it hashes on this
+   * thread (a small guest, not worth a worker's start-up).
    */
-  hasher?: RamHasher;
+  hasher?: RamHasher | null;
+  /**
+   * @internal Bytes a batch of the iterate stage holds before it is flushed (default 1 MiB):
+   * the engine's warm-up sends a page a batch, so that the per-batch paths run often.
+   */
+  flushBytes?: number;
 }
 
 export interface MigrationEvents {
@@ -129,7 +135,10 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   /** Hashes the RAM on a worker at switchover (started at setup: a worker takes a while to start). */
   private hasher: RamHasher | undefined;
   /** The caller's digest worker (never closed here), if any. */
-  private readonly sharedHasher: RamHasher | undefined;
+  private readonly sharedHasher: RamHasher | null | undefined;
+  private readonly flushBytes: number;
+  /** The most a batch writes (the warm-up's small batches; else as the limiter allows). */
+  private readonly batchMaxBytes: number;
   private channel: Channel | undefined;
   /** The stream, once open: a failure still counts what was written to it (see fail). */
   private out: OutgoingStream | undefined;
@@ -206,6 +215,8 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.replyTimeoutMs = options.replyTimeoutMs ?? 60_000;
     this.transport = options.transport ?? {};
     this.sharedHasher = options.hasher;
+    this.flushBytes = options.flushBytes ?? FLUSH_BYTES;
+    this.batchMaxBytes = options.flushBytes ?? Infinity;
     this.limiter = new RateLimiter(this.parameters['max-bandwidth']);
   }
 
@@ -242,7 +253,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
         cacheSizeBytes: this.parameters['xbzrle-cache-size'],
         cacheWays: this.parameters['cache-ways'],
       }, this.counters);
-      this.hasher = this.sharedHasher ?? (RamHasher.canHash(this.guest.memory) ? RamHasher.start(this.guest.memory) : undefined);
+      this.hasher = this.sharedHasher === null ? undefined : this.sharedHasher ?? (RamHasher.canHash(this.guest.memory) ? RamHasher.start(this.guest.memory) : undefined);
       const channel = (this.channel = await openOutgoing(uri, { ...this.transport, signal: this.abort.signal }));
       this.checkCancelled();
       // a QEMU-shaped stream goes to QEMU (or a file), which sends no reply
@@ -314,8 +325,9 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     let batchStart = 0;
     // one closure for every batch: a new one each call deoptimized sendPages ("wrong call target")
     const sliceMs = this.sliceMs;
+    const flushBytes = this.flushBytes;
     // a stream that failed takes no more records: no page is counted that went nowhere
-    const stop = (): boolean => out.buffered >= FLUSH_BYTES || performance.now() - batchStart > sliceMs || this.abort.signal.aborted || out.failed;
+    const stop = (): boolean => out.buffered >= flushBytes || performance.now() - batchStart > sliceMs || this.abort.signal.aborted || out.failed;
     // a machine on this thread's event loop may ask for a longer turn than flush()'s between batches
     const loop = this.guest.eventLoop;
     const guestTurn = loop?.turn ? () => loop.turn!() : undefined;
@@ -372,7 +384,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       batchStart = performance.now();
       const before = out.bytesWritten;
       out.sectionPart(RAM_SECTION_ID);
-      ram.sendPages(out.ram, stop, false, allowance);
+      ram.sendPages(out.ram, stop, false, Math.min(allowance, this.batchMaxBytes));
       out.ramEos();
       out.footer(RAM_SECTION_ID);
       // counted as written to the stream, before the flush: the counters agree while it waits

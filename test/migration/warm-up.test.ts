@@ -1,15 +1,15 @@
 /**
  * The engine warm-up `livemig run` and `livemig incoming` do at start-up: it sends a small
  * guest over several passes (zero, whole and XBZRLE pages) and loads it back, and it must
- * refuse to pass when the RAM loaded back differs from the RAM sent, in memory or through the
- * loopback connection it also sends it over.
+ * refuse to pass when the RAM loaded back differs from the RAM sent, in memory or in the small
+ * migrations it also makes through the real engine over loopback tcp.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { warmUpEngine } from '../../src/migration/index.js';
-import { warmUpRetained, warmUpSocket } from '../../src/migration/warm-up.js';
-import { ExplicitDirtyLog, GuestMemory, LandedPageHashes } from '../../src/guest/index.js';
-import { randomFillSync } from 'node:crypto';
+import { warmUpRetained } from '../../src/migration/warm-up.js';
+import { warmUpMigrations } from '../../src/migration/warm-up-migration.js';
+import { LandedPageHashes } from '../../src/guest/index.js';
 import { LivemigError } from '../../src/errors.js';
 import { RamRecordWriter } from '../../src/stream/index.js';
 
@@ -38,35 +38,28 @@ test('warmUpEngine fails, naming the self-check, when a page does not reach the 
   await assert.rejects(warmUpEngine(), (e: unknown) => e instanceof LivemigError && /engine self-check failed/.test(e.message));
 });
 
-test('warmUpEngine also sends its guest through a loopback tcp connection and loads it back', async () => {
+test('warmUpEngine also migrates a small machine through the real engine over loopback tcp', async () => {
   const r = await warmUpEngine();
-  // the first pass six times: the random half whole, the zero half as ZERO records
-  // (a few pages of the random half were made zero by the passes before)
-  assert.ok(r.socketBytes > 6 * 2_000_000, `${r.socketBytes} bytes through the socket`);
+  // six migrations of 4 MiB, three quarters random (sent whole), the rest ZERO records
+  assert.ok(r.socketBytes > 6 * 3 * 1024 * 1024, `${r.socketBytes} bytes through the socket`);
 });
 
-test('the loopback warm-up fails, naming the self-check, when a page does not reach the RAM it was sent for', async (t) => {
-  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 << 20 }]);
-  randomFillSync(memory.blocks[0]!.bytes);
-  const log = new ExplicitDirtyLog(memory);
-  const good = await warmUpSocket(memory, log);
-  assert.ok(good.bytes > 1 << 20, 'it loads the guest back when nothing is wrong');
-  // a whole page sent from RAM for page 0 goes to page 1 instead: the stream stays valid
+test('the warm-up migrations fail, naming the self-check, when a page does not reach the RAM it was sent for', async (t) => {
+  const good = await warmUpMigrations(1);
+  assert.ok(good.bytes > 3 * 1024 * 1024 && good.keep.length > 0, 'a migration goes through when nothing is wrong');
+  // a whole page sent from RAM for page 0 goes to page 1 instead: the stream stays valid, the RAM check fails
   const pageAt = RamRecordWriter.prototype.pageAt;
   t.mock.method(RamRecordWriter.prototype, 'pageAt', function (this: RamRecordWriter, idstr: string, offset: number, mem: Uint8Array, at: number): number {
     return pageAt.call(this, idstr, offset === 0 ? 4096 : offset, mem, at);
   });
-  await assert.rejects(warmUpSocket(memory, log), (e: unknown) => e instanceof LivemigError && /engine self-check failed.*loopback socket/.test(e.message));
+  await assert.rejects(warmUpMigrations(1), (e: unknown) => e instanceof LivemigError && /engine self-check failed: a warm-up migration.*ended failed/.test(e.message));
 });
 
-test('the loopback warm-up fails, naming the page hashes, when a landed page is hashed wrong', async (t) => {
-  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: 1 << 20 }]);
-  randomFillSync(memory.blocks[0]!.bytes);
-  const log = new ExplicitDirtyLog(memory);
-  // page 3's landing is reported as page 2's: the RAM is right, its record of what landed is not
+test('the warm-up migrations fail, naming the self-check, when a landed page is hashed wrong', async (t) => {
+  // page 3's landing is reported as page 2's: the RAM is right, the destination's record of what landed is not
   const landed = LandedPageHashes.prototype.landed;
   t.mock.method(LandedPageHashes.prototype, 'landed', function (this: LandedPageHashes, idstr: string, offset: number, fill?: number): void {
     landed.call(this, idstr, offset === 3 * 4096 ? 2 * 4096 : offset, fill);
   });
-  await assert.rejects(warmUpSocket(memory, log), (e: unknown) => e instanceof LivemigError && /engine self-check failed: the page hashes/.test(e.message));
+  await assert.rejects(warmUpMigrations(1), (e: unknown) => e instanceof LivemigError && /engine self-check failed: a warm-up migration.*ended failed/.test(e.message));
 });
