@@ -87,6 +87,13 @@ export interface OutgoingMigrationOptions {
    * the engine's warm-up sends a page a batch, so that the per-batch paths run often.
    */
   flushBytes?: number;
+  /**
+   * @internal Fold this migration's measured fixed costs (pause, check, confirmation) into the
+   * estimates later migrations in this process start from (default true). The warm-up's 4 MiB
+   * machine, hashed on the main thread, would teach a first real migration a check ~10 times
+   * too dear per MiB, and with it a lower switchover threshold.
+   */
+  learnCosts?: boolean;
 }
 
 export interface MigrationEvents {
@@ -139,6 +146,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
   private readonly flushBytes: number;
   /** The most a batch writes (the warm-up's small batches; else as the limiter allows). */
   private readonly batchMaxBytes: number;
+  private readonly learnCosts: boolean;
   private channel: Channel | undefined;
   /** The stream, once open: a failure still counts what was written to it (see fail). */
   private out: OutgoingStream | undefined;
@@ -217,6 +225,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
     this.sharedHasher = options.hasher;
     this.flushBytes = options.flushBytes ?? FLUSH_BYTES;
     this.batchMaxBytes = options.flushBytes ?? Infinity;
+    this.learnCosts = options.learnCosts ?? true;
     this.limiter = new RateLimiter(this.parameters['max-bandwidth']);
   }
 
@@ -596,7 +605,7 @@ export class OutgoingMigration extends EventEmitter<MigrationEvents> {
       this.resumedAt !== undefined
         ? { pauseMs: pausedAt - downtimeStart, sendMs: this.resumedAt - pausedAt, digestMs: 0, confirmMs: 0 }
         : { pauseMs: pausedAt - downtimeStart, sendMs: sentAt - pausedAt - digestMs, digestMs, confirmMs: this.endTime - sentAt };
-    learnFixedCosts(this.checkInDowntime ? this.parameters['digest-algorithm'] : NO_DIGEST, {
+    if (this.learnCosts) learnFixedCosts(this.checkInDowntime ? this.parameters['digest-algorithm'] : NO_DIGEST, {
       pauseMs: pausedAt - downtimeStart + deviceMs,
       confirmMs: 0,
       checkMsPerMiB: (digestMs + this.downtimeParts.confirmMs) / (this.guest.memory.totalBytes / (1 << 20)),

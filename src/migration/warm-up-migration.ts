@@ -138,7 +138,8 @@ export async function warmUpMigrations(migrations = MIGRATIONS): Promise<WarmUpM
       });
       received.catch(() => undefined);
       // all of RAM in the iterate stage (as a big guest's first pass), a page a batch
-      const migration = new OutgoingMigration({ guest: vm, parameters: { 'downtime-limit': 1 }, hasher: null, flushBytes: PAGE });
+      // (its costs are not learned: a toy machine's would mislead the next migration's estimate)
+      const migration = new OutgoingMigration({ guest: vm, parameters: { 'downtime-limit': 1 }, hasher: null, flushBytes: PAGE, learnCosts: false });
       const timer = setTimeout(() => migration.cancel(), GIVE_UP_MS);
       let status;
       try {

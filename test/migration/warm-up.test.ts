@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { warmUpEngine } from '../../src/migration/index.js';
 import { warmUpRetained } from '../../src/migration/warm-up.js';
 import { warmUpMigrations } from '../../src/migration/warm-up-migration.js';
+import { learnedFixedCosts, resetLearnedFixedCosts } from '../../src/migration/downtime-estimate.js';
 import { LandedPageHashes } from '../../src/guest/index.js';
 import { LivemigError } from '../../src/errors.js';
 import { RamRecordWriter } from '../../src/stream/index.js';
@@ -42,6 +43,15 @@ test('warmUpEngine also migrates a small machine through the real engine over lo
   const r = await warmUpEngine();
   // six migrations of 4 MiB, three quarters random (sent whole), the rest ZERO records
   assert.ok(r.socketBytes > 6 * 3 * 1024 * 1024, `${r.socketBytes} bytes through the socket`);
+});
+
+test('the warm-up migrations teach later migrations nothing: their toy costs are not learned', async () => {
+  resetLearnedFixedCosts();
+  const r = await warmUpMigrations(2);
+  assert.ok(r.bytes > 0, 'the migrations went through');
+  // a migration that completes with the check folds its costs in for the next one; these must not
+  assert.equal(learnedFixedCosts('page128'), undefined);
+  assert.equal(learnedFixedCosts('none'), undefined);
 });
 
 test('the warm-up migrations fail, naming the self-check, when a page does not reach the RAM it was sent for', async (t) => {
