@@ -1,6 +1,6 @@
 export { xbzrleEncode, xbzrleDecode, xbrleEncode, xbrleDecode, isZeroPage, dupPageByte } from './codec.js';
 export { xbzrleCheck, xbzrleDecodeAt } from './xbzrle-decode.js';
-export { xbrleCheck } from './xbrle-decode.js';
+export { xbrleCheck, xbrleDecodeAt } from './xbrle-decode.js';
 export { copyBytes } from './copy-bytes.js';
 export { fillPage, pageHoldsFill } from './fill-page.js';
 export { inPlaceFillTest } from './in-place-fill.js';

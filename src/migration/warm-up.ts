@@ -26,6 +26,7 @@ import { ByteWriter, LivemigSectionId, loadMigrationStream, MigrationStreamWrite
 import type { LoadTarget } from '../stream/index.js';
 import { IO_AREA_BYTES } from './io-area.js';
 import { RamSender } from './ram-sender.js';
+import type { DeltaCodec } from './parameters.js';
 import { MigrationCounters } from './stats.js';
 import { warmUpMigrations } from './warm-up-migration.js';
 
@@ -50,7 +51,7 @@ export function warmUpRetained(): number {
 export interface WarmUpResult {
   /** Wall-clock milliseconds spent. */
   ms: number;
-  /** Stream bytes produced and loaded. */
+  /** Stream bytes produced and loaded in memory (an XBZRLE and an XBRLE round). */
   streamBytes: number;
   /** Stream bytes of the warm-up's migrations over loopback tcp (0: no connection could be made). */
   socketBytes: number;
@@ -80,24 +81,15 @@ function generalizedCounters(): MigrationCounters {
   return new MigrationCounters();
 }
 
-/** The start-up self-check: what was loaded is what was sent. */
-function checkLoaded(loaded: Uint8Array, sent: Uint8Array, how: string): void {
-  if (Buffer.compare(Buffer.from(loaded.buffer, loaded.byteOffset, loaded.length), Buffer.from(sent.buffer, sent.byteOffset, sent.length)) !== 0) {
-    throw new LivemigError('GUEST_STATE', `engine self-check failed: the warm-up stream loaded back to different RAM (${how})`);
-  }
-}
-
-/** Runs the engine's hot paths until V8 compiles them; resolves once the stream was loaded back. */
-export async function warmUpEngine(): Promise<WarmUpResult> {
-  const t0 = performance.now();
-  // with an I/O area, as `livemig run` and `livemig incoming` allocate RAM: its paths compile too
-  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: WARM_RAM_BYTES }], { ioBytes: IO_AREA_BYTES });
+/**
+ * Sends the guest for a few passes with `codec`, then a stop-and-copy, into memory, and loads
+ * the stream back into RAM that starts zero. Returns the stream's size and the objects to keep.
+ */
+async function inMemoryRound(memory: GuestMemory, log: ExplicitDirtyLog, codec: DeltaCodec): Promise<{ bytes: number; keep: unknown[] }> {
   const ram = memory.blocks[0]!.bytes;
-  randomFillSync(ram.subarray(0, WARM_RAM_BYTES / 2)); // the first half random, the rest zero
-  const log = new ExplicitDirtyLog(memory);
   // a cache of half the RAM (the random half): smaller than RAM, so pass 2 takes the cache's
   // miss path (whole pages, inserted) before later passes send deltas
-  const sender = new RamSender(memory, log, { delta: 'xbzrle', cacheSizeBytes: WARM_RAM_BYTES / 2, cacheWays: 2 }, generalizedCounters());
+  const sender = new RamSender(memory, log, { delta: codec, cacheSizeBytes: WARM_RAM_BYTES / 2, cacheWays: 2 }, generalizedCounters());
   const chunks: Uint8Array[] = [];
   const bytes = new ByteWriter(async (chunk, release) => {
     // a copy is kept for the loader below; the chunk goes back to the writer, as a socket's
@@ -145,8 +137,28 @@ export async function warmUpEngine(): Promise<WarmUpResult> {
     { maxRamBytes: WARM_RAM_BYTES },
   );
   // a start-up self-check for free: what was loaded is what was sent
-  checkLoaded(loaded, ram, 'in memory');
+  checkLoaded(loaded, ram, `in memory, ${codec}`);
+  return { bytes: result.bytesRead, keep: [sender, bytes, w, target, loaded] };
+}
+
+/** The start-up self-check: what was loaded is what was sent. */
+function checkLoaded(loaded: Uint8Array, sent: Uint8Array, how: string): void {
+  if (Buffer.compare(Buffer.from(loaded.buffer, loaded.byteOffset, loaded.length), Buffer.from(sent.buffer, sent.byteOffset, sent.length)) !== 0) {
+    throw new LivemigError('GUEST_STATE', `engine self-check failed: the warm-up stream loaded back to different RAM (${how})`);
+  }
+}
+
+/** Runs the engine's hot paths until V8 compiles them; resolves once the stream was loaded back. */
+export async function warmUpEngine(): Promise<WarmUpResult> {
+  const t0 = performance.now();
+  // with an I/O area, as `livemig run` and `livemig incoming` allocate RAM: its paths compile too
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: WARM_RAM_BYTES }], { ioBytes: IO_AREA_BYTES });
+  randomFillSync(memory.blocks[0]!.bytes.subarray(0, WARM_RAM_BYTES / 2)); // the first half random, the rest zero
+  const log = new ExplicitDirtyLog(memory);
+  // both delta codecs: a matrix's XBRLE cells decoded their last stage uncompiled, in the downtime
+  const xbzrle = await inMemoryRound(memory, log, 'xbzrle');
+  const xbrle = await inMemoryRound(memory, log, 'xbrle');
   const migrations = await warmUpMigrations();
-  retained = [memory, log, sender, bytes, w, target, loaded, ...migrations.keep];
-  return { ms: performance.now() - t0, streamBytes: result.bytesRead, socketBytes: migrations.bytes };
+  retained = [memory, log, ...xbzrle.keep, ...xbrle.keep, ...migrations.keep];
+  return { ms: performance.now() - t0, streamBytes: xbzrle.bytes + xbrle.bytes, socketBytes: migrations.bytes };
 }

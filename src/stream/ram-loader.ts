@@ -17,7 +17,7 @@
  * payload problems name the payload field; a delta that does not decode names the bad byte.
  */
 import { DeltaError, LivemigError, StreamError } from '../errors.js';
-import { copyBytes, fillPage, PAGE_SIZE_BYTES, xbrleDecode, xbzrleDecodeAt } from '../codec/index.js';
+import { copyBytes, fillPage, PAGE_SIZE_BYTES, xbrleDecodeAt, xbzrleDecodeAt } from '../codec/index.js';
 import type { InPlaceCopy } from '../codec/index.js';
 import type { ByteSource } from './byte-source.js';
 import { DeltaEncoding, RamFlag, RAM_FLAGS_MASK } from './constants.js';
@@ -225,7 +225,7 @@ export class RamLoader {
       if (encoding === DeltaEncoding.Xbzrle) {
         xbzrleDecodeAt(window, deltaAt, len, block.mem!, offset, PAGE_SIZE_BYTES);
       } else {
-        xbrleDecode(window.subarray(deltaAt, deltaAt + len), block.mem!.subarray(offset, offset + PAGE_SIZE_BYTES));
+        xbrleDecodeAt(window, deltaAt, len, block.mem!, offset, PAGE_SIZE_BYTES);
       }
     } catch (e) {
       if (e instanceof DeltaError) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { getKernel, xbrleDecode, xbrleEncode, DeltaError, XBRLE_BUDGET_BYTES, InvalidArgumentError } from '../../src/index.js';
 import type { DeltaKernel } from '../../src/index.js';
+import { xbrleDecodeAt } from '../../src/codec/index.js';
 import { PAGE, blockSizedPair, buildPair, fromHex, hex, pagePairSpec, randomPage } from '../helpers/pages.js';
 import { referenceText, referenceXbrleEncode, resultText } from './reference.js';
 
@@ -138,6 +139,60 @@ describe('xbrle decode', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  test('property: xbrleDecodeAt inside larger buffers gives xbrleDecode\'s page or rejection offset, touching nothing outside the page', () => {
+    const nearValid = fc.array(fc.integer({ min: 1, max: 255 }), { minLength: 1, maxLength: 40 }).chain((counts) => {
+      // counts that add up to the page, then perhaps broken by one edit
+      const runs: number[] = [];
+      let left = PAGE;
+      for (const c of counts) if (left > 0) { const n = Math.min(c, left); runs.push(n); left -= n; }
+      while (left > 0) { const n = Math.min(255, left); runs.push(n); left -= n; }
+      return fc.tuple(fc.constant(runs), fc.array(fc.integer({ min: 0, max: 255 }), { minLength: runs.length, maxLength: runs.length }), fc.integer({ min: -1, max: runs.length * 2 }), fc.integer({ min: 0, max: 255 }));
+    }).map(([runs, values, at, v]) => {
+      const d = Uint8Array.from(runs.flatMap((n, k) => [n, values[k]!]));
+      if (at >= 0 && at < d.length) d[at] = v;
+      return at === d.length ? d.subarray(0, d.length - 1) : d;
+    });
+    const anyDelta = fc.oneof(nearValid, fc.uint8Array({ maxLength: 48 }));
+    fc.assert(
+      fc.property(anyDelta, fc.nat(9), fc.nat(7), fc.nat(3), (delta, lead, trail, slot) => {
+        const buf = new Uint8Array(lead + delta.length + trail).fill(0x01);
+        buf.set(delta, lead);
+        const mem = randomPage(5, PAGE * 4);
+        const before = mem.slice();
+        const alone = before.slice(slot * PAGE, (slot + 1) * PAGE);
+        let expected: unknown;
+        try {
+          xbrleDecode(delta.slice(), alone);
+        } catch (e) {
+          expected = e;
+        }
+        let thrown: unknown;
+        try {
+          xbrleDecodeAt(buf, lead, delta.length, mem, slot * PAGE, PAGE);
+        } catch (e) {
+          thrown = e;
+        }
+        if (expected !== undefined) {
+          assert.ok(expected instanceof DeltaError && thrown instanceof DeltaError, `expected ${String(expected)}, got ${String(thrown)}`);
+          assert.equal(thrown.offset, expected.offset);
+          assert.deepEqual(mem, before);
+        } else {
+          assert.equal(thrown, undefined);
+          assert.deepEqual(mem.subarray(slot * PAGE, (slot + 1) * PAGE), alone);
+          mem.set(before.subarray(slot * PAGE, (slot + 1) * PAGE), slot * PAGE);
+          assert.deepEqual(mem, before, 'a byte outside the page changed');
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('xbrleDecodeAt refuses ranges outside its buffers', () => {
+    const mem = new Uint8Array(PAGE);
+    assert.throws(() => xbrleDecodeAt(new Uint8Array(4), 2, 4, mem, 0, PAGE), (e: unknown) => e instanceof InvalidArgumentError && /delta range 2\+4 of a 4-byte buffer/.test(e.message));
+    assert.throws(() => xbrleDecodeAt(new Uint8Array(4), 0, 0, mem, 1, PAGE), InvalidArgumentError);
   });
 
   test('argument checks match xbzrleEncode', () => {

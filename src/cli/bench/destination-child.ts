@@ -15,7 +15,7 @@
  * write time and the downtime it saw, its work rate, the RAM digest.
  */
 import { Guest, GuestMemory } from '../../guest/index.js';
-import { IncomingMigration, warmUpEngine } from '../../migration/index.js';
+import { IO_AREA_BYTES, IncomingMigration, warmUpEngine } from '../../migration/index.js';
 import { listenIncoming } from '../../transport/index.js';
 
 const FIRST_STEP_TIMEOUT_MS = 3000;
@@ -26,13 +26,14 @@ async function main(): Promise<void> {
   const ramBytes = Number(ramText);
   const warmupMs = Number(warmupText);
   const afterMs = Number(measureText);
-  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: ramBytes }]);
+  // as `livemig incoming --ram` allocates it (with the I/O area its reader's buffers live in)
+  const memory = new GuestMemory([{ idstr: 'pc.ram', sizeBytes: ramBytes }], { ioBytes: IO_AREA_BYTES });
   for (const b of memory.blocks) b.bytes.fill(0);
   const incoming = new IncomingMigration({ memory, memoryIsZero: true, maxRamBytes: ramBytes });
   // as `livemig incoming`: compiled, and the vCPU thread up, before it listens
   await Promise.all([warmUpEngine(), incoming.startEarly()]);
   const resumeMs = await vcpuStartMs(vcpus);
-  const listener = await listenIncoming(listen!);
+  const listener = await listenIncoming(listen!, { pooledReads: true }); // as `livemig incoming` reads
   say({ event: 'listening', uri: listener.address });
   let status: string;
   let cpuMs: number;
