@@ -89,9 +89,11 @@ async function run(): Promise<Outcome> {
     say('info migrate');
     say('info status'); // answered after the whole info migrate block: its end
     while (!/Migration status: [^]*\nVM status: /.test(out.slice(mark))) await new Promise((r) => setTimeout(r, 20));
-    // the block itself, not a completion notice printed before it
-    const block = out.slice(mark).slice(out.slice(mark).lastIndexOf('Migration status: '));
-    const f = fields(block);
+    // every field from the block's first line on: a one-line completion notice printed before,
+    // within or after the block (the last text starting 'Migration status: ' was sometimes only
+    // that notice, read as a run of 0 passes and -1 ms) adds nothing but the same status
+    const answer = out.slice(mark);
+    const f = fields(answer.slice(answer.indexOf('Migration status: ')));
     const status = f.get('Migration status')!.split(' ')[0]!;
     if (status === 'completed' || status === 'failed' || status === 'cancelled') {
       if (process.argv.includes('--verbose')) console.log(out.slice(mark));
