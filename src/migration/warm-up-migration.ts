@@ -7,9 +7,9 @@
  * Why: the earlier parts run the hot paths through objects of their own, and a first real
  * migration still recompiled ~20 functions a side during its first pass (`--trace-opt`): its
  * objects had other maps and its call sites other targets (each migration's write callback, its
- * loader target's closures), so V8 threw the warm-up's code away. On a 2-core machine those
- * compiler threads took 60–90 ms of CPU a side from the first pass. Migrations made by the same
- * code see the same maps, and two of them leave call sites that take any migration's closures.
+ * loader target's closures), so V8 threw the warm-up's code away, and on a 2-core machine its
+ * compiler threads took their CPU from the first pass. Migrations made by the same code see the
+ * same maps, and several of them leave call sites that take any migration's closures.
  */
 import { EventEmitter } from 'node:events';
 import { randomFillSync } from 'node:crypto';
@@ -33,8 +33,8 @@ const PAGE = 4096;
 const MIGRATIONS = 6;
 /**
  * Pages the machine writes as it is paused, so that each stop-and-copy carries pages (as deltas
- * when XBZRLE is on): with an empty last stage, a first real migration ran that path with
- * code compiled for none, and its last stage took up to 36 ms instead of 1-8.
+ * when XBZRLE is on): after empty last stages, a first real migration's last stage ran code
+ * compiled for none, inside its downtime.
  */
 const PAUSE_WRITES = 256;
 /** A migration that takes longer (a firewalled lo?) is cancelled, and the warm-up is shorter. */
@@ -118,6 +118,17 @@ function warmUpKind(memory: GuestMemory): VmKind {
   };
 }
 
+/** `p`'s value, or 'stalled' after `ms`. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'stalled'> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<'stalled'>((resolve) => (timer = setTimeout(() => resolve('stalled'), ms)));
+  try {
+    return await Promise.race([p, stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What the warm-up's migrations moved, and the objects to keep alive (V8's code depends weakly on their maps). */
 export interface WarmUpMigrations {
   /** Stream bytes sent and loaded back over loopback tcp (0: no connection could be made, or one stalled). */
@@ -127,8 +138,10 @@ export interface WarmUpMigrations {
 
 /**
  * Migrates a 4 MiB machine (three quarters random, the rest zero) {@link MIGRATIONS} times over
- * loopback tcp, with the RAM check, every other time with XBZRLE. Where no loopback connection can be made or a migration
- * stalls, it stops there (the warm-up is shorter, not failed). @internal exported for tests.
+ * loopback tcp, with the RAM check, every other time with delta compression (once XBRLE).
+ * Where no loopback connection can be made or a migration stalls, it stops there (the warm-up
+ * is shorter, not failed).
+ * @internal exported for tests.
  * @throws LivemigError when a migration fails otherwise or its RAM check does not match (the
  *   self-check): the engine is broken, not the connection.
  */
@@ -158,11 +171,12 @@ export async function warmUpMigrations(migrations = MIGRATIONS): Promise<WarmUpM
       });
       received.catch(() => undefined);
       // all of RAM in the iterate stage (as a big guest's first pass), a page a batch; every
-      // other migration with XBZRLE, so that its last stage sends deltas
+      // other migration with delta compression (one of them XBRLE), so that its last stage
+      // sends deltas
       // (its costs are not learned: a toy machine's would mislead the next migration's estimate)
       const migration = new OutgoingMigration({
         guest: vm,
-        parameters: { 'downtime-limit': 1, 'xbzrle-cache-size': RAM_BYTES },
+        parameters: { 'downtime-limit': 1, 'xbzrle-cache-size': RAM_BYTES, 'delta-codec': i === 3 ? 'xbrle' : 'xbzrle' },
         capabilities: { xbzrle: i % 2 === 1 },
         hasher: null,
         flushBytes: PAGE,
@@ -175,8 +189,9 @@ export async function warmUpMigrations(migrations = MIGRATIONS): Promise<WarmUpM
       } finally {
         clearTimeout(timer);
       }
-      const arrived = status === 'cancelled' ? undefined : await received;
       if (status === 'cancelled' || (status === 'failed' && migration.error instanceof LivemigError && migration.error.code.startsWith('TRANSPORT'))) break;
+      // a source that failed before it connected leaves the listener waiting: not forever
+      const arrived = await within(received, GIVE_UP_MS);
       if (status !== 'completed' || arrived !== 'completed' || migration.ramDigest === undefined || migration.ramDigest !== incoming.ramDigest) {
         const why = migration.error?.message ?? incoming.error?.message;
         throw new LivemigError('GUEST_STATE', `engine self-check failed: a warm-up migration over a loopback socket ended ${status} (destination: ${arrived})${why ? `: ${why}` : ''}`);
